@@ -1,0 +1,539 @@
+//! Shared helpers for integration tests: fixture repositories, the offline
+//! stand-in flakes, and running real `nix` against them.
+//!
+//! Include with `mod support;` at the top of a test file.
+//!
+//! - Fixtures live in `tests/fixtures/repos/<shape>/` (a repository as its user
+//!   keeps it, before migration) with `tests/fixtures/repos/<shape>.expect.toml`
+//!   (which variant each host should get). [`fixture_repo`] copies one into a
+//!   fresh temporary git repository and commits it, because a flake in a git
+//!   repository only sees tracked files.
+//! - Stand-ins live in `tests/fixtures/standins/<name>/`: tiny local flakes that
+//!   replace `nixpkgs`, `home-manager`, `nixos-hardware` and `llama.cpp` so that
+//!   `nix flake lock`, `nix eval` and `nix flake check --no-build` work with no
+//!   network. [`standin_override_args`] says which stand-in replaces which input.
+//! - Every test that runs `nix` starts with `require_nix!()`: without `nix` it
+//!   prints `skipping <test>: nix not installed` and returns, except with
+//!   `CI=true`, where a missing `nix` fails the test.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// Nix settings for every test run: flakes on, and fail fast instead of
+/// retrying a network that is not there.
+pub const NIX_CONFIG: &str = "experimental-features = nix-command flakes\n\
+                              download-attempts = 1\n\
+                              connect-timeout = 1\n\
+                              eval-cache = false\n\
+                              warn-dirty = false";
+
+/// Skip (or, on CI, fail) the current test when `nix` is not installed.
+/// The test's name is taken from the test thread's name.
+#[macro_export]
+macro_rules! require_nix {
+    () => {
+        if !$crate::support::require_nix(
+            std::thread::current().name().unwrap_or("<unnamed test>"),
+        ) {
+            return;
+        }
+    };
+}
+
+/// Whether `nix` can be run (checked once per test binary).
+pub fn nix_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        Command::new("nix")
+            .arg("--version")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    })
+}
+
+/// True when `nix` is available. Otherwise prints
+/// `skipping <test_name>: nix not installed` and returns false, or panics
+/// when the environment says `CI=true` (CI must not skip silently).
+pub fn require_nix(test_name: &str) -> bool {
+    if nix_available() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test_name}: nix is not installed, and CI=true forbids skipping");
+    }
+    eprintln!("skipping {test_name}: nix not installed");
+    false
+}
+
+/// `nix` with [`NIX_CONFIG`] in its environment.
+pub fn nix_cmd() -> Command {
+    let mut cmd = Command::new("nix");
+    cmd.env("NIX_CONFIG", NIX_CONFIG);
+    cmd
+}
+
+/// `nix-instantiate` with [`NIX_CONFIG`] in its environment.
+pub fn nix_instantiate_cmd() -> Command {
+    let mut cmd = Command::new("nix-instantiate");
+    cmd.env("NIX_CONFIG", NIX_CONFIG);
+    cmd
+}
+
+// ---------------------------------------------------------------------------
+// Fixture locations
+
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn repos_dir() -> PathBuf {
+    fixtures_dir().join("repos")
+}
+
+pub fn standins_dir() -> PathBuf {
+    fixtures_dir().join("standins")
+}
+
+/// The source directory of a fixture shape (read-only; use [`fixture_repo`]
+/// to get a copy to work on).
+pub fn fixture_source(shape: &str) -> PathBuf {
+    let dir = repos_dir().join(shape);
+    assert!(dir.is_dir(), "no fixture repository {}", dir.display());
+    dir
+}
+
+/// Every fixture shape: the directories under `tests/fixtures/repos`.
+pub fn fixture_shapes() -> Vec<String> {
+    let mut shapes: Vec<String> = fs::read_dir(repos_dir())
+        .expect("read tests/fixtures/repos")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    shapes.sort();
+    shapes
+}
+
+/// Every `.nix` file under `dir`, sorted.
+pub fn nix_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    walk(dir, &mut |p| {
+        if p.extension().is_some_and(|e| e == "nix") {
+            out.push(p.to_path_buf());
+        }
+    });
+    out.sort();
+    out
+}
+
+fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        if entry.file_name() == ".git" {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, f);
+        } else {
+            f(&path);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Expectations
+
+/// What `tests/fixtures/repos/<shape>.expect.toml` says.
+#[derive(Debug, Clone)]
+pub struct Expectations {
+    /// Host name -> "cuda" | "vulkan" | "cpu" | "rocm" | "none".
+    pub hosts: BTreeMap<String, String>,
+    pub notes: String,
+    /// The whole file, for shape-specific keys (see repos/README.md).
+    pub raw: toml::Table,
+}
+
+impl Expectations {
+    /// Hosts that use llama.cpp (variant other than "none").
+    pub fn llama_hosts(&self) -> Vec<&str> {
+        self.hosts
+            .iter()
+            .filter(|(_, v)| v.as_str() != "none")
+            .map(|(k, _)| k.as_str())
+            .collect()
+    }
+
+    /// A list of strings under a top-level key (empty when absent).
+    pub fn strings(&self, key: &str) -> Vec<String> {
+        self.raw
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    }
+}
+
+pub fn expectations(shape: &str) -> Expectations {
+    let path = repos_dir().join(format!("{shape}.expect.toml"));
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let raw: toml::Table = text.parse().unwrap_or_else(|e| panic!("parse {}: {e}", path.display()));
+    let hosts = raw
+        .get("hosts")
+        .and_then(|v| v.as_table())
+        .unwrap_or_else(|| panic!("{}: no [hosts] table", path.display()))
+        .iter()
+        .map(|(k, v)| {
+            let variant = v.as_str().unwrap_or_else(|| panic!("{}: hosts.{k} is not a string", path.display()));
+            (k.clone(), variant.to_string())
+        })
+        .collect();
+    let notes = raw.get("notes").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    Expectations { hosts, notes, raw }
+}
+
+// ---------------------------------------------------------------------------
+// Temporary repositories
+
+/// A fixture copied into a temporary directory and committed to a fresh git
+/// repository (branch `main`, identity "Test User <test@example.invalid>").
+/// Removed when dropped.
+pub struct TempRepo {
+    dir: tempfile::TempDir,
+}
+
+impl TempRepo {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn git(&self) -> git2::Repository {
+        git2::Repository::open(self.path()).expect("open temp repo")
+    }
+
+    /// Stage everything (additions, changes, deletions) and commit on HEAD.
+    pub fn commit_all(&self, message: &str) -> git2::Oid {
+        commit_all(&self.git(), message)
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        let path = self.path().join(rel);
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+    }
+
+    pub fn write(&self, rel: &str, contents: &str) {
+        let path = self.path().join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).expect("create parent dir");
+        }
+        fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    }
+
+    /// Keep the directory after the test (for debugging); returns its path.
+    pub fn keep(self) -> PathBuf {
+        self.dir.keep()
+    }
+}
+
+/// A fresh git repository holding a copy of fixture `shape`, committed.
+pub fn fixture_repo(shape: &str) -> TempRepo {
+    let src = fixture_source(shape);
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("flake-migrate-{shape}-"))
+        .tempdir()
+        .expect("create temp dir");
+    copy_dir(&src, dir.path());
+
+    let mut opts = git2::RepositoryInitOptions::new();
+    opts.initial_head("main");
+    let repo = git2::Repository::init_opts(dir.path(), &opts).expect("git init");
+    {
+        let mut config = repo.config().expect("repo config");
+        config.set_str("user.name", "Test User").unwrap();
+        config.set_str("user.email", "test@example.invalid").unwrap();
+        config.set_bool("commit.gpgsign", false).unwrap();
+    }
+    commit_all(&repo, &format!("Import fixture {shape}"));
+    TempRepo { dir }
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    fs::create_dir_all(dst).unwrap();
+    for entry in fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let (from, to) = (entry.path(), dst.join(entry.file_name()));
+        if from.is_dir() {
+            copy_dir(&from, &to);
+        } else {
+            fs::copy(&from, &to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+        }
+    }
+}
+
+fn commit_all(repo: &git2::Repository, message: &str) -> git2::Oid {
+    let mut index = repo.index().expect("index");
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .expect("git add");
+    index.update_all(["*"], None).expect("git add -u");
+    index.write().expect("write index");
+    let tree = repo.find_tree(index.write_tree().expect("write tree")).unwrap();
+    let sig = repo.signature().expect("signature");
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+        .expect("commit")
+}
+
+// ---------------------------------------------------------------------------
+// Flake inputs and stand-ins
+
+/// One input as declared in a `flake.nix` (read by evaluating its `inputs`,
+/// so nested and dotted styles both work).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct FlakeInput {
+    pub name: String,
+    /// `url`, or `type:owner/repo` for attribute-style inputs; None for an
+    /// input only named in the outputs' formals.
+    pub url: Option<String>,
+    pub flake: bool,
+    /// `inputs.NAME.follows` (an alias of another input).
+    pub follows: Option<String>,
+    /// `inputs.NAME.inputs.N.follows` for each nested N the user set.
+    pub nested_follows: BTreeMap<String, Option<String>>,
+}
+
+const INPUTS_EXPR: &str = r#"
+{ flake }:
+let
+  f = import flake;
+  describe = name: v: {
+    inherit name;
+    url = if v ? url then v.url
+      else if v ? type then "${v.type}:${v.owner or ""}/${v.repo or ""}"
+      else null;
+    flake = v.flake or true;
+    follows = v.follows or null;
+    nested_follows = builtins.mapAttrs (_: w: w.follows or null) (v.inputs or { });
+  };
+  declared = builtins.mapAttrs describe (f.inputs or { });
+  implicit = map (name: { inherit name; url = null; flake = true; follows = null; nested_follows = { }; })
+    (builtins.filter (n: n != "self" && !(declared ? ${n}))
+      (builtins.attrNames (builtins.functionArgs f.outputs)));
+in builtins.attrValues declared ++ implicit
+"#;
+
+/// The inputs a flake declares (plus inputs only named in `outputs`'s
+/// formals, which Nix would look up in the registry).
+pub fn flake_inputs(flake_dir: &Path) -> Vec<FlakeInput> {
+    let flake_nix = flake_dir.join("flake.nix");
+    let out = nix_instantiate_cmd()
+        .args(["--eval", "--strict", "--json", "--argstr", "flake"])
+        .arg(&flake_nix)
+        .args(["-E", INPUTS_EXPR])
+        .output()
+        .expect("run nix-instantiate");
+    assert!(
+        out.status.success(),
+        "reading the inputs of {} failed:\n{}",
+        flake_nix.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("inputs as JSON")
+}
+
+/// Which stand-in replaces an input. In order:
+/// 1. `flake = false` inputs (source trees such as a pinned llama.cpp
+///    checkout) get `standins/empty`: any directory will do.
+/// 2. By the repository in the URL: `.../nixpkgs` -> `nixpkgs` (so
+///    `nixpkgs-stable`, `nixpkgs-unstable`, ... are nixpkgs too),
+///    `.../home-manager`, `.../nixos-hardware`, `.../flake-parts`, and
+///    `.../llama.cpp` -> `llama-cpp` (upstream or any fork of it).
+/// 3. By the input's name, when `standins/<name>` exists.
+/// 4. Anything else: `standins/empty`.
+pub fn standin_for(input: &FlakeInput) -> PathBuf {
+    let standins = standins_dir();
+    if !input.flake {
+        return standins.join("empty");
+    }
+    if let Some(url) = &input.url {
+        let segments: Vec<String> = url
+            .split(['/', ':', '?', '#'])
+            .map(|s| s.trim_end_matches(".git").to_ascii_lowercase())
+            .collect();
+        for (repo, standin) in [
+            ("nixpkgs", "nixpkgs"),
+            ("home-manager", "home-manager"),
+            ("nixos-hardware", "nixos-hardware"),
+            ("flake-parts", "flake-parts"),
+            ("llama.cpp", "llama-cpp"),
+        ] {
+            if segments.iter().any(|s| s == repo) && standins.join(standin).is_dir() {
+                return standins.join(standin);
+            }
+        }
+    }
+    let by_name = standins.join(&input.name);
+    if by_name.join("flake.nix").is_file() {
+        return by_name;
+    }
+    standins.join("empty")
+}
+
+fn path_ref(dir: &Path) -> String {
+    format!("path:{}", dir.display())
+}
+
+/// `--override-input NAME path:/abs/standin` for every input of the flake in
+/// `repo_dir` (see [`standin_for`] for the mapping). Inputs that merely
+/// follow another input are left alone. When a stand-in has inputs of its own
+/// (llama-cpp and home-manager take `nixpkgs`) and the repository does not
+/// make them follow one of its inputs, `--override-input NAME/N ...` points
+/// them at a stand-in too, so locking never reaches for the network.
+pub fn standin_override_args(repo_dir: &Path) -> Vec<String> {
+    let mut args = Vec::new();
+    for input in flake_inputs(repo_dir) {
+        if input.follows.is_some() {
+            continue;
+        }
+        let standin = standin_for(&input);
+        args.extend(["--override-input".to_string(), input.name.clone(), path_ref(&standin)]);
+        if !input.flake {
+            continue;
+        }
+        for nested in flake_inputs(&standin) {
+            if input.nested_follows.get(&nested.name).is_some_and(|f| f.is_some()) {
+                continue;
+            }
+            args.extend([
+                "--override-input".to_string(),
+                format!("{}/{}", input.name, nested.name),
+                path_ref(&standin_for(&nested)),
+            ]);
+        }
+    }
+    args
+}
+
+// ---------------------------------------------------------------------------
+// Running nix on a repository
+
+/// Run `nix <args> <stand-in overrides>` in `repo`. Returns the raw output.
+pub fn nix_in(repo: &Path, args: &[&str]) -> Output {
+    nix_cmd()
+        .current_dir(repo)
+        .args(args)
+        .args(standin_override_args(repo))
+        .output()
+        .expect("run nix")
+}
+
+fn ok_or_stderr(what: &str, out: Output) -> Result<Output, String> {
+    if out.status.success() {
+        Ok(out)
+    } else {
+        Err(format!("{what} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+/// `nix flake lock` with stand-ins (writes `flake.lock`; Nix stages it).
+pub fn flake_lock(repo: &Path) -> Result<(), String> {
+    ok_or_stderr("nix flake lock", nix_in(repo, &["flake", "lock"])).map(|_| ())
+}
+
+/// `nix flake check --no-build` with stand-ins.
+pub fn flake_check(repo: &Path) -> Result<(), String> {
+    ok_or_stderr("nix flake check --no-build", nix_in(repo, &["flake", "check", "--no-build"])).map(|_| ())
+}
+
+/// `nix eval --json <repo>#<attr> [--apply <apply>]` with stand-ins.
+pub fn try_eval(repo: &Path, attr: &str, apply: Option<&str>) -> Result<serde_json::Value, String> {
+    let installable = format!("{}#{attr}", repo.display());
+    let mut args = vec!["eval", "--json", installable.as_str()];
+    if let Some(apply) = apply {
+        args.extend(["--apply", apply]);
+    }
+    let out = ok_or_stderr(&format!("nix eval {attr}"), nix_in(repo, &args))?;
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("nix eval {attr}: bad JSON: {e}"))
+}
+
+/// Evaluate `apply_expr` (a function of the host's `config`) on
+/// `nixosConfigurations.<host>.config`. Panics with Nix's error on failure.
+pub fn eval_host(repo: &Path, host: &str, apply_expr: &str) -> serde_json::Value {
+    try_eval(repo, &format!("nixosConfigurations.{host}.config"), Some(apply_expr))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The names of `nixosConfigurations`.
+pub fn host_names(repo: &Path) -> Vec<String> {
+    let v = try_eval(repo, "nixosConfigurations", Some("builtins.attrNames")).unwrap_or_else(|e| panic!("{e}"));
+    serde_json::from_value(v).expect("list of host names")
+}
+
+/// A llama package a host installs, with what shows its backend.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct LlamaPackage {
+    /// Derivation name, e.g. `llama-cpp-6000` or `llama-cpp-cuda-0.0.0`.
+    pub name: String,
+    /// `cmakeFlags` (empty when the package has none).
+    pub cmake_flags: Vec<String>,
+    /// Names of `buildInputs`.
+    pub build_inputs: Vec<String>,
+}
+
+const LLAMA_PACKAGES_EXPR: &str = r#"
+cfg:
+let
+  svc = cfg.services.llama-cpp or { };
+  installed =
+    cfg.environment.systemPackages
+    ++ (if svc.enable or false then [ svc.package ] else [ ])
+    ++ builtins.concatLists (map (u: u.packages or [ ]) (builtins.attrValues (cfg.users.users or { })))
+    ++ builtins.concatLists (map (u: u.home.packages or [ ]) (builtins.attrValues (cfg.home-manager.users or { })));
+  nameOf = p: if builtins.isAttrs p then p.name or "<unnamed>" else toString p;
+  describe = p: {
+    name = nameOf p;
+    cmake_flags = if builtins.isAttrs p then p.cmakeFlags or [ ] else [ ];
+    build_inputs = if builtins.isAttrs p then map nameOf (p.buildInputs or [ ]) else [ ];
+  };
+in
+map describe (builtins.filter (p: builtins.match ".*llama.*" (nameOf p) != null) installed)
+"#;
+
+/// Every package whose name contains "llama" that `host` installs: from
+/// `environment.systemPackages`, `services.llama-cpp.package` (when the
+/// service is enabled, including its nixpkgs default), `users.users.*.packages`
+/// and every home-manager user's `home.packages`. Sorted, without duplicates.
+pub fn host_llama_derivations(repo: &Path, host: &str) -> Vec<LlamaPackage> {
+    let v = eval_host(repo, host, LLAMA_PACKAGES_EXPR);
+    let mut pkgs: Vec<LlamaPackage> = serde_json::from_value(v).expect("llama packages");
+    pkgs.sort_by(|a, b| a.name.cmp(&b.name).then(a.cmake_flags.cmp(&b.cmake_flags)));
+    pkgs.dedup();
+    pkgs
+}
+
+/// Names of [`host_llama_derivations`], sorted, without duplicates.
+pub fn host_llama_packages(repo: &Path, host: &str) -> Vec<String> {
+    let mut names: Vec<String> = host_llama_derivations(repo, host).into_iter().map(|p| p.name).collect();
+    names.dedup();
+    names
+}
+
+/// Whether `nix-instantiate --parse` accepts the file.
+pub fn nix_parses(path: &Path) -> bool {
+    nix_instantiate_cmd()
+        .arg("--parse")
+        .arg(path)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
