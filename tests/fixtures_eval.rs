@@ -78,6 +78,7 @@ fixture_tests! {
     fork_pin_fixture_evaluates_before_migration => "fork-pin",
     tabs_fixture_evaluates_before_migration => "tabs",
     let_root_fixture_evaluates_before_migration => "let-root",
+    flake_parts_fixture_evaluates_before_migration => "flake-parts",
 }
 
 #[test]

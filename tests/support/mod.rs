@@ -372,6 +372,7 @@ pub fn standin_for(input: &FlakeInput) -> PathBuf {
             .collect();
         for (repo, standin) in [
             ("nixpkgs", "nixpkgs"),
+            ("nixpkgs.lib", "nixpkgs"),
             ("home-manager", "home-manager"),
             ("nixos-hardware", "nixos-hardware"),
             ("flake-parts", "flake-parts"),
