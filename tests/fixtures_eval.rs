@@ -15,15 +15,25 @@ fn fixture_evaluates_as_expected(shape: &str) {
     let dir = repo.path();
 
     flake_lock(dir).unwrap_or_else(|e| panic!("{shape}: {e}"));
-    let check_fails = expect.raw.get("flake_check_fails").and_then(|v| v.as_bool()).unwrap_or(false);
+    let check_fails = expect
+        .raw
+        .get("flake_check_fails")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
     match flake_check(dir) {
-        Ok(()) => assert!(!check_fails, "{shape}: flake check passed but the fixture says it fails"),
+        Ok(()) => assert!(
+            !check_fails,
+            "{shape}: flake check passed but the fixture says it fails"
+        ),
         Err(e) => assert!(check_fails, "{shape}: {e}"),
     }
 
     let hosts: BTreeSet<String> = host_names(dir).into_iter().collect();
     let expected: BTreeSet<String> = expect.hosts.keys().cloned().collect();
-    assert_eq!(hosts, expected, "{shape}: nixosConfigurations differ from [hosts]");
+    assert_eq!(
+        hosts, expected,
+        "{shape}: nixosConfigurations differ from [hosts]"
+    );
 
     let before = expect.raw.get("before").and_then(|v| v.as_table());
     for (host, variant) in &expect.hosts {
@@ -39,9 +49,15 @@ fn fixture_evaluates_as_expected(shape: &str) {
         }
         let nixpkgs_llama = names.iter().filter(|n| n.starts_with("llama-cpp-")).count();
         if variant == "none" {
-            assert_eq!(nixpkgs_llama, 0, "{shape}: {host} uses no llama.cpp, got {names:?}");
+            assert_eq!(
+                nixpkgs_llama, 0,
+                "{shape}: {host} uses no llama.cpp, got {names:?}"
+            );
         } else {
-            assert!(nixpkgs_llama > 0, "{shape}: {host} ({variant}) should have a llama-cpp, got {names:?}");
+            assert!(
+                nixpkgs_llama > 0,
+                "{shape}: {host} ({variant}) should have a llama-cpp, got {names:?}"
+            );
         }
     }
 }
@@ -93,7 +109,10 @@ fn every_fixture_has_expectations_with_known_variants() {
                 "{shape}: host {host} has unknown variant {variant:?}"
             );
         }
-        assert!(!expect.llama_hosts().is_empty(), "{shape}: no host uses llama.cpp");
+        assert!(
+            !expect.llama_hosts().is_empty(),
+            "{shape}: no host uses llama.cpp"
+        );
     }
 }
 
@@ -104,6 +123,35 @@ fn every_fixture_and_standin_nix_file_parses() {
     assert!(files.len() > 50, "found only {} .nix files", files.len());
     let broken: Vec<_> = files.iter().filter(|f| !nix_parses(f)).collect();
     assert!(broken.is_empty(), "these files do not parse: {broken:#?}");
+}
+
+#[test]
+fn locked_fixture_repo_leaves_a_clean_tree() {
+    require_nix!();
+    let repo = locked_fixture_repo("tabs");
+    let git = repo.git();
+    let statuses = git.statuses(None).unwrap();
+    assert!(
+        statuses.is_empty(),
+        "dirty after locking: {:?}",
+        statuses
+            .iter()
+            .map(|s| s.path().map(String::from))
+            .collect::<Vec<_>>()
+    );
+    let head = git.head().unwrap().peel_to_tree().unwrap();
+    assert!(head.get_path(std::path::Path::new("flake.lock")).is_ok());
+    assert_eq!(git.head().unwrap().shorthand().ok(), Some("main"));
+    let sig = git
+        .head()
+        .unwrap()
+        .peel_to_commit()
+        .unwrap()
+        .author()
+        .email()
+        .ok()
+        .map(String::from);
+    assert_eq!(sig.as_deref(), Some("test@example.invalid"));
 }
 
 #[test]
@@ -149,7 +197,15 @@ fn llama_cpp_standin_matches_upstream_outputs() {
     let nixpkgs = format!("path:{}", standins.join("nixpkgs").display());
     let eval = |attr: &str, apply: &str| -> Result<serde_json::Value, String> {
         let out = nix_cmd()
-            .args(["eval", "--json", "--impure", "--no-write-lock-file", "--override-input", "nixpkgs", &nixpkgs])
+            .args([
+                "eval",
+                "--json",
+                "--impure",
+                "--no-write-lock-file",
+                "--override-input",
+                "nixpkgs",
+                &nixpkgs,
+            ])
             .arg(format!("{flake}#{attr}"))
             .args(["--apply", apply])
             .output()
@@ -164,13 +220,28 @@ fn llama_cpp_standin_matches_upstream_outputs() {
     let describe = "ps: builtins.mapAttrs (_: p: { inherit (p) name; flags = p.cmakeFlags or []; \
                     inputs = map (i: i.name) (p.buildInputs or []); }) ps";
     let x86 = eval("packages.x86_64-linux", describe).unwrap();
-    let names: BTreeSet<&str> = x86.as_object().unwrap().keys().map(String::as_str).collect();
+    let names: BTreeSet<&str> = x86
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         names,
-        BTreeSet::from(["cuda", "default", "mpi-cpu", "mpi-cuda", "python-scripts", "rocm", "vulkan", "windows"])
+        BTreeSet::from([
+            "cuda",
+            "default",
+            "mpi-cpu",
+            "mpi-cuda",
+            "python-scripts",
+            "rocm",
+            "vulkan",
+            "windows"
+        ])
     );
     let name = |v: &str| x86[v]["name"].as_str().unwrap().to_string();
-    let flags = |v: &str| -> Vec<String> { serde_json::from_value(x86[v]["flags"].clone()).unwrap() };
+    let flags =
+        |v: &str| -> Vec<String> { serde_json::from_value(x86[v]["flags"].clone()).unwrap() };
     assert_eq!(name("default"), "llama-cpp-blas-0.0.0");
     assert_eq!(name("cuda"), "llama-cpp-cuda-0.0.0");
     assert_eq!(name("vulkan"), "llama-cpp-vulkan-0.0.0");
@@ -178,20 +249,41 @@ fn llama_cpp_standin_matches_upstream_outputs() {
     assert_eq!(name("mpi-cpu"), "llama-cpp-blas-mpi-0.0.0");
     assert_eq!(name("mpi-cuda"), "llama-cpp-cuda-mpi-0.0.0");
     for v in ["default", "cuda", "vulkan", "rocm"] {
-        assert!(flags(v).contains(&"-DGGML_NATIVE:BOOL=FALSE".to_string()), "{v}: {:?}", flags(v));
+        assert!(
+            flags(v).contains(&"-DGGML_NATIVE:BOOL=FALSE".to_string()),
+            "{v}: {:?}",
+            flags(v)
+        );
     }
     assert!(flags("cuda").contains(&"-DGGML_CUDA:BOOL=TRUE".to_string()));
     assert!(flags("vulkan").contains(&"-DGGML_VULKAN:BOOL=TRUE".to_string()));
     assert!(flags("default").contains(&"-DGGML_CUDA:BOOL=FALSE".to_string()));
-    let vulkan_inputs: Vec<String> = serde_json::from_value(x86["vulkan"]["inputs"].clone()).unwrap();
-    assert!(vulkan_inputs.iter().any(|i| i.starts_with("vulkan-loader-")), "{vulkan_inputs:?}");
+    let vulkan_inputs: Vec<String> =
+        serde_json::from_value(x86["vulkan"]["inputs"].clone()).unwrap();
+    assert!(
+        vulkan_inputs
+            .iter()
+            .any(|i| i.starts_with("vulkan-loader-")),
+        "{vulkan_inputs:?}"
+    );
 
     let aarch64 = eval("packages.aarch64-linux", "builtins.attrNames").unwrap();
-    assert!(!aarch64.as_array().unwrap().iter().any(|v| v == "rocm"), "rocm is x86_64-linux only");
+    assert!(
+        !aarch64.as_array().unwrap().iter().any(|v| v == "rocm"),
+        "rocm is x86_64-linux only"
+    );
 
-    let err = eval("packages.x86_64-linux.cuda", "p: (p.override { cudaCapabilities = [ \"8.9\" ]; }).name").unwrap_err();
+    let err = eval(
+        "packages.x86_64-linux.cuda",
+        "p: (p.override { cudaCapabilities = [ \"8.9\" ]; }).name",
+    )
+    .unwrap_err();
     assert!(err.contains("cudaCapabilities"), "{err}");
-    let ok = eval("packages.x86_64-linux.default", "p: (p.override { useVulkan = true; }).name").unwrap();
+    let ok = eval(
+        "packages.x86_64-linux.default",
+        "p: (p.override { useVulkan = true; }).name",
+    )
+    .unwrap();
     assert_eq!(ok, "llama-cpp-vulkan-0.0.0");
 
     // Like upstream, overlays.default swaps in upstream's llama-cpp.
@@ -233,7 +325,10 @@ fn seed_migrated_by_hand_gets_upstream_variants() {
     let shared = repo.read("nixos/default.nix");
     let start = shared.find("    overlays = [").unwrap();
     let end = shared[start..].find("];\n").unwrap() + start + 3;
-    repo.write("nixos/default.nix", &format!("{}{}", &shared[..start], &shared[end..]));
+    repo.write(
+        "nixos/default.nix",
+        &format!("{}{}", &shared[..start], &shared[end..]),
+    );
     repo.commit_all("Migrate by hand");
 
     flake_lock(repo.path()).unwrap();
@@ -242,15 +337,35 @@ fn seed_migrated_by_hand_gets_upstream_variants() {
     flake_check(repo.path()).unwrap();
 
     let carbon = host_llama_derivations(repo.path(), "carbon");
-    assert_eq!(carbon.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["llama-cpp-cuda-0.0.0"]);
-    assert!(carbon[0].cmake_flags.contains(&"-DGGML_CUDA:BOOL=TRUE".to_string()));
+    assert_eq!(
+        carbon.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        ["llama-cpp-cuda-0.0.0"]
+    );
+    assert!(
+        carbon[0]
+            .cmake_flags
+            .contains(&"-DGGML_CUDA:BOOL=TRUE".to_string())
+    );
     let beryllium = host_llama_derivations(repo.path(), "beryllium");
-    assert_eq!(beryllium.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["llama-cpp-vulkan-0.0.0"]);
-    assert!(beryllium[0].build_inputs.iter().any(|i| i.starts_with("vulkan-loader-")));
+    assert_eq!(
+        beryllium
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>(),
+        ["llama-cpp-vulkan-0.0.0"]
+    );
+    assert!(
+        beryllium[0]
+            .build_inputs
+            .iter()
+            .any(|i| i.starts_with("vulkan-loader-"))
+    );
     assert!(host_llama_packages(repo.path(), "boron").is_empty());
 
     // A host that kept a reference to the deleted attribute fails the check.
-    let carbon_nix = repo.read("machines/carbon.nix").replace("llama-cpp-cuda", "llama-cpp-rocm");
+    let carbon_nix = repo
+        .read("machines/carbon.nix")
+        .replace("llama-cpp-cuda", "llama-cpp-rocm");
     repo.write("machines/carbon.nix", &carbon_nix);
     repo.commit_all("Break carbon");
     let err = flake_check(repo.path()).unwrap_err();
@@ -296,12 +411,25 @@ in {{
         .args(["--eval", "--strict", "--json", "-E", &expr])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["global"], serde_json::json!(["overlay-marker", "htop-3.4.1"]));
+    assert_eq!(
+        v["global"],
+        serde_json::json!(["overlay-marker", "htop-3.4.1"])
+    );
     assert_eq!(v["own"], serde_json::json!(["htop-3.4.1"]));
     assert_eq!(v["service"], "llama-cpp-6000");
-    assert!(v["unit"].as_str().unwrap().contains("-llama-cpp-6000/bin/llama-server"), "{v}");
+    assert!(
+        v["unit"]
+            .as_str()
+            .unwrap()
+            .contains("-llama-cpp-6000/bin/llama-server"),
+        "{v}"
+    );
 }
 
 /// `.override` with an argument nixpkgs' llama-cpp does not take fails, as
@@ -309,23 +437,53 @@ in {{
 #[test]
 fn standin_nixpkgs_llama_cpp_overrides_like_nixpkgs() {
     require_nix!();
-    let pkgs = format!("import \"{}/nixpkgs\" {{ system = \"x86_64-linux\"; }}", standins_dir().display());
+    let pkgs = format!(
+        "import \"{}/nixpkgs\" {{ system = \"x86_64-linux\"; }}",
+        standins_dir().display()
+    );
     let eval = |body: &str| {
         nix_instantiate_cmd()
-            .args(["--eval", "--strict", "--json", "-E", &format!("let pkgs = {pkgs}; in {body}")])
+            .args([
+                "--eval",
+                "--strict",
+                "--json",
+                "-E",
+                &format!("let pkgs = {pkgs}; in {body}"),
+            ])
             .output()
             .unwrap()
     };
-    let ok = eval("let p = pkgs.llama-cpp.override { vulkanSupport = true; }; in [ p.name (builtins.elem \"-DGGML_VULKAN:BOOL=TRUE\" p.cmakeFlags) pkgs.llama-cpp.pname pkgs.stdenv.hostPlatform.system pkgs.system ]");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = eval(
+        "let p = pkgs.llama-cpp.override { vulkanSupport = true; }; in [ p.name (builtins.elem \"-DGGML_VULKAN:BOOL=TRUE\" p.cmakeFlags) pkgs.llama-cpp.pname pkgs.stdenv.hostPlatform.system pkgs.system ]",
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
-    assert_eq!(v, serde_json::json!(["llama-cpp-6000", true, "llama-cpp", "x86_64-linux", "x86_64-linux"]));
+    assert_eq!(
+        v,
+        serde_json::json!([
+            "llama-cpp-6000",
+            true,
+            "llama-cpp",
+            "x86_64-linux",
+            "x86_64-linux"
+        ])
+    );
     let bad = eval("(pkgs.llama-cpp.override { useCuda = true; }).name");
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("useCuda"));
     // overrideAttrs survives a later .override, as with makeOverridable.
-    let both = eval("let p = (pkgs.llama-cpp.overrideAttrs (old: { version = \"git\"; })).override { cudaSupport = true; }; in [ p.name (builtins.elem \"-DGGML_CUDA:BOOL=TRUE\" p.cmakeFlags) ]");
-    assert!(both.status.success(), "{}", String::from_utf8_lossy(&both.stderr));
+    let both = eval(
+        "let p = (pkgs.llama-cpp.overrideAttrs (old: { version = \"git\"; })).override { cudaSupport = true; }; in [ p.name (builtins.elem \"-DGGML_CUDA:BOOL=TRUE\" p.cmakeFlags) ]",
+    );
+    assert!(
+        both.status.success(),
+        "{}",
+        String::from_utf8_lossy(&both.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&both.stdout).unwrap();
     assert_eq!(v, serde_json::json!(["llama-cpp-git", true]));
 }

@@ -17,11 +17,11 @@
 //!   `CI=true`, where a missing `nix` fails the test.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// Nix settings for every test run: flakes on, and fail fast instead of
 /// retrying a network that is not there.
@@ -36,9 +36,8 @@ pub const NIX_CONFIG: &str = "experimental-features = nix-command flakes\n\
 #[macro_export]
 macro_rules! require_nix {
     () => {
-        if !$crate::support::require_nix(
-            std::thread::current().name().unwrap_or("<unnamed test>"),
-        ) {
+        if !$crate::support::require_nix(std::thread::current().name().unwrap_or("<unnamed test>"))
+        {
             return;
         }
     };
@@ -178,7 +177,11 @@ impl Expectations {
         self.raw
             .get(key)
             .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -186,18 +189,26 @@ impl Expectations {
 pub fn expectations(shape: &str) -> Expectations {
     let path = repos_dir().join(format!("{shape}.expect.toml"));
     let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let raw: toml::Table = text.parse().unwrap_or_else(|e| panic!("parse {}: {e}", path.display()));
+    let raw: toml::Table = text
+        .parse()
+        .unwrap_or_else(|e| panic!("parse {}: {e}", path.display()));
     let hosts = raw
         .get("hosts")
         .and_then(|v| v.as_table())
         .unwrap_or_else(|| panic!("{}: no [hosts] table", path.display()))
         .iter()
         .map(|(k, v)| {
-            let variant = v.as_str().unwrap_or_else(|| panic!("{}: hosts.{k} is not a string", path.display()));
+            let variant = v
+                .as_str()
+                .unwrap_or_else(|| panic!("{}: hosts.{k} is not a string", path.display()));
             (k.clone(), variant.to_string())
         })
         .collect();
-    let notes = raw.get("notes").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let notes = raw
+        .get("notes")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
     Expectations { hosts, notes, raw }
 }
 
@@ -259,11 +270,22 @@ pub fn fixture_repo(shape: &str) -> TempRepo {
     {
         let mut config = repo.config().expect("repo config");
         config.set_str("user.name", "Test User").unwrap();
-        config.set_str("user.email", "test@example.invalid").unwrap();
+        config
+            .set_str("user.email", "test@example.invalid")
+            .unwrap();
         config.set_bool("commit.gpgsign", false).unwrap();
     }
     commit_all(&repo, &format!("Import fixture {shape}"));
     TempRepo { dir }
+}
+
+/// [`fixture_repo`], locked against the stand-ins, with `flake.lock`
+/// committed: a clean tree, as `flake-migrate` expects to find it.
+pub fn locked_fixture_repo(shape: &str) -> TempRepo {
+    let repo = fixture_repo(shape);
+    flake_lock(repo.path()).unwrap_or_else(|e| panic!("{shape}: {e}"));
+    repo.commit_all("Lock inputs");
+    repo
 }
 
 fn copy_dir(src: &Path, dst: &Path) {
@@ -286,7 +308,9 @@ fn commit_all(repo: &git2::Repository, message: &str) -> git2::Oid {
         .expect("git add");
     index.update_all(["*"], None).expect("git add -u");
     index.write().expect("write index");
-    let tree = repo.find_tree(index.write_tree().expect("write tree")).unwrap();
+    let tree = repo
+        .find_tree(index.write_tree().expect("write tree"))
+        .unwrap();
     let sig = repo.signature().expect("signature");
     let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
     let parents: Vec<&git2::Commit> = parent.iter().collect();
@@ -390,6 +414,21 @@ pub fn standin_for(input: &FlakeInput) -> PathBuf {
     standins.join("empty")
 }
 
+/// [`flake_inputs`] of a stand-in, read once per test binary.
+fn standin_inputs(standin: &Path) -> Vec<FlakeInput> {
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Vec<FlakeInput>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(inputs) = cache.lock().unwrap().get(standin) {
+        return inputs.clone();
+    }
+    let inputs = flake_inputs(standin);
+    cache
+        .lock()
+        .unwrap()
+        .insert(standin.to_path_buf(), inputs.clone());
+    inputs
+}
+
 fn path_ref(dir: &Path) -> String {
     format!("path:{}", dir.display())
 }
@@ -407,12 +446,20 @@ pub fn standin_override_args(repo_dir: &Path) -> Vec<String> {
             continue;
         }
         let standin = standin_for(&input);
-        args.extend(["--override-input".to_string(), input.name.clone(), path_ref(&standin)]);
+        args.extend([
+            "--override-input".to_string(),
+            input.name.clone(),
+            path_ref(&standin),
+        ]);
         if !input.flake {
             continue;
         }
-        for nested in flake_inputs(&standin) {
-            if input.nested_follows.get(&nested.name).is_some_and(|f| f.is_some()) {
+        for nested in standin_inputs(&standin) {
+            if input
+                .nested_follows
+                .get(&nested.name)
+                .is_some_and(|f| f.is_some())
+            {
                 continue;
             }
             args.extend([
@@ -442,7 +489,11 @@ fn ok_or_stderr(what: &str, out: Output) -> Result<Output, String> {
     if out.status.success() {
         Ok(out)
     } else {
-        Err(format!("{what} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr)))
+        Err(format!(
+            "{what} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ))
     }
 }
 
@@ -453,7 +504,11 @@ pub fn flake_lock(repo: &Path) -> Result<(), String> {
 
 /// `nix flake check --no-build` with stand-ins.
 pub fn flake_check(repo: &Path) -> Result<(), String> {
-    ok_or_stderr("nix flake check --no-build", nix_in(repo, &["flake", "check", "--no-build"])).map(|_| ())
+    ok_or_stderr(
+        "nix flake check --no-build",
+        nix_in(repo, &["flake", "check", "--no-build"]),
+    )
+    .map(|_| ())
 }
 
 /// `nix eval --json <repo>#<attr> [--apply <apply>]` with stand-ins.
@@ -470,13 +525,18 @@ pub fn try_eval(repo: &Path, attr: &str, apply: Option<&str>) -> Result<serde_js
 /// Evaluate `apply_expr` (a function of the host's `config`) on
 /// `nixosConfigurations.<host>.config`. Panics with Nix's error on failure.
 pub fn eval_host(repo: &Path, host: &str, apply_expr: &str) -> serde_json::Value {
-    try_eval(repo, &format!("nixosConfigurations.{host}.config"), Some(apply_expr))
-        .unwrap_or_else(|e| panic!("{e}"))
+    try_eval(
+        repo,
+        &format!("nixosConfigurations.{host}.config"),
+        Some(apply_expr),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The names of `nixosConfigurations`.
 pub fn host_names(repo: &Path) -> Vec<String> {
-    let v = try_eval(repo, "nixosConfigurations", Some("builtins.attrNames")).unwrap_or_else(|e| panic!("{e}"));
+    let v = try_eval(repo, "nixosConfigurations", Some("builtins.attrNames"))
+        .unwrap_or_else(|e| panic!("{e}"));
     serde_json::from_value(v).expect("list of host names")
 }
 
@@ -524,7 +584,10 @@ pub fn host_llama_derivations(repo: &Path, host: &str) -> Vec<LlamaPackage> {
 
 /// Names of [`host_llama_derivations`], sorted, without duplicates.
 pub fn host_llama_packages(repo: &Path, host: &str) -> Vec<String> {
-    let mut names: Vec<String> = host_llama_derivations(repo, host).into_iter().map(|p| p.name).collect();
+    let mut names: Vec<String> = host_llama_derivations(repo, host)
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
     names.dedup();
     names
 }
