@@ -187,6 +187,46 @@ fn override_args_map_every_input_to_a_standin() {
     assert!(has("llama-fork/nixpkgs", "nixpkgs"), "{pairs:?}");
 }
 
+/// Override arguments computed before 0001 still lock the upstream input
+/// that 0001 adds (following nixpkgs) without the network.
+#[test]
+fn migration_override_args_cover_the_input_added_later() {
+    require_nix!();
+    let repo = fixture_repo("tabs");
+    let args = migration_override_args(repo.path());
+    let flake = repo
+        .read("flake.nix")
+        .replace(
+            "\t\tnixpkgs.url = \"github:NixOS/nixpkgs/nixos-unstable\";\n",
+            "\t\tnixpkgs.url = \"github:NixOS/nixpkgs/nixos-unstable\";\n\t\tllama-cpp = {\n\t\t\turl = \"github:ggml-org/llama.cpp\";\n\t\t\tinputs.nixpkgs.follows = \"nixpkgs\";\n\t\t};\n",
+        )
+        .replace("{self, nixpkgs}:", "{self, nixpkgs, llama-cpp}:");
+    repo.write("flake.nix", &flake);
+    repo.commit_all("Add llama-cpp input");
+
+    let out = nix_cmd()
+        .current_dir(repo.path())
+        .args(["flake", "lock"])
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lock: serde_json::Value = serde_json::from_str(&repo.read("flake.lock")).unwrap();
+    let node = &lock["nodes"]["llama-cpp"];
+    assert_eq!(node["original"]["repo"], "llama.cpp", "{lock:#}");
+    assert_eq!(node["locked"]["type"], "path", "{lock:#}");
+    assert_eq!(
+        node["inputs"]["nixpkgs"],
+        serde_json::json!(["nixpkgs"]),
+        "{lock:#}"
+    );
+    assert!(flake_check(repo.path()).is_ok());
+}
+
 /// The upstream stand-in has upstream's output names, derivation names and
 /// backend flags, and refuses `cudaCapabilities` like upstream's package.nix.
 #[test]

@@ -472,6 +472,24 @@ pub fn standin_override_args(repo_dir: &Path) -> Vec<String> {
     args
 }
 
+/// [`standin_override_args`] plus `--override-input llama-cpp
+/// path:/abs/standins/llama-cpp` when the flake does not declare `llama-cpp`
+/// yet: arguments to hand to `flake-migrate` before migration 0001, valid
+/// after it too (Nix only warns about an override that matches no input).
+/// The upstream input that 0001 adds follows `nixpkgs`, so it needs no nested
+/// override.
+pub fn migration_override_args(repo_dir: &Path) -> Vec<String> {
+    let mut args = standin_override_args(repo_dir);
+    if !args.chunks(3).any(|c| c[1] == "llama-cpp") {
+        args.extend([
+            "--override-input".to_string(),
+            "llama-cpp".to_string(),
+            path_ref(&standins_dir().join("llama-cpp")),
+        ]);
+    }
+    args
+}
+
 // ---------------------------------------------------------------------------
 // Running nix on a repository
 
