@@ -1,0 +1,168 @@
+//! The repository's config file, `flake-migrate.toml`: which variant each
+//! host gets, and where things live. `init` writes it; the user edits it; the
+//! tool never guesses a variant at apply time.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+pub const CONFIG_FILE: &str = "flake-migrate.toml";
+
+/// A hardware variant of upstream llama.cpp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    Cpu,
+    Cuda,
+    Vulkan,
+    Rocm,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 4] = [Variant::Cpu, Variant::Cuda, Variant::Vulkan, Variant::Rocm];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Cpu => "cpu",
+            Variant::Cuda => "cuda",
+            Variant::Vulkan => "vulkan",
+            Variant::Rocm => "rocm",
+        }
+    }
+
+    /// The attribute of upstream's `packages.<system>` this variant maps to.
+    /// `cpu` is upstream's `default`: a portable build (GGML_NATIVE off).
+    pub fn upstream_package(self) -> &'static str {
+        match self {
+            Variant::Cpu => "default",
+            other => other.name(),
+        }
+    }
+
+    /// The package name the overlay defines, e.g. `llama-cpp-cuda`.
+    pub fn package_attr(self) -> String {
+        format!("llama-cpp-{}", self.name())
+    }
+
+    pub fn parse(s: &str) -> Option<Variant> {
+        Variant::ALL.into_iter().find(|v| v.name() == s)
+    }
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Name of the upstream flake input.
+    #[serde(default = "default_input")]
+    pub input: String,
+    #[serde(default = "default_url")]
+    pub url: String,
+    /// The overlay file, relative to the repository root.
+    #[serde(default = "default_overlay")]
+    pub overlay: PathBuf,
+    /// Old override files to delete in step 0005. Empty: detect them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub old_overrides: Vec<PathBuf>,
+    /// Host name to variant; hosts not listed do not use llama.cpp.
+    #[serde(default)]
+    pub hosts: BTreeMap<String, Variant>,
+}
+
+fn default_input() -> String {
+    "llama-cpp".into()
+}
+fn default_url() -> String {
+    "github:ggml-org/llama.cpp".into()
+}
+fn default_overlay() -> PathBuf {
+    PathBuf::from("nixos/overlays/llama-cpp.nix")
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            input: default_input(),
+            url: default_url(),
+            overlay: default_overlay(),
+            old_overrides: Vec::new(),
+            hosts: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    pub fn parse(path: &Path, text: &str) -> Result<Config> {
+        let config: Config = toml::from_str(text).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        if config.overlay.is_absolute() {
+            return Err(Error::Config {
+                path: path.to_path_buf(),
+                message: "`overlay` must be a path relative to the repository root".into(),
+            });
+        }
+        Ok(config)
+    }
+
+    /// Loads the config from the repository root, or `None` when there is none yet.
+    pub fn load(root: &Path) -> Result<Option<Config>> {
+        let path = root.join(CONFIG_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Config::parse(&path, &text).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string(self).expect("config serializes");
+        format!(
+            "# flake-migrate: which upstream llama.cpp variant each host gets.\n\
+             # Variants: cpu (upstream `default`, portable, GGML_NATIVE off), cuda, vulkan, rocm.\n\
+             # Hosts not listed under [hosts] do not use llama.cpp and are left untouched.\n\n{body}"
+        )
+    }
+
+    /// The variants in use, each once, in a stable order.
+    pub fn variants(&self) -> Vec<Variant> {
+        let mut v: Vec<Variant> = self.hosts.values().copied().collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_toml() {
+        let mut config = Config::default();
+        config.hosts.insert("carbon".into(), Variant::Cuda);
+        config.hosts.insert("beryllium".into(), Variant::Vulkan);
+        let text = config.to_toml();
+        assert_eq!(Config::parse(Path::new("x"), &text).unwrap(), config);
+        assert_eq!(config.variants(), vec![Variant::Cuda, Variant::Vulkan]);
+    }
+
+    #[test]
+    fn unknown_variant_is_an_error_naming_the_file() {
+        let err = Config::parse(Path::new("flake-migrate.toml"), "[hosts]\nx = \"tpu\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("flake-migrate.toml"), "{err}");
+        assert!(err.contains("tpu"), "{err}");
+    }
+}

@@ -1,0 +1,123 @@
+//! Errors are values with context; they are rendered once, in `main`.
+
+use std::path::PathBuf;
+
+/// Exit codes, documented in the README.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const ERROR: i32 = 1;
+    pub const USAGE: i32 = 2;
+    /// A step cannot be applied automatically: the message says what to do by hand.
+    pub const MANUAL: i32 = 3;
+    /// The guard found violations.
+    pub const VIOLATIONS: i32 = 4;
+    /// `nix` is needed for this command and is not installed.
+    pub const NIX_MISSING: i32 = 5;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{message}")]
+    Usage { message: String, help: String },
+
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+
+    #[error("{path}: {message}")]
+    Config { path: PathBuf, message: String },
+
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
+    #[error("the working tree or index has uncommitted changes:\n{}", .files.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
+    Dirty { files: Vec<String> },
+
+    #[error("another flake-migrate run holds the lock {path} (pid {pid})")]
+    Locked { path: PathBuf, pid: String },
+
+    #[error("no git identity: user.name and user.email are not set")]
+    NoIdentity,
+
+    #[error("step {step} needs manual action: {reason}")]
+    Manual {
+        step: String,
+        reason: String,
+        help: String,
+    },
+
+    #[error("`nix` is not installed: {what}")]
+    NixMissing { what: String },
+
+    #[error("{0}")]
+    Failed(String),
+
+    #[error("{count} guard violation(s)")]
+    Violations { count: usize },
+}
+
+impl Error {
+    /// What the user should do next, printed under the error.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            Error::Usage { help, .. } | Error::Manual { help, .. } => Some(help.clone()),
+            Error::Dirty { .. } => Some(
+                "commit or stash these changes first (`git stash --include-untracked`), then run again"
+                    .into(),
+            ),
+            Error::Locked { path, .. } => Some(format!(
+                "wait for the other run to finish; if no other run is alive, delete {}",
+                path.display()
+            )),
+            Error::NoIdentity => Some(
+                "set it with `git config user.name \"Your Name\"` and `git config user.email you@example.org`"
+                    .into(),
+            ),
+            Error::NixMissing { .. } => Some(
+                "install Nix with flakes enabled, then run again"
+                    .into(),
+            ),
+            Error::Config { .. } => {
+                Some("fix the file, or run `flake-migrate init` to write it again".into())
+            }
+            _ => None,
+        }
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage { .. } => exit::USAGE,
+            Error::Manual { .. } => exit::MANUAL,
+            Error::Violations { .. } => exit::VIOLATIONS,
+            Error::NixMissing { .. } => exit::NIX_MISSING,
+            _ => exit::ERROR,
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn usage(message: impl Into<String>, help: impl Into<String>) -> Self {
+        Error::Usage {
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,214 @@
+//! Everything the tool does with git, through git2. git2 runs no hooks:
+//! the commits made here do not run the user's pre-commit hook.
+
+use std::path::{Path, PathBuf};
+
+use git2::{Commit, Oid, Repository, StatusOptions};
+
+use crate::error::{Error, Result};
+
+pub const TRAILER_STEP: &str = "Migration";
+pub const TRAILER_CHECKSUM: &str = "Migration-Checksum";
+pub const TRAILER_REVERTED: &str = "Migration-Reverted";
+
+/// Opens the repository that contains `dir`.
+pub fn open(dir: &Path) -> Result<Repository> {
+    Repository::discover(dir).map_err(|e| {
+        Error::usage(
+            format!(
+                "{} is not inside a git repository ({})",
+                dir.display(),
+                e.message()
+            ),
+            "run flake-migrate inside the git repository of your flake, or pass -C DIR",
+        )
+    })
+}
+
+pub fn workdir(repo: &Repository) -> Result<PathBuf> {
+    repo.workdir().map(Path::to_path_buf).ok_or_else(|| {
+        Error::usage(
+            "the repository is bare",
+            "run flake-migrate in a checkout with a working tree",
+        )
+    })
+}
+
+/// Tracked paths, from the index.
+pub fn tracked_files(repo: &Repository) -> Result<Vec<PathBuf>> {
+    let index = repo.index()?;
+    Ok(index
+        .iter()
+        .filter_map(|e| String::from_utf8(e.path).ok().map(PathBuf::from))
+        .collect())
+}
+
+/// Tracked files with staged or unstaged changes.
+pub fn dirty_files(repo: &Repository) -> Result<Vec<String>> {
+    let mut opts = StatusOptions::new();
+    opts.include_untracked(false).include_ignored(false);
+    let statuses = repo.statuses(Some(&mut opts))?;
+    Ok(statuses
+        .iter()
+        .filter(|s| !s.status().is_empty())
+        .filter_map(|s| s.path().ok().map(String::from))
+        .collect())
+}
+
+pub fn signature(repo: &Repository) -> Result<git2::Signature<'static>> {
+    repo.signature().map_err(|_| Error::NoIdentity)
+}
+
+pub fn head_commit(repo: &Repository) -> Result<Commit<'_>> {
+    repo.head().and_then(|h| h.peel_to_commit()).map_err(|_| {
+        Error::usage(
+            "the repository has no commits yet",
+            "commit your configuration first (`git add -A && git commit`), then run again",
+        )
+    })
+}
+
+/// Stages `paths` from the working tree (deleting missing ones) and commits
+/// the index on top of HEAD.
+pub fn commit_paths(repo: &Repository, paths: &[PathBuf], message: &str) -> Result<Oid> {
+    let sig = signature(repo)?;
+    let root = workdir(repo)?;
+    let mut index = repo.index()?;
+    for path in paths {
+        if root.join(path).exists() {
+            index.add_path(path)?;
+        } else if index.get_path(path, 0).is_some() {
+            index.remove_path(path)?;
+        }
+    }
+    index.write()?;
+    let tree = repo.find_tree(index.write_tree()?)?;
+    let parent = head_commit(repo)?;
+    Ok(repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])?)
+}
+
+/// Commits `tree` on top of HEAD, then makes the index and the given paths
+/// of the working tree match it.
+pub fn commit_tree(repo: &Repository, tree: Oid, paths: &[PathBuf], message: &str) -> Result<Oid> {
+    let sig = signature(repo)?;
+    let tree = repo.find_tree(tree)?;
+    let parent = head_commit(repo)?;
+    let oid = repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])?;
+    checkout_paths(repo, paths)?;
+    Ok(oid)
+}
+
+/// Makes `paths` in the index and working tree match HEAD (removing those
+/// HEAD does not have).
+pub fn checkout_paths(repo: &Repository, paths: &[PathBuf]) -> Result<()> {
+    let root = workdir(repo)?;
+    let head_tree = head_commit(repo)?.tree()?;
+    let mut index = repo.index()?;
+    for path in paths {
+        match head_tree.get_path(path) {
+            Ok(entry) => {
+                let blob = repo.find_blob(entry.id())?;
+                let full = root.join(path);
+                if let Some(dir) = full.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                }
+                write_atomic(&full, blob.content())?;
+                index.add_path(path)?;
+            }
+            Err(_) => {
+                let full = root.join(path);
+                if full.exists() {
+                    std::fs::remove_file(&full).map_err(|e| Error::io(&full, e))?;
+                    remove_empty_parents(&root, &full);
+                }
+                if index.get_path(path, 0).is_some() {
+                    index.remove_path(path)?;
+                }
+            }
+        }
+    }
+    index.write()?;
+    Ok(())
+}
+
+/// Writes through a temporary file and a rename, so a crash never leaves a
+/// half-written file.
+pub fn write_atomic(path: &Path, content: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    std::io::Write::write_all(&mut tmp, content).map_err(|e| Error::io(path, e))?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
+    }
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+pub fn remove_empty_parents(root: &Path, file: &Path) {
+    let mut dir = file.parent();
+    while let Some(d) = dir {
+        if d == root || std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}
+
+/// The value of a `Key: value` trailer in a commit message.
+pub fn trailer<'m>(message: &'m str, key: &str) -> Option<&'m str> {
+    message
+        .lines()
+        .rev()
+        .take_while(|l| !l.trim().is_empty())
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(": "))
+        .map(str::trim)
+}
+
+/// The newest commit in HEAD's history that applied step `id` (and was not
+/// itself a revert).
+pub fn find_step_commit<'r>(repo: &'r Repository, id: &str) -> Result<Option<Commit<'r>>> {
+    let mut walk = repo.revwalk()?;
+    walk.push_head()?;
+    for oid in walk {
+        let commit = repo.find_commit(oid?)?;
+        let message = commit.message().unwrap_or("");
+        if trailer(message, TRAILER_STEP) == Some(id) {
+            return Ok(Some(commit));
+        }
+    }
+    Ok(None)
+}
+
+/// The content of `path` in HEAD, when it exists there.
+pub fn head_blob(repo: &Repository, path: &Path) -> Result<Option<Vec<u8>>> {
+    let tree = head_commit(repo)?.tree()?;
+    match tree.get_path(path) {
+        Ok(entry) => Ok(Some(repo.find_blob(entry.id())?.content().to_vec())),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Id of HEAD's tree without the `.flake-migrate/` record, so that recording
+/// a verification does not itself make the verification stale.
+pub fn content_tree(repo: &Repository) -> Result<Oid> {
+    let tree = head_commit(repo)?.tree()?;
+    let mut builder = repo.treebuilder(Some(&tree))?;
+    if builder.get(".flake-migrate")?.is_some() {
+        builder.remove(".flake-migrate")?;
+    }
+    Ok(builder.write()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailers_are_read_from_the_last_paragraph() {
+        let msg = "Add input\n\nMigration: not-this\n\nMigration: 0001-flake-input\nMigration-Checksum: abc\n";
+        assert_eq!(trailer(msg, TRAILER_STEP), Some("0001-flake-input"));
+        assert_eq!(trailer(msg, TRAILER_CHECKSUM), Some("abc"));
+        assert_eq!(trailer("no trailers", TRAILER_STEP), None);
+    }
+}

@@ -1,0 +1,121 @@
+//! `flake-migrate init`: find the hosts, take the user's variants, write
+//! and commit `flake-migrate.toml`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::config::{CONFIG_FILE, Variant};
+use crate::engine::Session;
+use crate::error::{Error, Result};
+use crate::files::Files;
+use crate::flake::{self, FLAKE_FILE};
+use crate::git;
+
+pub struct InitOptions {
+    /// `NAME=VARIANT` pairs from `--host`.
+    pub hosts: Vec<String>,
+    pub yes: bool,
+}
+
+pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result<()> {
+    let tree = session.work_tree()?;
+    let text = tree
+        .read(std::path::Path::new(FLAKE_FILE))?
+        .ok_or_else(|| {
+            Error::usage(
+                format!("no flake.nix in {}", session.root.display()),
+                "run flake-migrate in the repository that holds your flake.nix (or pass -C DIR)",
+            )
+        })?;
+    let found = match flake::parse(&text)? {
+        Ok(f) => f.host_names(),
+        Err(why) => return Err(Error::Failed(format!("flake.nix: {why}"))),
+    };
+    let mut config = session.config()?.unwrap_or_default();
+    for spec in &opts.hosts {
+        let (name, variant) = parse_host(spec, &found)?;
+        config.hosts.insert(name, variant);
+    }
+    let _ = writeln!(
+        out,
+        "hosts in nixosConfigurations: {}",
+        if found.is_empty() {
+            "none found".into()
+        } else {
+            found.join(", ")
+        }
+    );
+    if opts.hosts.is_empty() && !opts.yes {
+        let _ = writeln!(
+            out,
+            "nothing written: choose a variant per host that uses llama.cpp, e.g.\n  flake-migrate init{}",
+            found
+                .iter()
+                .take(2)
+                .map(|h| format!(" --host {h}=cpu"))
+                .collect::<String>()
+        );
+        return Ok(());
+    }
+    let path = session.root.join(CONFIG_FILE);
+    let new_text = config.to_toml();
+    if std::fs::read_to_string(&path).ok().as_deref() == Some(new_text.as_str()) {
+        let _ = writeln!(out, "{CONFIG_FILE} is already up to date");
+        return Ok(());
+    }
+    let dirty = git::dirty_files(&session.repo)?;
+    if dirty.iter().any(|f| f != CONFIG_FILE) {
+        return Err(Error::Dirty { files: dirty });
+    }
+    git::write_atomic(&path, new_text.as_bytes())?;
+    let hosts: Vec<String> = config
+        .hosts
+        .iter()
+        .map(|(h, v)| format!("{h}={v}"))
+        .collect();
+    let message = format!(
+        "Configure flake-migrate: {}\n\nWhich upstream llama.cpp variant each host gets.\n",
+        if hosts.is_empty() {
+            "no hosts yet".into()
+        } else {
+            hosts.join(", ")
+        }
+    );
+    git::commit_paths(&session.repo, &[PathBuf::from(CONFIG_FILE)], &message)?;
+    let _ = writeln!(
+        out,
+        "wrote and committed {CONFIG_FILE}: {}",
+        hosts.join(", ")
+    );
+    Ok(())
+}
+
+fn parse_host(spec: &str, found: &[String]) -> Result<(String, Variant)> {
+    let valid_variants = Variant::ALL.map(Variant::name).join(", ");
+    let Some((name, variant)) = spec.split_once('=') else {
+        return Err(Error::usage(
+            format!("`--host {spec}` is not NAME=VARIANT"),
+            format!("for example `--host carbon=cuda`; variants: {valid_variants}"),
+        ));
+    };
+    let variant = Variant::parse(variant).ok_or_else(|| {
+        Error::usage(
+            format!("unknown variant `{variant}` for host `{name}`"),
+            format!("use one of: {valid_variants}"),
+        )
+    })?;
+    if !found.iter().any(|h| h == name) {
+        return Err(Error::usage(
+            format!("no host `{name}` in nixosConfigurations"),
+            format!(
+                "hosts found: {}",
+                if found.is_empty() {
+                    "none".into()
+                } else {
+                    found.join(", ")
+                }
+            ),
+        ));
+    }
+    Ok((name.to_string(), variant))
+}

@@ -1,0 +1,19 @@
+//! flake-migrate: versioned, format-preserving migrations of a NixOS flake
+//! repository from nixpkgs' `llama-cpp` to the upstream llama.cpp flake.
+//!
+//! Data flows one way: read (`syntax`, `flake`, `files`) → plan (`plan`,
+//! `steps`) → edit (`edit`) → commit (`engine`, `git`). See ARCHITECTURE.md.
+
+pub mod config;
+pub mod edit;
+pub mod engine;
+pub mod error;
+pub mod files;
+pub mod flake;
+pub mod git;
+pub mod init;
+pub mod nix;
+pub mod plan;
+pub mod status;
+pub mod steps;
+pub mod syntax;

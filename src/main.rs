@@ -1,0 +1,154 @@
+//! The command line: parses arguments, runs the library, maps errors to
+//! exit codes. Everything else lives in the library.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use flake_migrate::engine::{self, RunOptions, Session};
+use flake_migrate::error::{Error, Result, exit};
+use flake_migrate::{init, status};
+
+#[derive(Parser)]
+#[command(
+    name = "flake-migrate",
+    version,
+    about = "Move a NixOS flake from nixpkgs' llama-cpp to the upstream llama.cpp flake, one committed step at a time",
+    after_help = "Exit codes: 0 success, 1 error, 2 usage, 3 a step needs manual action, 4 guard violations, 5 nix needed but missing."
+)]
+struct Cli {
+    /// Run as if started in DIR (like `git -C`).
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Detect hosts and write flake-migrate.toml with each host's variant.
+    Init {
+        /// A host and its variant (cpu, cuda, vulkan, rocm), e.g. carbon=cuda.
+        #[arg(long = "host", value_name = "NAME=VARIANT")]
+        hosts: Vec<String>,
+        /// Write the config even without --host.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Show checklist progress.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply pending steps, one commit each.
+    Up {
+        /// Stop after this step (3, 0003 or 0003-import-overlay).
+        #[arg(long, value_name = "ID")]
+        to: Option<String>,
+        /// Print each step's diff and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not run `nix flake lock` in step 0001.
+        #[arg(long)]
+        no_lock: bool,
+        /// Extra arguments for nix, after `--` (e.g. --override-input NAME PATH).
+        #[arg(last = true)]
+        nix_args: Vec<String>,
+    },
+    /// Undo the newest applied step (or down to --to, or --all).
+    Down {
+        /// Keep this step and undo every newer one.
+        #[arg(long, value_name = "ID", conflicts_with = "all")]
+        to: Option<String>,
+        /// Undo every applied step.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut stdout = std::io::stdout().lock();
+    match run(cli, &mut stdout) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(err) => {
+            let _ = stdout.flush();
+            report(&err);
+            ExitCode::from(err.exit_code() as u8)
+        }
+    }
+}
+
+fn report(err: &Error) {
+    let stderr = std::io::stderr();
+    let color = stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let red = console::Style::new().red().bold().force_styling(color);
+    let cyan = console::Style::new().cyan().bold().force_styling(color);
+    eprintln!("{} {err}", red.apply_to("error:"));
+    if let Some(help) = err.help() {
+        eprintln!("{} {help}", cyan.apply_to("help:"));
+    }
+}
+
+fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
+    let dir = match cli.dir {
+        Some(d) => d,
+        None => std::env::current_dir().map_err(|e| Error::io(".", e))?,
+    };
+    match cli.command {
+        Command::Init { hosts, yes } => {
+            let session = Session::open_for_change(&dir, out)?;
+            init::run(&session, &init::InitOptions { hosts, yes }, out)?;
+        }
+        Command::Status { json } => {
+            let session = Session::open(&dir)?;
+            let steps = status::compute(&session)?;
+            if json {
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&steps).expect("serializes")
+                );
+            } else {
+                let color =
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                let _ = write!(
+                    out,
+                    "{}",
+                    status::render(&steps, session.config()?.as_ref(), color)
+                );
+            }
+        }
+        Command::Up {
+            to,
+            dry_run,
+            no_lock,
+            nix_args,
+        } => {
+            let session = Session::open_for_change(&dir, out)?;
+            let opts = RunOptions {
+                to,
+                dry_run,
+                no_lock,
+                nix_args,
+                ..RunOptions::default()
+            };
+            engine::up(&session, &opts, out)?;
+        }
+        Command::Down { to, all, dry_run } => {
+            let session = Session::open_for_change(&dir, out)?;
+            let opts = RunOptions {
+                to,
+                all,
+                dry_run,
+                ..RunOptions::default()
+            };
+            engine::down(&session, &opts, out)?;
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,209 @@
+//! Checklist progress, computed from the record and from what the files say.
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::engine::Session;
+use crate::error::Result;
+use crate::git;
+use crate::plan::Operation;
+use crate::steps::{self, Context, Plan};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepState {
+    /// Not recorded; `up` will edit the files.
+    Pending,
+    /// Recorded, and the files still satisfy it.
+    Applied,
+    /// Recorded without edits: it had been done by hand.
+    Adopted,
+    /// Not recorded, but the files already satisfy it: `up` adopts it.
+    Satisfied,
+    /// Recorded, but the files no longer satisfy it.
+    Drifted,
+    /// Cannot be applied automatically; see the detail.
+    Blocked,
+    /// A verification recorded for a different tree than HEAD's.
+    Stale,
+    /// Not implemented in this version.
+    NotImplemented,
+}
+
+impl StepState {
+    pub fn label(self) -> &'static str {
+        match self {
+            StepState::Pending => "pending",
+            StepState::Applied => "applied",
+            StepState::Adopted => "adopted",
+            StepState::Satisfied => "satisfied, unrecorded",
+            StepState::Drifted => "drifted",
+            StepState::Blocked => "blocked",
+            StepState::Stale => "stale",
+            StepState::NotImplemented => "not implemented",
+        }
+    }
+
+    pub fn done(self) -> bool {
+        matches!(self, StepState::Applied | StepState::Adopted)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepStatus {
+    pub id: String,
+    pub title: String,
+    pub state: StepState,
+    /// The definition differs from the checksum recorded when applied.
+    pub changed: bool,
+    /// The commit that applied it, when found in history.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Why it is blocked, drifted or stale.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+pub fn compute(session: &Session) -> Result<Vec<StepStatus>> {
+    let config = session.config()?;
+    let state = session.state()?;
+    let tree = session.work_tree()?;
+    let mut out = Vec::new();
+    for m in &session.migrations {
+        let applied = state.get(&m.id);
+        let (mut status, mut detail) = match &config {
+            None => (
+                StepState::Pending,
+                Some("no flake-migrate.toml yet: run `flake-migrate init`".to_string()),
+            ),
+            Some(config) => {
+                let ctx = Context {
+                    files: &tree,
+                    config,
+                    state: &state,
+                };
+                match steps::plan(&m.operation, &ctx)? {
+                    Plan::Satisfied => (StepState::Satisfied, None),
+                    Plan::Changes(c) => (
+                        StepState::Pending,
+                        Some(format!(
+                            "would change {}",
+                            c.files
+                                .keys()
+                                .map(|p| p.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                    ),
+                    Plan::Blocked { reason, help } => {
+                        (StepState::Blocked, Some(format!("{reason}; {help}")))
+                    }
+                    Plan::Run => (StepState::Pending, None),
+                    Plan::NotImplemented => (StepState::NotImplemented, None),
+                }
+            }
+        };
+        let mut commit = None;
+        if let Some(applied) = applied {
+            commit = git::find_step_commit(&session.repo, &m.id)?
+                .map(|c| c.id().to_string()[..10].to_string());
+            let still_holds = matches!(status, StepState::Satisfied | StepState::NotImplemented)
+                || is_run(&m.operation);
+            status = if !still_holds {
+                detail = Some(format!(
+                    "recorded as applied, but the files no longer satisfy it: {}",
+                    detail.unwrap_or_default()
+                ));
+                StepState::Drifted
+            } else if applied.adopted {
+                StepState::Adopted
+            } else {
+                StepState::Applied
+            };
+            if matches!(m.operation, Operation::Verify { .. })
+                && let Some(v) = &state.verification
+                && v.tree != git::content_tree(&session.repo)?.to_string()
+            {
+                status = StepState::Stale;
+                detail =
+                    Some("verified an older tree than HEAD's: run `flake-migrate verify`".into());
+            }
+        }
+        out.push(StepStatus {
+            id: m.id.clone(),
+            title: m.title.clone(),
+            state: status,
+            changed: applied.is_some_and(|a| a.checksum != m.checksum),
+            commit,
+            detail,
+        });
+    }
+    Ok(out)
+}
+
+fn is_run(op: &Operation) -> bool {
+    matches!(op, Operation::Verify { .. })
+}
+
+/// The checklist, aligned; colored when `color` is set.
+pub fn render(steps: &[StepStatus], config: Option<&Config>, color: bool) -> String {
+    use console::Style;
+    let style = |s: StepState| -> Style {
+        let st = Style::new().force_styling(color);
+        match s {
+            StepState::Applied | StepState::Adopted => st.green(),
+            StepState::Pending | StepState::Satisfied => st.yellow(),
+            StepState::Drifted | StepState::Blocked | StepState::Stale => st.red().bold(),
+            StepState::NotImplemented => st.dim(),
+        }
+    };
+    let width = steps
+        .iter()
+        .map(|s| s.state.label().len())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    if let Some(config) = config {
+        let hosts: Vec<String> = config
+            .hosts
+            .iter()
+            .map(|(h, v)| format!("{h}={v}"))
+            .collect();
+        out.push_str(&format!(
+            "hosts: {}\n",
+            if hosts.is_empty() {
+                "none".into()
+            } else {
+                hosts.join(", ")
+            }
+        ));
+    }
+    for s in steps {
+        let mark = if s.state.done() { "[x]" } else { "[ ]" };
+        let label = format!("{:width$}", s.state.label());
+        out.push_str(&format!(
+            "{mark} {}  {}  {}",
+            &s.id[..4],
+            style(s.state).apply_to(label),
+            s.title
+        ));
+        if let Some(c) = &s.commit {
+            out.push_str(&format!("  ({c})"));
+        }
+        if s.changed {
+            out.push_str(&format!(
+                "  {}",
+                style(StepState::Drifted).apply_to("definition changed since applied")
+            ));
+        }
+        out.push('\n');
+        if let Some(d) = &s.detail
+            && !s.state.done()
+        {
+            out.push_str(&format!("         {d}\n"));
+        }
+    }
+    let done = steps.iter().filter(|s| s.state.done()).count();
+    out.push_str(&format!("{done} of {} checklist items done\n", steps.len()));
+    out
+}

@@ -1,0 +1,70 @@
+//! The operation kinds the bundled plan is made of, one file each. An
+//! operation reads the repository and says what it would change; it never
+//! writes. The engine writes, commits and records.
+
+pub mod add_flake_input;
+pub mod write_overlay;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::files::Files;
+use crate::plan::Operation;
+use crate::plan::state::State;
+
+/// What an operation reads.
+pub struct Context<'a> {
+    pub files: &'a dyn Files,
+    pub config: &'a Config,
+    pub state: &'a State,
+}
+
+/// What an operation found.
+#[derive(Debug)]
+pub enum Plan {
+    /// The repository already is in the step's target state.
+    Satisfied,
+    /// These edits bring it there.
+    Changes(Changeset),
+    /// It cannot be done automatically; `help` teaches the manual step.
+    Blocked { reason: String, help: String },
+    /// The step runs a command (a verification) rather than editing files.
+    Run,
+    /// Not implemented in this version of flake-migrate.
+    NotImplemented,
+}
+
+#[derive(Debug, Default)]
+pub struct Changeset {
+    /// New content per path; `None` deletes the file.
+    pub files: BTreeMap<PathBuf, Option<String>>,
+    /// Things the user must know (dropped override arguments, warnings);
+    /// printed and written into the commit message.
+    pub notes: Vec<String>,
+    /// Run `nix flake lock` once the files are written.
+    pub lock_flake: bool,
+}
+
+impl Plan {
+    pub fn blocked(reason: impl Into<String>, help: impl Into<String>) -> Plan {
+        Plan::Blocked {
+            reason: reason.into(),
+            help: help.into(),
+        }
+    }
+}
+
+/// Plans one operation against the repository as `ctx` shows it.
+pub fn plan(operation: &Operation, ctx: &Context) -> Result<Plan> {
+    match operation {
+        Operation::AddFlakeInput { follows } => add_flake_input::plan(ctx, follows),
+        Operation::WriteOverlay { max_lines } => write_overlay::plan(ctx, *max_lines),
+        Operation::ImportOverlay
+        | Operation::RewriteHostPackages
+        | Operation::RemoveOldOverride
+        | Operation::Verify { .. }
+        | Operation::Switch => Ok(Plan::NotImplemented),
+    }
+}

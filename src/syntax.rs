@@ -1,0 +1,209 @@
+//! Reading Nix source: parsing with positions, attribute names, and the
+//! whitespace style of a file. Pure functions over text; no I/O.
+
+use std::path::Path;
+
+use rnix::ast::{self, HasEntry};
+use rnix::{SyntaxNode, TextRange};
+use rowan::ast::AstNode;
+
+use crate::error::{Error, Result};
+
+/// Parses `text`, failing with the first syntax error's line and column.
+pub fn parse(path: &Path, text: &str) -> Result<ast::Root> {
+    let parsed = rnix::Root::parse(text);
+    if let Some(err) = parsed.errors().first() {
+        let offset = error_offset(err);
+        let (line, column) = line_col(text, offset);
+        return Err(Error::Parse {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: err.to_string(),
+        });
+    }
+    Ok(parsed.tree())
+}
+
+fn error_offset(err: &rnix::ParseError) -> usize {
+    use rnix::ParseError::*;
+    match err {
+        Unexpected(r)
+        | UnexpectedExtra(r)
+        | UnexpectedWanted(_, r, _)
+        | UnexpectedDoubleBind(r) => usize::from(r.start()),
+        UnexpectedEOF | UnexpectedEOFWanted(_) | RecursionLimitExceeded => 0,
+        _ => 0,
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, text[line_start..offset].chars().count() + 1)
+}
+
+pub fn start(node: &SyntaxNode) -> usize {
+    usize::from(node.text_range().start())
+}
+
+pub fn end(node: &SyntaxNode) -> usize {
+    usize::from(node.text_range().end())
+}
+
+pub fn range(r: TextRange) -> std::ops::Range<usize> {
+    usize::from(r.start())..usize::from(r.end())
+}
+
+/// The whitespace at the start of the line that contains `offset`.
+pub fn line_indent(text: &str, offset: usize) -> &str {
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let rest = &text[line_start..];
+    let width = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+    &rest[..width]
+}
+
+/// The end of the line holding `offset` when only whitespace or a comment
+/// follows `offset` on it; else `offset`. Inserting there keeps a trailing
+/// comment attached to the entry it describes.
+pub fn end_of_line_after(text: &str, offset: usize) -> usize {
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let tail = text[offset..line_end].trim();
+    if tail.is_empty() || tail.starts_with('#') {
+        line_end
+    } else {
+        offset
+    }
+}
+
+/// One level of indentation as the file writes it: a tab, or the smallest
+/// positive step between nested lines (two spaces when nothing says).
+pub fn indent_unit(text: &str) -> String {
+    let mut widths: Vec<usize> = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if line.starts_with('\t') {
+            return "\t".into();
+        }
+        widths.push(line.len() - line.trim_start_matches(' ').len());
+    }
+    let step = widths
+        .windows(2)
+        .filter_map(|w| w[1].checked_sub(w[0]).filter(|d| *d > 0))
+        .min()
+        .unwrap_or(2);
+    " ".repeat(step.clamp(1, 8))
+}
+
+/// The static name of an attribute (`foo` or `"foo"`), `None` when dynamic.
+pub fn attr_name(attr: &ast::Attr) -> Option<String> {
+    match attr {
+        ast::Attr::Ident(ident) => Some(ident.syntax().text().to_string()),
+        ast::Attr::Str(s) => string_literal(s),
+        ast::Attr::Dynamic(_) => None,
+    }
+}
+
+/// The value of a string without interpolations.
+pub fn string_literal(s: &ast::Str) -> Option<String> {
+    let mut out = String::new();
+    for part in s.normalized_parts() {
+        match part {
+            ast::InterpolPart::Literal(text) => out.push_str(&text),
+            ast::InterpolPart::Interpolation(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+/// The names of an attribute path, `None` when any part is dynamic.
+pub fn attrpath_names(path: &ast::Attrpath) -> Option<Vec<String>> {
+    path.attrs().map(|a| attr_name(&a)).collect()
+}
+
+/// Strips any parentheses around an expression.
+pub fn unparen(mut expr: ast::Expr) -> ast::Expr {
+    while let ast::Expr::Paren(p) = &expr {
+        match p.expr() {
+            Some(inner) => expr = inner,
+            None => break,
+        }
+    }
+    expr
+}
+
+/// The names of a `Select` chain or identifier: `pkgs.llama-cpp` gives
+/// `["pkgs", "llama-cpp"]`. `None` for anything else or dynamic parts.
+pub fn select_path(expr: &ast::Expr) -> Option<Vec<String>> {
+    match expr {
+        ast::Expr::Ident(i) => Some(vec![i.syntax().text().to_string()]),
+        ast::Expr::Select(s) if s.default_expr().is_none() => {
+            let mut names = select_path(&s.expr()?)?;
+            names.extend(attrpath_names(&s.attrpath()?)?);
+            Some(names)
+        }
+        _ => None,
+    }
+}
+
+/// The attrpath-value entries of a set (or `let`) with their names.
+pub fn named_entries(set: &impl HasEntry) -> Vec<(Vec<String>, ast::AttrpathValue)> {
+    set.attrpath_values()
+        .filter_map(|apv| Some((attrpath_names(&apv.attrpath()?)?, apv)))
+        .collect()
+}
+
+/// Follows `let … in`, parentheses and `with …;` down to the body expression.
+pub fn body(expr: ast::Expr) -> ast::Expr {
+    match unparen(expr) {
+        ast::Expr::LetIn(l) => l.body().map(body).unwrap_or(ast::Expr::LetIn(l)),
+        ast::Expr::With(w) => match w.body() {
+            Some(b) => body(b),
+            None => ast::Expr::With(w),
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_from_one() {
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+        assert_eq!(line_col("ab", 0), (1, 1));
+    }
+
+    #[test]
+    fn indent_unit_follows_the_file() {
+        assert_eq!(indent_unit("{\n\ta = 1;\n}"), "\t");
+        assert_eq!(
+            indent_unit("{\n    a = {\n        b = 1;\n    };\n}"),
+            "    "
+        );
+        assert_eq!(indent_unit("{\n  a = 1;\n}"), "  ");
+    }
+
+    #[test]
+    fn parse_error_has_position() {
+        let err = parse(Path::new("f.nix"), "{\n  a = ;\n}")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("f.nix:2:"), "{err}");
+    }
+
+    #[test]
+    fn select_path_reads_dotted_names() {
+        let root = rnix::Root::parse("pkgs.\"llama-cpp\"").tree();
+        assert_eq!(
+            select_path(&root.expr().unwrap()),
+            Some(vec!["pkgs".to_string(), "llama-cpp".to_string()])
+        );
+    }
+}
