@@ -14,6 +14,7 @@ pub mod git;
 pub mod init;
 pub mod nix;
 pub mod plan;
+pub mod refs;
 pub mod status;
 pub mod steps;
 pub mod syntax;
