@@ -12,6 +12,7 @@ pub mod files;
 pub mod flake;
 pub mod git;
 pub mod init;
+pub mod model;
 pub mod nix;
 pub mod plan;
 pub mod refs;

@@ -278,7 +278,15 @@ pub fn full_path(apv: &ast::AttrpathValue) -> Option<Vec<String>> {
                 path = prefix;
                 node = parent.parent()?;
             }
-            SyntaxKind::NODE_APPLY | SyntaxKind::NODE_LIST | SyntaxKind::NODE_PAREN => {
+            // Through `lib.mkIf c { … }` and `lib.mkMerge [ … ]`, but not
+            // through a list-valued option such as `modules = [ { … } ]`,
+            // whose items are modules of their own.
+            SyntaxKind::NODE_APPLY | SyntaxKind::NODE_PAREN => node = parent,
+            SyntaxKind::NODE_LIST
+                if parent
+                    .parent()
+                    .is_some_and(|g| g.kind() == SyntaxKind::NODE_APPLY) =>
+            {
                 node = parent
             }
             _ => break,
