@@ -81,7 +81,7 @@ impl Session {
         Ok(WorkTree::new(&self.root, git::tracked_files(&self.repo)?))
     }
 
-    fn refuse_dirty(&self) -> Result<()> {
+    pub fn refuse_dirty(&self) -> Result<()> {
         let files = git::dirty_files(&self.repo)?;
         if files.is_empty() {
             Ok(())
@@ -173,11 +173,18 @@ pub fn up(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result<(
                 });
             }
             Plan::Run => {
-                return Err(Error::Manual {
-                    step: m.id.clone(),
-                    reason: "this step runs nix rather than editing files".into(),
-                    help: "run `flake-migrate verify`".into(),
-                });
+                did_something = true;
+                if opts.dry_run {
+                    say(
+                        out,
+                        format!(
+                            "{}: would run `nix flake check` and evaluate each host (dry run)",
+                            m.id
+                        ),
+                    );
+                } else {
+                    steps::verify::run(session, &config, &mut state, m, &opts.nix_args, out)?;
+                }
             }
             Plan::NotImplemented => {
                 return Err(Error::Manual {
@@ -227,7 +234,11 @@ fn print_dry_run(
 }
 
 fn commit_message(m: &Migration, notes: &[String], adopted: bool) -> String {
-    let mut msg = format!("{}\n\n", m.subject);
+    let mut msg = if adopted {
+        format!("Record as done: {}\n\n", m.title)
+    } else {
+        format!("{}\n\n", m.subject)
+    };
     if adopted {
         msg.push_str("The repository already satisfied this checklist item; flake-migrate\nrecorded it without editing any file.\n\n");
     }
@@ -243,6 +254,27 @@ fn commit_message(m: &Migration, notes: &[String], adopted: bool) -> String {
         m.checksum
     ));
     msg
+}
+
+/// Commits `state` as a record of step `m` that changes no other file (a
+/// verification, a switch), through the same transaction as every step.
+/// `subject` replaces the step's commit subject when given.
+pub(crate) fn record(
+    session: &Session,
+    m: &Migration,
+    state: &State,
+    subject: Option<&str>,
+    notes: &[String],
+) -> Result<()> {
+    let files = vec![(PathBuf::from(STATE_FILE), Some(state.to_toml()))];
+    transact(session, &m.id, &files, None, |_| {
+        let msg = commit_message(m, notes, false);
+        match subject {
+            Some(s) => msg.replacen(&m.subject, s, 1),
+            None => msg,
+        }
+    })?;
+    Ok(())
 }
 
 fn adopt(session: &Session, state: &mut State, m: &Migration) -> Result<()> {

@@ -19,3 +19,4 @@ pub mod refs;
 pub mod status;
 pub mod steps;
 pub mod syntax;
+pub mod verify;

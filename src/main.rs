@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use flake_migrate::engine::{self, RunOptions, Session};
 use flake_migrate::error::{Error, Result, exit};
-use flake_migrate::{init, status};
+use flake_migrate::{init, status, steps};
 
 #[derive(Parser)]
 #[command(
@@ -56,6 +56,31 @@ enum Command {
         /// Extra arguments for nix, after `--` (e.g. --override-input NAME PATH).
         #[arg(last = true)]
         nix_args: Vec<String>,
+    },
+    /// Checklist item 6: run `nix flake check`, evaluate each host, and record
+    /// the verified tree. Arguments after `--` go to nix (e.g.
+    /// --override-input NAME PATH).
+    Verify {
+        #[arg(last = true)]
+        nix_args: Vec<String>,
+    },
+    /// Checklist item 7: switch this machine to host H's configuration with
+    /// `nh os switch` (or `nixos-rebuild switch --flake .#H`) and record it.
+    /// Arguments after `--` go to nh / nixos-rebuild.
+    Switch {
+        #[arg(long, value_name = "H")]
+        host: String,
+        /// Switch even though this machine's hostname is not H.
+        #[arg(long)]
+        force: bool,
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Checklist item 7: record that host H was switched elsewhere (or, on
+    /// NixOS, the commit this machine runs, by its configurationRevision).
+    Confirm {
+        #[arg(long, value_name = "H")]
+        host: String,
     },
     /// Undo the newest applied step (or down to --to, or --all).
     Down {
@@ -138,6 +163,18 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
                 ..RunOptions::default()
             };
             engine::up(&session, &opts, out)?;
+        }
+        Command::Verify { nix_args } => {
+            let session = Session::open_for_change(&dir, out)?;
+            steps::verify::command(&session, &nix_args, out)?;
+        }
+        Command::Switch { host, force, args } => {
+            let session = Session::open_for_change(&dir, out)?;
+            steps::switch::switch(&session, &host, force, &args, out)?;
+        }
+        Command::Confirm { host } => {
+            let session = Session::open_for_change(&dir, out)?;
+            steps::switch::confirm(&session, &host, out)?;
         }
         Command::Down { to, all, dry_run } => {
             let session = Session::open_for_change(&dir, out)?;

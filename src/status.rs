@@ -129,6 +129,16 @@ pub fn compute(session: &Session) -> Result<Vec<StepStatus>> {
                     Some("verified an older tree than HEAD's: run `flake-migrate verify`".into());
             }
         }
+        if matches!(m.operation, Operation::Switch)
+            && !status.done()
+            && let Some(config) = &config
+            && let Some(hint) = steps::switch::status_hint(session, config, &state)
+        {
+            detail = Some(match detail {
+                Some(d) => format!("{d}; {hint}"),
+                None => hint,
+            });
+        }
         out.push(StepStatus {
             id: m.id.clone(),
             title: m.title.clone(),

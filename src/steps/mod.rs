@@ -3,6 +3,8 @@
 //! writes. The engine writes, commits and records.
 
 pub mod add_flake_input;
+pub mod switch;
+pub mod verify;
 pub mod write_overlay;
 
 use std::collections::BTreeMap;
@@ -61,10 +63,10 @@ pub fn plan(operation: &Operation, ctx: &Context) -> Result<Plan> {
     match operation {
         Operation::AddFlakeInput { follows } => add_flake_input::plan(ctx, follows),
         Operation::WriteOverlay { max_lines } => write_overlay::plan(ctx, *max_lines),
+        Operation::Verify { .. } => verify::plan(ctx),
+        Operation::Switch => switch::plan(ctx),
         Operation::ImportOverlay
         | Operation::RewriteHostPackages
-        | Operation::RemoveOldOverride
-        | Operation::Verify { .. }
-        | Operation::Switch => Ok(Plan::NotImplemented),
+        | Operation::RemoveOldOverride => Ok(Plan::NotImplemented),
     }
 }

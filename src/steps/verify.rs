@@ -1,0 +1,194 @@
+//! 0006: `nix flake check` passes, and each host really gets upstream
+//! llama.cpp. Planning only says "run me"; `run` runs nix (the flake check,
+//! then the host evaluation of `verify::hosts`) and, when everything passes,
+//! records which tree was verified through the engine's transaction.
+
+use std::io::Write;
+
+use super::{Context, Plan};
+use crate::config::Config;
+use crate::engine::{self, Session};
+use crate::error::{Error, Result};
+use crate::git;
+use crate::nix;
+use crate::plan::state::{Applied, State, Verification};
+use crate::plan::{Migration, Operation};
+use crate::verify::{hosts, spinner};
+
+pub fn plan(_ctx: &Context) -> Result<Plan> {
+    Ok(Plan::Run)
+}
+
+/// `flake-migrate verify [-- NIX ARGS]`.
+pub fn command(session: &Session, nix_args: &[String], out: &mut dyn Write) -> Result<()> {
+    let config = session.require_config()?;
+    let m = session
+        .migrations
+        .iter()
+        .find(|m| matches!(m.operation, Operation::Verify { .. }))
+        .expect("the bundled plan has a verification step");
+    let mut state = session.state()?;
+    run(session, &config, &mut state, m, nix_args, out)
+}
+
+/// Runs the verification of step `m` and records it on success. On failure
+/// nothing is written, and the error lists each host and what is wrong.
+pub fn run(
+    session: &Session,
+    config: &Config,
+    state: &mut State,
+    m: &Migration,
+    nix_args: &[String],
+    out: &mut dyn Write,
+) -> Result<()> {
+    session.refuse_dirty()?;
+    if !nix::available() {
+        return Err(Error::NixMissing {
+            what: format!(
+                "{} runs `nix flake check` and evaluates each host with `nix eval`; nothing was recorded",
+                m.id
+            ),
+        });
+    }
+    let command: Vec<String> = match &m.operation {
+        Operation::Verify { command } => command.clone(),
+        _ => unreachable!("run is only called for verify steps"),
+    };
+    flake_check(session, &command, nix_args, out)?;
+
+    let eval = hosts::evaluate(&session.root, config, nix_args)?;
+    let verdicts = hosts::judge(&eval, config);
+    let failed: Vec<&hosts::Verdict> = verdicts.iter().filter(|v| !v.ok()).collect();
+    if !failed.is_empty() {
+        let mut msg = format!(
+            "{}: {} of {} host(s) do not get upstream llama.cpp as configured; nothing was recorded",
+            m.id,
+            failed.len(),
+            verdicts.len()
+        );
+        for v in &failed {
+            msg.push_str(&format!("\n  {}:", v.label()));
+            for p in &v.problems {
+                msg.push_str(&format!("\n    - {p}"));
+            }
+        }
+        return Err(Error::Failed(msg));
+    }
+    for v in &verdicts {
+        if v.good.is_empty() {
+            say(out, format!("  {}: no llama.cpp, as configured", v.label()));
+        }
+        for g in &v.good {
+            say(out, format!("  {}: {g}", v.label()));
+        }
+    }
+
+    let tree = git::content_tree(&session.repo)?.to_string();
+    let verified: Vec<String> = config.hosts.keys().cloned().collect();
+    let unchanged = state
+        .verification
+        .as_ref()
+        .is_some_and(|v| v.tree == tree && v.hosts == verified)
+        && state.get(&m.id).is_some_and(|a| a.checksum == m.checksum);
+    if unchanged {
+        say(
+            out,
+            format!(
+                "{}: this tree ({}) was already verified; nothing new to record",
+                m.id,
+                &tree[..10]
+            ),
+        );
+        return Ok(());
+    }
+    let adopted = state.get(&m.id).is_some_and(|a| a.adopted);
+    state.record(Applied {
+        id: m.id.clone(),
+        checksum: m.checksum.clone(),
+        adopted,
+        files: Vec::new(),
+    });
+    state.verification = Some(Verification {
+        tree: tree.clone(),
+        hosts: verified.clone(),
+    });
+    let mut notes = vec![format!(
+        "verified tree {} (HEAD without .flake-migrate/)",
+        &tree[..10]
+    )];
+    for v in &verdicts {
+        for g in &v.good {
+            notes.push(format!("{}: {g}", v.label()));
+        }
+    }
+    engine::record(session, m, state, None, &notes)?;
+    say(
+        out,
+        format!(
+            "{}: {} (committed; verified {})",
+            m.id,
+            m.title,
+            if verified.is_empty() {
+                "no host".to_string()
+            } else {
+                verified.join(", ")
+            }
+        ),
+    );
+    Ok(())
+}
+
+/// Runs the step's command (`nix flake check`) with the user's arguments.
+/// `--no-update-lock-file`: a verification checks the committed flake.lock,
+/// and must not leave the tree dirty by rewriting it.
+fn flake_check(
+    session: &Session,
+    command: &[String],
+    nix_args: &[String],
+    out: &mut dyn Write,
+) -> Result<()> {
+    let (program, rest) = command
+        .split_first()
+        .expect("a verify step names its command");
+    let mut args: Vec<String> = rest.to_vec();
+    let is_nix_flake = program == "nix" && rest.first().is_some_and(|a| a == "flake");
+    if is_nix_flake && !nix_args.iter().any(|a| a == "--no-update-lock-file") {
+        args.push("--no-update-lock-file".into());
+    }
+    let mut cmd = if program == "nix" {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        nix::command(&session.root, &refs, nix_args)
+    } else {
+        let mut c = std::process::Command::new(program);
+        c.current_dir(&session.root).args(&args).args(nix_args);
+        c
+    };
+    let mut shown = args.clone();
+    shown.extend(nix_args.iter().cloned());
+    let label = spinner::display(program, &shown);
+    let (output, took) = spinner::run(&mut cmd, &label).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::NixMissing {
+            what: format!("cannot run `{label}`"),
+        },
+        _ => Error::Failed(format!("could not run `{label}`: {e}")),
+    })?;
+    if !output.status.success() {
+        let tail = nix::stderr_tail(&output, 20);
+        let hint = if tail.contains("lock file") {
+            "\n  flake.lock is out of date with flake.nix: run `nix flake lock`, commit it, and verify again"
+        } else {
+            ""
+        };
+        return Err(Error::Failed(format!(
+            "`{label}` failed ({}); nothing was recorded. nix said:\n{}{hint}",
+            output.status,
+            hosts::indent(&tail)
+        )));
+    }
+    say(out, format!("`{label}` passed ({}s)", took.as_secs()));
+    Ok(())
+}
+
+fn say(out: &mut dyn Write, line: String) {
+    let _ = writeln!(out, "{line}");
+}

@@ -1,0 +1,78 @@
+# flake-migrate: what each host of a flake installs of llama.cpp, compared
+# with the upstream input's own packages. Called from a wrapper flake whose
+# only input is the user's repository (see hosts.rs for why).
+{ flake, input, hosts }:
+let
+  inherit (builtins) attrNames attrValues concatLists filter isAttrs listToAttrs map mapAttrs match substring stringLength tryEval;
+
+  isDrv = p: isAttrs p && p ? outPath;
+  nameOf = p: if isAttrs p then p.name or "<unnamed>" else toString p;
+  # Store paths as plain strings (attribute names cannot carry context).
+  outOf = p: builtins.unsafeDiscardStringContext (toString p.outPath);
+  # Upstream's pnames are llama-cpp[-backends]; nixpkgs' is llama-cpp.
+  looksLlama = p: match ".*llama[-_.]?cpp.*" (nameOf p) != null;
+  variantAttrs = { cpu = "default"; cuda = "cuda"; vulkan = "vulkan"; rocm = "rocm"; };
+  hasInput = (flake.inputs or { }) ? ${input};
+  src = toString flake.outPath + "/";
+  rel = f:
+    let s = toString f; in
+    if substring 0 (stringLength src) s == src then substring (stringLength src) (stringLength s) s else s;
+
+  host = name:
+    let
+      nixos = flake.nixosConfigurations.${name};
+      cfg = nixos.config;
+      pkgs = nixos.pkgs or cfg._module.args.pkgs;
+      system = pkgs.stdenv.hostPlatform.system;
+      upstream = if hasInput then flake.inputs.${input}.packages.${system} or { } else { };
+      # Only the four variant packages: others (windows, mpi-*) can be costly
+      # or fail to evaluate on some systems. tryEval keeps a missing one
+      # (rocm off x86_64-linux) from failing the whole evaluation.
+      upstreamOut = mapAttrs (v: a:
+        let r = tryEval (let p = upstream.${a} or null; in if isDrv p then outOf p else null);
+        in if r.success then r.value else null) variantAttrs;
+      upstreamByOut = listToAttrs (filter (x: x.name != null)
+        (map (v: { name = upstreamOut.${v}; value = v; }) (attrNames upstreamOut)));
+      nixpkgsLlama = let r = tryEval (if isDrv (pkgs.llama-cpp or null) then { out = outOf pkgs.llama-cpp; name = pkgs.llama-cpp.name; } else null);
+        in if r.success then r.value else null;
+
+      sysDefs = let r = tryEval (let d = (nixos.options.environment.systemPackages.definitionsWithLocations or [ ]); in builtins.deepSeq (map (x: x.file) d) d);
+        in if r.success then r.value else [ ];
+      filesDefining = out: concatLists (map (d:
+        let r = tryEval (builtins.any (q: isDrv q && outOf q == out) (if builtins.isList d.value then d.value else [ ]));
+        in if r.success && r.value then [ (rel d.file) ] else [ ]) sysDefs);
+
+      svc = cfg.services.llama-cpp or { };
+      users = cfg.users.users or { };
+      hmUsers = cfg.home-manager.users or { };
+      sources =
+        map (p: { from = "environment.systemPackages"; pkg = p; }) (cfg.environment.systemPackages or [ ])
+        ++ (if svc.enable or false then [ { from = "services.llama-cpp.package"; pkg = svc.package; } ] else [ ])
+        ++ concatLists (map (u: map (p: { from = "users.users.${u}.packages"; pkg = p; }) (users.${u}.packages or [ ])) (attrNames users))
+        ++ concatLists (map (u: map (p: { from = "home-manager.users.${u}.home.packages"; pkg = p; }) (hmUsers.${u}.home.packages or [ ])) (attrNames hmUsers));
+      relevant = s: isDrv s.pkg && (looksLlama s.pkg || upstreamByOut ? ${outOf s.pkg});
+      describe = s:
+        let p = s.pkg; out = outOf p; in {
+          inherit (s) from;
+          inherit out;
+          name = nameOf p;
+          upstream = upstreamByOut.${out} or null;
+          nixpkgs = nixpkgsLlama != null && out == nixpkgsLlama.out;
+          files = if s.from == "environment.systemPackages" then filesDefining out else [ ];
+          cmakeFlags = map toString (p.cmakeFlags or [ ]);
+          buildInputs = map nameOf (filter isAttrs (p.buildInputs or [ ]));
+        };
+    in {
+      inherit system;
+      variant = hosts.${name} or null;
+      expected = let v = hosts.${name} or null; in
+        if v == null then null else { attr = variantAttrs.${v}; out = upstreamOut.${v}; };
+      nixpkgsName = if nixpkgsLlama == null then null else nixpkgsLlama.name;
+      packages = map describe (filter relevant sources);
+    };
+  names = attrNames (flake.nixosConfigurations or { });
+in {
+  inherit hasInput;
+  missing = filter (h: !(builtins.elem h names)) (attrNames hosts);
+  hosts = listToAttrs (map (h: { name = h; value = host h; }) names);
+}

@@ -1,0 +1,554 @@
+//! Step 0006's host evaluation: what each host installs of llama.cpp, and
+//! whether that is the upstream input's package for the host's variant.
+//!
+//! How it evaluates (the choice, for Nix >= 2.8): the comparison needs the
+//! host's packages *and* the input's own `packages.<system>.<variant>` in one
+//! evaluation, with the input's `follows` honored (upstream's packages follow
+//! the user's nixpkgs, so their store paths depend on it). An installable such
+//! as `.#nixosConfigurations.H.config` cannot reach the flake's inputs, and
+//! `builtins.getFlake` in `nix eval --impure --expr` reads only the committed
+//! flake.lock: it ignores `--override-input`, so the hosts would be checked
+//! against other inputs than `nix flake check` just used. So flake-migrate
+//! writes a tiny wrapper flake in a temporary directory whose one input,
+//! `target`, is the repository (`git+file://ROOT`, i.e. HEAD, the tree is
+//! clean), and evaluates it:
+//!
+//! ```text
+//! nix eval --json path:/tmp/…#result [--override-input target/NAME REF]…
+//! ```
+//!
+//! Nix locks `target`'s inputs from the repository's own flake.lock, and the
+//! user's `--override-input NAME REF` become `target/NAME`. A locked input
+//! flake exposes its inputs (`target.inputs.llama-cpp`), so `hosts.nix`
+//! compares store paths (`outPath`) directly, never names (upstream's CPU
+//! build is `llama-cpp-blas-…`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::config::{Config, Variant};
+use crate::error::{Error, Result};
+use crate::nix;
+use crate::verify::spinner;
+
+const HOSTS_NIX: &str = include_str!("hosts.nix");
+
+/// What `hosts.nix` reports.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evaluation {
+    /// Whether the flake has the upstream input at all.
+    pub has_input: bool,
+    /// Configured hosts that are not in `nixosConfigurations`.
+    pub missing: Vec<String>,
+    /// Every host of `nixosConfigurations`.
+    pub hosts: BTreeMap<String, HostEval>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostEval {
+    pub system: String,
+    pub variant: Option<Variant>,
+    /// Upstream's package for the variant: its attribute and store path
+    /// (`None` when the input does not provide it on this system).
+    pub expected: Option<Expected>,
+    /// `name` of nixpkgs' own `llama-cpp` for this host, e.g. `llama-cpp-6000`.
+    pub nixpkgs_name: Option<String>,
+    pub packages: Vec<Installed>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Expected {
+    pub attr: String,
+    pub out: Option<String>,
+}
+
+/// One llama.cpp package a host installs, and from where.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Installed {
+    pub from: String,
+    pub out: String,
+    pub name: String,
+    /// The upstream variant whose package this is, by store path.
+    pub upstream: Option<Variant>,
+    /// It is exactly nixpkgs' `llama-cpp`.
+    pub nixpkgs: bool,
+    /// Files of the repository defining it (real NixOS only).
+    #[serde(default)]
+    pub files: Vec<String>,
+    #[serde(default)]
+    pub cmake_flags: Vec<String>,
+    #[serde(default)]
+    pub build_inputs: Vec<String>,
+}
+
+/// The verdict for one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub host: String,
+    pub variant: Option<Variant>,
+    /// What is right, for the success output.
+    pub good: Vec<String>,
+    /// What is wrong; empty when the host passes.
+    pub problems: Vec<String>,
+}
+
+impl Verdict {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    pub fn label(&self) -> String {
+        match self.variant {
+            Some(v) => format!("{} ({v})", self.host),
+            None => self.host.clone(),
+        }
+    }
+}
+
+/// The extra arguments for the wrapper's `nix eval`: overrides of the
+/// repository's inputs move under `target/`; options only `nix flake check`
+/// knows, and lock-file options meant for the repository, are dropped.
+pub fn eval_args(extra: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < extra.len() {
+        let arg = extra[i].as_str();
+        match arg {
+            "--override-input" if i + 2 < extra.len() => {
+                out.push(arg.to_string());
+                out.push(format!("target/{}", extra[i + 1]));
+                out.push(extra[i + 2].clone());
+                i += 3;
+                continue;
+            }
+            "--update-input" if i + 1 < extra.len() => {
+                out.push(arg.to_string());
+                out.push(format!("target/{}", extra[i + 1]));
+                i += 2;
+                continue;
+            }
+            "--no-build"
+            | "--all-systems"
+            | "--no-update-lock-file"
+            | "--no-write-lock-file"
+            | "--commit-lock-file"
+            | "--recreate-lock-file" => {}
+            _ => out.push(arg.to_string()),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Escapes `s` for a Nix double-quoted string.
+fn nix_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '$' => out.push_str("\\$"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A `git+file://` URL for a local directory.
+fn git_file_url(root: &Path) -> String {
+    let mut url = String::from("git+file://");
+    for b in root.to_string_lossy().bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' | b'+' => {
+                url.push(b as char)
+            }
+            _ => url.push_str(&format!("%{b:02X}")),
+        }
+    }
+    url
+}
+
+/// The wrapper flake's `flake.nix`.
+fn wrapper_flake(root: &Path, input: &str) -> String {
+    format!(
+        "# Written by flake-migrate verify: evaluates the repository's hosts.\n\
+         {{\n  inputs.target.url = {url};\n  outputs = {{ target, ... }}: {{\n    \
+         result = import ./hosts.nix {{\n      flake = target;\n      input = {input};\n      \
+         hosts = builtins.fromJSON (builtins.readFile ./hosts.json);\n    }};\n  }};\n}}\n",
+        url = nix_string(&git_file_url(root)),
+        input = nix_string(input),
+    )
+}
+
+/// Evaluates every host of the flake in `root` (which must be clean: the
+/// wrapper reads HEAD). `extra` are the user's nix arguments.
+pub fn evaluate(root: &Path, config: &Config, extra: &[String]) -> Result<Evaluation> {
+    let dir = tempfile::Builder::new()
+        .prefix("flake-migrate-verify-")
+        .tempdir()
+        .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let hosts: BTreeMap<&str, &str> = config
+        .hosts
+        .iter()
+        .map(|(h, v)| (h.as_str(), v.name()))
+        .collect();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).map_err(|e| Error::io(path, e))
+    };
+    write("flake.nix", &wrapper_flake(root, &config.input))?;
+    write("hosts.nix", HOSTS_NIX)?;
+    write(
+        "hosts.json",
+        &serde_json::to_string(&hosts).expect("hosts serialize"),
+    )?;
+
+    let installable = format!("path:{}#result", dir.path().display());
+    let args = eval_args(extra);
+    let mut cmd = nix::command(root, &["eval", "--json", &installable], &args);
+    let mut shown = vec![
+        "eval".to_string(),
+        "--json".to_string(),
+        installable.clone(),
+    ];
+    shown.extend(args.iter().cloned());
+    let label = spinner::display("nix", &shown);
+    let (output, _) = spinner::run(&mut cmd, &label).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::NixMissing {
+            what: "cannot run `nix eval`".into(),
+        },
+        _ => Error::Failed(format!("could not run `nix eval`: {e}")),
+    })?;
+    if !output.status.success() {
+        return Err(Error::Failed(format!(
+            "evaluating the hosts failed (`{label}`); nothing was recorded. nix said:\n{}",
+            indent(&nix::stderr_tail(&output, 15))
+        )));
+    }
+    serde_json::from_slice(&output.stdout).map_err(|e| {
+        Error::Failed(format!(
+            "could not read the host evaluation ({e}); nothing was recorded"
+        ))
+    })
+}
+
+pub fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Whether a cmake flag turns something on (`-DGGML_CUDA:BOOL=TRUE`,
+/// `-DCMAKE_CUDA_ARCHITECTURES=89`), as opposed to `…=OFF`/`FALSE`/`0`.
+fn flag_on(flag: &str, word: &str) -> bool {
+    if !flag.to_ascii_uppercase().contains(word) {
+        return false;
+    }
+    let value = flag.rsplit_once('=').map_or("", |(_, v)| v);
+    !matches!(
+        value.to_ascii_uppercase().as_str(),
+        "OFF" | "FALSE" | "0" | "NO" | "N" | ""
+    )
+}
+
+/// The backend evidence the seed plan asks for, when the variant has one.
+fn backend_check(variant: Variant, pkg: &Installed) -> Result<Option<String>, String> {
+    match variant {
+        Variant::Cuda => {
+            if pkg.cmake_flags.iter().any(|f| flag_on(f, "CUDA")) {
+                Ok(Some("CUDA in cmakeFlags".into()))
+            } else {
+                Err(format!(
+                    "{} has no CUDA among its cmakeFlags: upstream's `cuda` package of this input is not a CUDA build",
+                    pkg.name
+                ))
+            }
+        }
+        Variant::Vulkan => {
+            if pkg
+                .build_inputs
+                .iter()
+                .any(|b| b.starts_with("vulkan-loader"))
+            {
+                Ok(Some("vulkan-loader in buildInputs".into()))
+            } else {
+                Err(format!(
+                    "{} does not have vulkan-loader among its buildInputs: upstream's `vulkan` package of this input is not a Vulkan build",
+                    pkg.name
+                ))
+            }
+        }
+        Variant::Rocm => Ok(pkg
+            .cmake_flags
+            .iter()
+            .any(|f| flag_on(f, "HIP") || flag_on(f, "ROCM"))
+            .then(|| "HIP in cmakeFlags".to_string())),
+        Variant::Cpu => Ok(None),
+    }
+}
+
+/// Where a package came from, for messages.
+fn origin(pkg: &Installed) -> String {
+    if pkg.files.is_empty() {
+        pkg.from.clone()
+    } else {
+        format!("{} (defined in {})", pkg.from, pkg.files.join(", "))
+    }
+}
+
+/// Judges every host: configured hosts must install their variant's upstream
+/// package and no other llama.cpp; hosts without a variant must not install
+/// nixpkgs' llama-cpp either.
+pub fn judge(eval: &Evaluation, config: &Config) -> Vec<Verdict> {
+    let mut verdicts = Vec::new();
+    for host in &eval.missing {
+        verdicts.push(Verdict {
+            host: host.clone(),
+            variant: config.hosts.get(host).copied(),
+            good: Vec::new(),
+            problems: vec![format!(
+                "not in the flake's nixosConfigurations (hosts there: {}); fix [hosts] in flake-migrate.toml",
+                eval.hosts.keys().cloned().collect::<Vec<_>>().join(", ")
+            )],
+        });
+    }
+    for (name, host) in &eval.hosts {
+        let mut v = Verdict {
+            host: name.clone(),
+            variant: host.variant,
+            good: Vec::new(),
+            problems: Vec::new(),
+        };
+        // Group by store path: a package can come from several places. The
+        // service stays apart (its fix differs), and users.users.U.packages
+        // is dropped when it only echoes home-manager's useUserPackages.
+        let mut by_out: BTreeMap<(bool, &str), (Installed, Vec<String>)> = BTreeMap::new();
+        for p in &host.packages {
+            let service = p.from.starts_with("services.");
+            by_out
+                .entry((service, p.out.as_str()))
+                .or_insert_with(|| (p.clone(), Vec::new()))
+                .1
+                .push(origin(p));
+        }
+        for (_, origins) in by_out.values_mut() {
+            let echoes: Vec<String> = origins
+                .iter()
+                .filter_map(|o| {
+                    let user = o
+                        .strip_prefix("home-manager.users.")?
+                        .strip_suffix(".home.packages")?;
+                    Some(format!("users.users.{user}.packages"))
+                })
+                .collect();
+            origins.retain(|o| !echoes.contains(o));
+        }
+        let nixpkgs_name = host.nixpkgs_name.as_deref().unwrap_or("llama-cpp");
+        let mut found_expected = false;
+        for (pkg, origins) in by_out.values() {
+            let from = origins.join(", ");
+            match (host.variant, pkg.upstream) {
+                (Some(want), Some(got)) if want == got => {
+                    found_expected = true;
+                    let mut line = format!(
+                        "{} is upstream's {} (packages.{}.{})",
+                        pkg.name,
+                        want,
+                        host.system,
+                        want.upstream_package()
+                    );
+                    match backend_check(want, pkg) {
+                        Ok(Some(evidence)) => line.push_str(&format!(", {evidence}")),
+                        Ok(None) => {}
+                        Err(problem) => v.problems.push(problem),
+                    }
+                    line.push_str(&format!("; from {from}"));
+                    v.good.push(line);
+                }
+                (Some(want), Some(got)) => v.problems.push(format!(
+                    "installs upstream's {got} build ({}) from {from}, but its variant is {want}: use pkgs.{} there, or change its variant in flake-migrate.toml",
+                    pkg.name,
+                    want.package_attr()
+                )),
+                (None, Some(_)) => v.good.push(format!(
+                    "{} is an upstream build (the host has no variant in flake-migrate.toml); from {from}",
+                    pkg.name
+                )),
+                (_, None) => {
+                    let what = if pkg.nixpkgs {
+                        format!("nixpkgs' llama-cpp ({}) is still installed", pkg.name)
+                    } else if pkg.name == nixpkgs_name {
+                        format!(
+                            "nixpkgs' llama-cpp ({}, overridden) is still installed",
+                            pkg.name
+                        )
+                    } else {
+                        format!(
+                            "{} is installed, and it is not a package of the `{}` input",
+                            pkg.name, config.input
+                        )
+                    };
+                    let fix = match host.variant {
+                        Some(want) if from.starts_with("services.llama-cpp.package") => format!(
+                            "; the service's default package is nixpkgs' llama-cpp: set services.llama-cpp.package = pkgs.{}",
+                            want.package_attr()
+                        ),
+                        Some(want) => format!(": use pkgs.{} instead", want.package_attr()),
+                        None => format!(
+                            ": give {name} a variant in flake-migrate.toml and run `flake-migrate up`, or remove it"
+                        ),
+                    };
+                    v.problems.push(format!("{what}, from {from}{fix}"));
+                }
+            }
+        }
+        if let Some(want) = host.variant {
+            if !eval.has_input {
+                v.problems.push(format!(
+                    "the flake has no `{}` input (step 0001 adds it)",
+                    config.input
+                ));
+            } else if !found_expected {
+                let attr = host
+                    .expected
+                    .as_ref()
+                    .map_or(want.upstream_package(), |e| e.attr.as_str());
+                let exists = host.expected.as_ref().is_some_and(|e| e.out.is_some());
+                v.problems.push(if exists {
+                    format!(
+                        "does not install upstream's {want} build (packages.{}.{attr}): add pkgs.{} to its packages",
+                        host.system,
+                        want.package_attr()
+                    )
+                } else {
+                    format!(
+                        "the `{}` input has no packages.{}.{attr}: choose another variant for it in flake-migrate.toml",
+                        config.input, host.system
+                    )
+                });
+            }
+        }
+        verdicts.push(v);
+    }
+    verdicts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn overrides_move_under_the_wrapper_input() {
+        let args = s(&[
+            "--override-input",
+            "nixpkgs",
+            "path:/a",
+            "--no-build",
+            "--show-trace",
+            "--update-input",
+            "llama-cpp",
+        ]);
+        assert_eq!(
+            eval_args(&args),
+            s(&[
+                "--override-input",
+                "target/nixpkgs",
+                "path:/a",
+                "--show-trace",
+                "--update-input",
+                "target/llama-cpp",
+            ])
+        );
+    }
+
+    #[test]
+    fn urls_and_strings_are_escaped() {
+        assert_eq!(
+            git_file_url(Path::new("/tmp/a b#c")),
+            "git+file:///tmp/a%20b%23c"
+        );
+        assert_eq!(nix_string("a\"${b}"), "\"a\\\"\\${b}\"");
+    }
+
+    #[test]
+    fn cuda_flags_are_read_by_value() {
+        assert!(flag_on("-DGGML_CUDA:BOOL=TRUE", "CUDA"));
+        assert!(flag_on("-DCMAKE_CUDA_ARCHITECTURES:STRING=89", "CUDA"));
+        assert!(!flag_on("-DGGML_CUDA:BOOL=FALSE", "CUDA"));
+        assert!(!flag_on("-DGGML_VULKAN:BOOL=TRUE", "CUDA"));
+    }
+
+    fn pkg(name: &str, out: &str, upstream: Option<Variant>, nixpkgs: bool) -> Installed {
+        Installed {
+            from: "environment.systemPackages".into(),
+            out: out.into(),
+            name: name.into(),
+            upstream,
+            nixpkgs,
+            files: vec![],
+            cmake_flags: s(&["-DGGML_CUDA:BOOL=TRUE"]),
+            build_inputs: vec![],
+        }
+    }
+
+    fn eval_of(packages: Vec<Installed>) -> (Evaluation, Config) {
+        let mut config = Config::default();
+        config.hosts.insert("carbon".into(), Variant::Cuda);
+        let host = HostEval {
+            system: "x86_64-linux".into(),
+            variant: Some(Variant::Cuda),
+            expected: Some(Expected {
+                attr: "cuda".into(),
+                out: Some("/nix/store/c".into()),
+            }),
+            nixpkgs_name: Some("llama-cpp-6000".into()),
+            packages,
+        };
+        let eval = Evaluation {
+            has_input: true,
+            missing: vec![],
+            hosts: [("carbon".to_string(), host)].into_iter().collect(),
+        };
+        (eval, config)
+    }
+
+    #[test]
+    fn the_upstream_package_passes() {
+        let (eval, config) = eval_of(vec![pkg(
+            "llama-cpp-cuda-0.0.0",
+            "/nix/store/c",
+            Some(Variant::Cuda),
+            false,
+        )]);
+        let v = judge(&eval, &config);
+        assert!(v[0].ok(), "{v:?}");
+        assert!(v[0].good[0].contains("CUDA in cmakeFlags"), "{v:?}");
+    }
+
+    #[test]
+    fn nixpkgs_llama_cpp_fails_and_says_where() {
+        let mut p = pkg("llama-cpp-6000", "/nix/store/n", None, true);
+        p.from = "home-manager.users.dan.home.packages".into();
+        let (eval, config) = eval_of(vec![p]);
+        let v = judge(&eval, &config);
+        let all = v[0].problems.join("\n");
+        assert!(all.contains("nixpkgs' llama-cpp (llama-cpp-6000)"), "{all}");
+        assert!(
+            all.contains("home-manager.users.dan.home.packages"),
+            "{all}"
+        );
+        assert!(all.contains("does not install upstream's cuda"), "{all}");
+    }
+}
