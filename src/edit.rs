@@ -84,6 +84,70 @@ pub fn unified_diff(path: &Path, before: Option<&str>, after: Option<&str>) -> S
         .to_string()
 }
 
+/// Whether two offsets are on the same line.
+pub fn same_line(text: &str, a: usize, b: usize) -> bool {
+    !text[a.min(b)..a.max(b)].contains('\n')
+}
+
+/// New lines after `node`, at its indentation, after any trailing comment.
+pub fn after_entry(text: &str, node: &rnix::SyntaxNode, lines: &[String]) -> Splice {
+    after_entry_range(text, syntax::start(node)..syntax::end(node), lines)
+}
+
+/// [`after_entry`] for a byte range.
+pub fn after_entry_range(text: &str, range: std::ops::Range<usize>, lines: &[String]) -> Splice {
+    let indent = syntax::line_indent(text, range.start).to_string();
+    let at = syntax::end_of_line_after(text, range.end);
+    let body: String = lines.iter().map(|l| format!("\n{indent}{l}")).collect();
+    Splice::insert(at, body)
+}
+
+/// Adds `name` to a function's formals, copying the layout: inline
+/// `, name`, one per line with trailing commas, or leading-comma style.
+/// `None` when it is already there.
+pub fn add_formal(text: &str, pattern: &rnix::ast::Pattern, name: &str) -> Option<Splice> {
+    use rowan::ast::AstNode;
+    let entries: Vec<rnix::ast::PatEntry> = pattern.pat_entries().collect();
+    if entries
+        .iter()
+        .any(|e| e.ident().is_some_and(|i| i.syntax().text() == name))
+    {
+        return None;
+    }
+    let Some(last) = entries.last() else {
+        // `{ ... }:` gets `{ name, ... }:`.
+        let open = pattern
+            .syntax()
+            .children_with_tokens()
+            .find(|t| t.kind() == rnix::SyntaxKind::TOKEN_L_BRACE)?;
+        let at = usize::from(open.text_range().end());
+        let sep = if pattern.ellipsis_token().is_some() {
+            ","
+        } else {
+            ""
+        };
+        return Some(Splice::insert(at, format!(" {name}{sep}")));
+    };
+    let last = last.syntax();
+    let last_end = syntax::end(last);
+    let after = &text[last_end..];
+    let trailing_comma = after.trim_start().starts_with(',');
+    let line_start = text[..syntax::start(last)].rfind('\n').map_or(0, |i| i + 1);
+    let prefix = &text[line_start..syntax::start(last)];
+    let own_line = prefix.trim().is_empty() || prefix.trim() == ",";
+    if !own_line {
+        return Some(Splice::insert(last_end, format!(", {name}")));
+    }
+    if trailing_comma {
+        let comma = last_end + after.find(',')? + 1;
+        return Some(Splice::insert(comma, format!("\n{prefix}{name},")));
+    }
+    if prefix.trim() == "," {
+        return Some(Splice::insert(last_end, format!("\n{prefix}{name}")));
+    }
+    Some(Splice::insert(last_end, format!(",\n{prefix}{name}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

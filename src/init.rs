@@ -8,7 +8,8 @@ use crate::config::{CONFIG_FILE, Variant};
 use crate::engine::Session;
 use crate::error::{Error, Result};
 use crate::files::Files;
-use crate::flake::{self, FLAKE_FILE};
+use crate::flake::FLAKE_FILE;
+use crate::model::Model;
 use crate::git;
 
 pub struct InitOptions {
@@ -19,18 +20,14 @@ pub struct InitOptions {
 
 pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result<()> {
     let tree = session.work_tree()?;
-    let text = tree
-        .read(std::path::Path::new(FLAKE_FILE))?
-        .ok_or_else(|| {
-            Error::usage(
-                format!("no flake.nix in {}", session.root.display()),
-                "run flake-migrate in the repository that holds your flake.nix (or pass -C DIR)",
-            )
-        })?;
-    let found = match flake::parse(&text)? {
-        Ok(f) => f.host_names(),
-        Err(why) => return Err(Error::Failed(format!("flake.nix: {why}"))),
-    };
+    if !tree.exists(std::path::Path::new(FLAKE_FILE)) {
+        return Err(Error::usage(
+            format!("no flake.nix in {}", session.root.display()),
+            "run flake-migrate in the repository that holds your flake.nix (or pass -C DIR)",
+        ));
+    }
+    let model = Model::read(&tree)?;
+    let found: Vec<String> = model.hosts.iter().map(|h| h.name.clone()).collect();
     let mut config = session.config()?.unwrap_or_default();
     for spec in &opts.hosts {
         let (name, variant) = parse_host(spec, &found)?;

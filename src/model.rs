@@ -36,6 +36,9 @@ pub struct Host {
     pub files: Vec<PathBuf>,
     /// Whether `specialArgs` passes `inputs` to its modules.
     pub inputs_in_modules: bool,
+    /// Built with a ready-made `pkgs` (`inherit pkgs;`): `nixpkgs.overlays`
+    /// has no effect on it.
+    pub external_pkgs: bool,
     /// `home-manager.users.*` is set, and whether `useGlobalPkgs = true`.
     pub home_manager_users: bool,
     pub home_manager_global_pkgs: bool,
@@ -359,12 +362,18 @@ fn call_attr(expr: &ast::Expr, name: &str, env: &Env, depth: usize) -> Option<as
                 }
             }
             for inherit in set.inherits() {
-                if inherit.from().is_none()
-                    && inherit
-                        .attrs()
-                        .any(|a| syntax::attr_name(&a).as_deref() == Some(name))
+                if let Some(attr) = inherit
+                    .attrs()
+                    .find(|a| syntax::attr_name(a).as_deref() == Some(name))
                 {
-                    return env.bindings.get(name).cloned();
+                    // `inherit x;` takes the binding in scope when we know
+                    // it; the name itself otherwise (a function argument).
+                    return env
+                        .bindings
+                        .get(name)
+                        .cloned()
+                        .filter(|_| inherit.from().is_none())
+                        .or_else(|| ast::Expr::cast(attr.syntax().clone()));
                 }
             }
             None
@@ -397,6 +406,7 @@ fn resolve_host(
         direct_modules: Vec::new(),
         files: Vec::new(),
         inputs_in_modules: false,
+        external_pkgs: false,
         home_manager_users: false,
         home_manager_global_pkgs: false,
     };
@@ -431,6 +441,7 @@ fn resolve_host(
     };
     host.inputs_in_modules = call_attr(&call.args, "specialArgs", &call.env, 0)
         .is_some_and(|sa| passes_inputs(&sa, &call.env));
+    host.external_pkgs = call_attr(&call.args, "pkgs", &call.env, 0).is_some();
     let mut module_files = Vec::new();
     let mut inline = Vec::new();
     if let Some(modules) = call_attr(&call.args, "modules", &call.env, 0) {

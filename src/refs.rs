@@ -24,8 +24,8 @@ pub enum RefKind {
     Select,
     /// `inherit (pkgs) llama-cpp;` (the range is the inherit).
     Inherit,
-    /// `(pkgs.llama-cpp.override { … })`, possibly with `.overrideAttrs`;
-    /// `args` names the override arguments.
+    /// `(pkgs.llama-cpp.override { … })`, possibly with `.overrideAttrs`
+    /// (`attrs`); `args` are the override arguments as written, `name = value`.
     Override { args: Vec<String>, attrs: bool },
     /// `services.llama-cpp.enable = true` with no `package` in the file:
     /// the module's default is nixpkgs' build. The range is the `enable` entry.
@@ -172,8 +172,12 @@ fn override_chain(start_node: &SyntaxNode, base: Option<String>) -> LlamaRef {
                     && let ast::Expr::AttrSet(set) = syntax::unparen(arg)
                     && !attrs
                 {
-                    for (names, _) in syntax::named_entries(&set) {
-                        args.push(names.join("."));
+                    for (names, apv) in syntax::named_entries(&set) {
+                        let value = apv
+                            .value()
+                            .map(|v| v.syntax().to_string())
+                            .unwrap_or_default();
+                        args.push(format!("{} = {value}", names.join(".")));
                     }
                 }
                 node = parent;
@@ -375,7 +379,7 @@ in {
             found[1],
             (
                 RefKind::Override {
-                    args: vec!["cudaSupport".into()],
+                    args: vec!["cudaSupport = true".into()],
                     attrs: true
                 },
                 "(pkgs.llama-cpp.override { cudaSupport = true; }).overrideAttrs (o: { })".into()
@@ -386,7 +390,7 @@ in {
             found[3],
             (
                 RefKind::Override {
-                    args: vec!["vulkanSupport".into()],
+                    args: vec!["vulkanSupport = true".into()],
                     attrs: false
                 },
                 "(llama-cpp.override { vulkanSupport = true; })".into()

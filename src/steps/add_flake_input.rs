@@ -161,7 +161,7 @@ fn insert_input(flake: &Flake, text: &str, input: &str, url: &str, follows: &str
                     .collect();
                 Splice::replace(open..close, format!("{body}\n{outer}"))
             }
-            Some(last) if same_line(text, open, start(last.syntax())) => {
+            Some(last) if edit::same_line(text, open, start(last.syntax())) => {
                 let inline = if dotted {
                     lines.join(" ")
                 } else {
@@ -169,7 +169,7 @@ fn insert_input(flake: &Flake, text: &str, input: &str, url: &str, follows: &str
                 };
                 Splice::insert(end(last.syntax()), format!(" {inline}"))
             }
-            Some(last) => after_entry(text, last.syntax(), &lines),
+            Some(last) => edit::after_entry(text, last.syntax(), &lines),
         };
     }
     let dotted = flake.top_entries("inputs");
@@ -178,7 +178,7 @@ fn insert_input(flake: &Flake, text: &str, input: &str, url: &str, follows: &str
         format!("inputs.{input}.{follows_line}"),
     ];
     if let Some((_, last)) = dotted.last() {
-        return after_entry(text, last.syntax(), &lines);
+        return edit::after_entry(text, last.syntax(), &lines);
     }
     // No inputs at all (nixpkgs from the registry): put them before `outputs`.
     let anchor = flake
@@ -202,18 +202,6 @@ fn insert_input(flake: &Flake, text: &str, input: &str, url: &str, follows: &str
     }
 }
 
-fn same_line(text: &str, a: usize, b: usize) -> bool {
-    !text[a.min(b)..a.max(b)].contains('\n')
-}
-
-/// New lines after `node`, at its indentation, after any trailing comment.
-fn after_entry(text: &str, node: &rnix::SyntaxNode, lines: &[String]) -> Splice {
-    let indent = syntax::line_indent(text, start(node)).to_string();
-    let at = syntax::end_of_line_after(text, end(node));
-    let body: String = lines.iter().map(|l| format!("\n{indent}{l}")).collect();
-    Splice::insert(at, body)
-}
-
 /// Adds `…inputs.nixpkgs.follows` as a sibling of the input's `url` entry,
 /// with the same attribute-path prefix (`url` → `inputs.nixpkgs.follows`,
 /// `llama-cpp.url` → `llama-cpp.inputs.nixpkgs.follows`).
@@ -225,7 +213,7 @@ fn add_follows(text: &str, url_entry: &ast::AttrpathValue, follows: &str) -> Spl
     let prefix = path.strip_suffix("url").unwrap_or("");
     let line = format!("{prefix}inputs.{follows}.follows = \"{follows}\";");
     let node = url_entry.syntax();
-    if same_line(
+    if edit::same_line(
         text,
         start(node),
         syntax::end_of_line_after(text, end(node)),
@@ -235,7 +223,7 @@ fn add_follows(text: &str, url_entry: &ast::AttrpathValue, follows: &str) -> Spl
         // `llama-cpp = { url = "…"; };` written on one line stays on one line.
         return Splice::insert(end(node), format!(" {line}"));
     }
-    after_entry(text, node, &[line])
+    edit::after_entry(text, node, &[line])
 }
 
 enum Formals {
@@ -258,11 +246,8 @@ fn outputs_formals(flake: &Flake, text: &str, input: &str) -> Formals {
     let named = entries
         .iter()
         .any(|e| e.ident().is_some_and(|i| i.syntax().text() == input));
-    if pattern.ellipsis_token().is_none()
-        && !named
-        && let Some(last) = entries.last()
-    {
-        splices.push(add_formal(text, last.syntax(), input));
+    if pattern.ellipsis_token().is_none() && !named {
+        splices.extend(edit::add_formal(text, &pattern, input));
     }
     if pattern.pat_bind().is_none() {
         let close = pattern
@@ -279,28 +264,6 @@ fn outputs_formals(flake: &Flake, text: &str, input: &str) -> Formals {
     } else {
         Formals::Edit(splices)
     }
-}
-
-/// Adds a formal after `last`, copying the layout: inline `, name`,
-/// one per line with trailing commas, or leading-comma style.
-fn add_formal(text: &str, last: &rnix::SyntaxNode, name: &str) -> Splice {
-    let last_end = end(last);
-    let after = &text[last_end..];
-    let trailing_comma = after.trim_start().starts_with(',');
-    let line_start = text[..start(last)].rfind('\n').map_or(0, |i| i + 1);
-    let prefix = &text[line_start..start(last)];
-    let own_line = prefix.trim().is_empty() || prefix.trim() == ",";
-    if !own_line {
-        return Splice::insert(last_end, format!(", {name}"));
-    }
-    if trailing_comma {
-        let comma = last_end + after.find(',').expect("checked above") + 1;
-        return Splice::insert(comma, format!("\n{prefix}{name},"));
-    }
-    if prefix.trim() == "," {
-        return Splice::insert(last_end, format!("\n{prefix}{name}"));
-    }
-    Splice::insert(last_end, format!(",\n{prefix}{name}"))
 }
 
 #[cfg(test)]

@@ -3,6 +3,9 @@
 //! writes. The engine writes, commits and records.
 
 pub mod add_flake_input;
+pub mod host_packages;
+pub mod import_overlay;
+pub mod remove_old_override;
 pub mod switch;
 pub mod verify;
 pub mod write_overlay;
@@ -63,10 +66,10 @@ pub fn plan(operation: &Operation, ctx: &Context) -> Result<Plan> {
     match operation {
         Operation::AddFlakeInput { follows } => add_flake_input::plan(ctx, follows),
         Operation::WriteOverlay { max_lines } => write_overlay::plan(ctx, *max_lines),
+        Operation::RewriteHostPackages => host_packages::plan(ctx),
+        Operation::RemoveOldOverride => remove_old_override::plan(ctx),
         Operation::Verify { .. } => verify::plan(ctx),
         Operation::Switch => switch::plan(ctx),
-        Operation::ImportOverlay
-        | Operation::RewriteHostPackages
-        | Operation::RemoveOldOverride => Ok(Plan::NotImplemented),
+        Operation::ImportOverlay => import_overlay::plan(ctx),
     }
 }

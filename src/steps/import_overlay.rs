@@ -1,0 +1,392 @@
+//! 0003: add the overlay to `nixpkgs.overlays` of each host that has a
+//! variant, and of no other: in an inline overlay module of its own modules
+//! list when there is one, else as a new inline module there, else in the
+//! host's own module file.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use rnix::ast;
+use rnix::{SyntaxKind, SyntaxNode};
+use rowan::ast::AstNode;
+
+use super::{Context, Plan};
+use crate::config::Config;
+use crate::edit::{self, Splice};
+use crate::error::Result;
+use crate::files::Files;
+use crate::flake::{self, FLAKE_FILE};
+use crate::model::{self, Host, Model};
+use crate::refs;
+use crate::syntax::{self, end, start};
+
+pub fn plan(ctx: &Context) -> Result<Plan> {
+    let config = ctx.config;
+    let model = Model::read(ctx.files)?;
+    if let Some(missing) = super::host_packages::missing_host(config, &model) {
+        return Ok(missing);
+    }
+    let mut splices: BTreeMap<PathBuf, Vec<Splice>> = BTreeMap::new();
+    let mut texts: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut notes = Vec::new();
+    for host in &model.hosts {
+        if !config.hosts.contains_key(&host.name) || imports_overlay(ctx.files, host, config)? {
+            continue;
+        }
+        let (file, splice) = match place(ctx.files, host, config)? {
+            Ok(found) => found,
+            Err(blocked) => return Ok(blocked),
+        };
+        notes.push(format!(
+            "host {}: overlay imported in {}",
+            host.name,
+            file.display()
+        ));
+        if !texts.contains_key(&file) {
+            let text = ctx.files.read(&file)?.unwrap_or_default();
+            texts.insert(file.clone(), text);
+        }
+        splices.entry(file).or_default().extend(splice);
+    }
+    if splices.is_empty() {
+        return Ok(Plan::Satisfied);
+    }
+    let mut changes = super::Changeset {
+        notes,
+        ..Default::default()
+    };
+    for (file, s) in splices {
+        let text = &texts[&file];
+        changes
+            .files
+            .insert(file.clone(), Some(edit::apply(&file, text, s)?));
+    }
+    Ok(Plan::Changes(changes))
+}
+
+/// Whether the host's definition or one of its modules imports the overlay.
+pub fn imports_overlay(files: &dyn Files, host: &Host, config: &Config) -> Result<bool> {
+    let def_text = files.read(&host.def_file)?.unwrap_or_default();
+    let def_root = syntax::parse(&host.def_file, &def_text)?;
+    if path_refs(def_root.syntax(), &host.def_file, &config.overlay)
+        .iter()
+        .any(|offset| host.range.contains(offset))
+    {
+        return Ok(true);
+    }
+    for file in &host.files {
+        let Some(text) = files.read(file)? else {
+            continue;
+        };
+        if !text.contains(
+            config
+                .overlay
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or(""),
+        ) {
+            continue;
+        }
+        let root = syntax::parse(file, &text)?;
+        if !path_refs(root.syntax(), file, &config.overlay).is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Offsets of path literals in `node` that name `target`.
+fn path_refs(node: &SyntaxNode, file: &Path, target: &Path) -> Vec<usize> {
+    node.descendants()
+        .filter(|n| n.kind() == SyntaxKind::NODE_PATH_REL)
+        .filter(|n| model::join(file, &n.to_string()) == target)
+        .map(|n| start(&n))
+        .collect()
+}
+
+type Placement = std::result::Result<(PathBuf, Vec<Splice>), Plan>;
+
+fn place(files: &dyn Files, host: &Host, config: &Config) -> Result<Placement> {
+    if host.external_pkgs {
+        return Ok(Err(Plan::blocked(
+            format!(
+                "{}: host {} is built with a ready-made `pkgs`, so `nixpkgs.overlays` has no effect on it",
+                host.def_file.display(),
+                host.name
+            ),
+            format!(
+                "add `(import ./{} {{ inherit inputs; }})` to the overlays of the nixpkgs instance that `pkgs` comes from (for flake-parts, `_module.args.pkgs` in perSystem), then run `flake-migrate up`",
+                config.overlay.display()
+            ),
+        )));
+    }
+    if let Some(list_range) = &host.modules_list {
+        let text = files.read(&host.def_file)?.unwrap_or_default();
+        let root = syntax::parse(&host.def_file, &text)?;
+        let binding = match inputs_binding(&host.def_file, &text, &root) {
+            Some(b) => b,
+            None => {
+                return Ok(Err(Plan::blocked(
+                    format!(
+                        "{}: `inputs` is not in scope where host {} is defined",
+                        host.def_file.display(),
+                        host.name
+                    ),
+                    "bind it, e.g. `outputs = { self, nixpkgs, ... }@inputs:` (step 0001 does this in flake.nix), then run `flake-migrate up`",
+                )));
+            }
+        };
+        let list = root
+            .syntax()
+            .descendants()
+            .filter_map(ast::List::cast)
+            .find(|l| start(l.syntax()) == list_range.start)
+            .expect("the model found this list");
+        let import = import_expr(&host.def_file, config, &binding);
+        if let Some(overlays) = inline_overlay_list(&list) {
+            return Ok(Ok((
+                host.def_file.clone(),
+                vec![append_item(&text, &overlays, &import)],
+            )));
+        }
+        let module = format!("({{ ... }}: {{ nixpkgs.overlays = [ {import} ]; }})");
+        return Ok(Ok((
+            host.def_file.clone(),
+            vec![prepend_item(&text, &list, &module)],
+        )));
+    }
+    let Some(own) = &host.own_module else {
+        return Ok(Err(Plan::blocked(
+            format!(
+                "host {} has no modules list of its own in {} and no module file of its own",
+                host.name,
+                host.def_file.display()
+            ),
+            format!(
+                "add `nixpkgs.overlays = [ (import ./{} {{ inherit inputs; }}) ];` to a module only {} imports, then run `flake-migrate up`",
+                config.overlay.display(),
+                host.name
+            ),
+        )));
+    };
+    if !host.inputs_in_modules {
+        return Ok(Err(Plan::blocked(
+            format!(
+                "host {} is built by a helper and its modules do not receive `inputs` (no `specialArgs = {{ inherit inputs; }}`)",
+                host.name
+            ),
+            format!(
+                "pass `specialArgs = {{ inherit inputs; }};` to its nixosSystem call, or import the overlay in {} by hand; then run `flake-migrate up`",
+                own.display()
+            ),
+        )));
+    }
+    let text = files.read(own)?.unwrap_or_default();
+    let root = syntax::parse(own, &text)?;
+    let import = import_expr(own, config, "inputs");
+    let mut splices = Vec::new();
+    match module_body(&root) {
+        Some((lambda_pattern, set)) => {
+            if let Some(list) = set_overlay_list(&set) {
+                splices.push(append_item(&text, &list, &import));
+            } else {
+                let entry = format!("nixpkgs.overlays = [ {import} ];");
+                splices.push(add_entry(&text, &set, &entry));
+            }
+            match lambda_pattern {
+                Some(p) => splices.extend(edit::add_formal(&text, &p, "inputs")),
+                None => splices.push(Splice::insert(start(set.syntax()), "{ inputs, ... }:\n")),
+            }
+        }
+        None => {
+            return Ok(Err(Plan::blocked(
+                format!(
+                    "{}: the module is not a plain `{{ … }}` or `{{ … }}: {{ … }}`",
+                    own.display()
+                ),
+                format!(
+                    "add `nixpkgs.overlays = [ {import} ];` to it by hand, then run `flake-migrate up`"
+                ),
+            )));
+        }
+    }
+    Ok(Ok((own.clone(), splices)))
+}
+
+/// How the file that defines hosts names all inputs: `inherit inputs;` or
+/// `inputs = attrs;`.
+fn inputs_binding(file: &Path, text: &str, root: &ast::Root) -> Option<String> {
+    if file == Path::new(FLAKE_FILE) {
+        let flake = flake::parse(text).ok()?.ok()?;
+        return flake.inputs_binding();
+    }
+    // A flake-parts module gets `inputs` as an argument.
+    match root.expr().map(syntax::unparen) {
+        Some(ast::Expr::Lambda(l)) => match l.param()? {
+            ast::Param::Pattern(p) => (p.ellipsis_token().is_some()
+                || p.pat_entries()
+                    .any(|e| e.ident().is_some_and(|i| i.syntax().text() == "inputs")))
+            .then(|| "inputs".to_string()),
+            ast::Param::IdentParam(i) => Some(format!("{}.inputs", i.syntax().text())),
+        },
+        _ => None,
+    }
+}
+
+fn import_expr(from_file: &Path, config: &Config, binding: &str) -> String {
+    let path = relative_path(from_file, &config.overlay);
+    let arg = if binding == "inputs" {
+        "{ inherit inputs; }".to_string()
+    } else {
+        format!("{{ inputs = {binding}; }}")
+    };
+    format!("(import {path} {arg})")
+}
+
+/// `target` as a Nix path literal relative to `from_file`'s directory.
+pub fn relative_path(from_file: &Path, target: &Path) -> String {
+    let from: Vec<Component> = from_file
+        .parent()
+        .unwrap_or(Path::new(""))
+        .components()
+        .collect();
+    let to: Vec<Component> = target.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec![if common == from.len() {
+        ".".into()
+    } else {
+        String::new()
+    }];
+    parts.retain(|p| !p.is_empty());
+    for _ in common..from.len() {
+        parts.push("..".into());
+    }
+    for c in &to[common..] {
+        parts.push(c.as_os_str().to_string_lossy().into_owned());
+    }
+    parts.join("/")
+}
+
+/// The `nixpkgs.overlays` list of an inline module in a modules list.
+fn inline_overlay_list(modules: &ast::List) -> Option<ast::List> {
+    modules.items().find_map(|item| {
+        let node = syntax::unparen(item);
+        if !matches!(node, ast::Expr::Lambda(_) | ast::Expr::AttrSet(_)) {
+            return None;
+        }
+        node.syntax()
+            .descendants()
+            .filter_map(ast::AttrpathValue::cast)
+            .find(|apv| refs::full_path(apv).is_some_and(|p| p == ["nixpkgs", "overlays"]))
+            .and_then(|apv| match syntax::unparen(apv.value()?) {
+                ast::Expr::List(l) => Some(l),
+                _ => None,
+            })
+    })
+}
+
+/// The module's formals (when a function) and its top-level set.
+fn module_body(root: &ast::Root) -> Option<(Option<ast::Pattern>, ast::AttrSet)> {
+    match root.expr().map(syntax::unparen)? {
+        ast::Expr::AttrSet(set) => Some((None, set)),
+        ast::Expr::Lambda(l) => {
+            let pattern = match l.param()? {
+                ast::Param::Pattern(p) => p,
+                ast::Param::IdentParam(_) => return None,
+            };
+            match syntax::body(l.body()?) {
+                ast::Expr::AttrSet(set) => Some((Some(pattern), set)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn set_overlay_list(set: &ast::AttrSet) -> Option<ast::List> {
+    set.syntax()
+        .descendants()
+        .filter_map(ast::AttrpathValue::cast)
+        .find(|apv| refs::full_path(apv).is_some_and(|p| p == ["nixpkgs", "overlays"]))
+        .and_then(|apv| match syntax::unparen(apv.value()?) {
+            ast::Expr::List(l) => Some(l),
+            _ => None,
+        })
+}
+
+/// Adds an entry after the last one of a set, in its indentation.
+fn add_entry(text: &str, set: &ast::AttrSet, entry: &str) -> Splice {
+    let last = set
+        .syntax()
+        .children()
+        .filter(|c| {
+            matches!(
+                c.kind(),
+                SyntaxKind::NODE_ATTRPATH_VALUE | SyntaxKind::NODE_INHERIT
+            )
+        })
+        .last();
+    match last {
+        Some(last) => edit::after_entry(text, &last, &[entry.to_string()]),
+        None => {
+            let open = end(set.syntax()) - 1;
+            let indent = syntax::line_indent(text, start(set.syntax())).to_string();
+            let unit = syntax::indent_unit(text);
+            Splice::replace(
+                start(set.syntax()) + 1..open,
+                format!("\n{indent}{unit}{entry}\n{indent}"),
+            )
+        }
+    }
+}
+
+/// Appends an item to a list, on its own line when the list has one item
+/// per line, else inline.
+fn append_item(text: &str, list: &ast::List, item: &str) -> Splice {
+    let items: Vec<ast::Expr> = list.items().collect();
+    let open = start(list.syntax());
+    match items.last() {
+        None => Splice::replace(open + 1..end(list.syntax()) - 1, format!(" {item} ")),
+        Some(last) if edit::same_line(text, open, start(last.syntax())) => {
+            Splice::insert(end(last.syntax()), format!(" {item}"))
+        }
+        Some(last) => edit::after_entry(text, last.syntax(), &[item.to_string()]),
+    }
+}
+
+/// Puts an item first in a list, keeping the list's layout.
+fn prepend_item(text: &str, list: &ast::List, item: &str) -> Splice {
+    let open = start(list.syntax());
+    match list.items().next() {
+        None => Splice::replace(open + 1..end(list.syntax()) - 1, format!(" {item} ")),
+        Some(first) if edit::same_line(text, open, start(first.syntax())) => {
+            Splice::insert(start(first.syntax()), format!("{item} "))
+        }
+        Some(first) => {
+            let indent = syntax::line_indent(text, start(first.syntax())).to_string();
+            Splice::insert(start(first.syntax()), format!("{item}\n{indent}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_climb_and_descend() {
+        let overlay = Path::new("nixos/overlays/llama-cpp.nix");
+        assert_eq!(
+            relative_path(Path::new("flake.nix"), overlay),
+            "./nixos/overlays/llama-cpp.nix"
+        );
+        assert_eq!(
+            relative_path(Path::new("hosts/a/default.nix"), overlay),
+            "../../nixos/overlays/llama-cpp.nix"
+        );
+        assert_eq!(
+            relative_path(Path::new("nixos/default.nix"), overlay),
+            "./overlays/llama-cpp.nix"
+        );
+    }
+}

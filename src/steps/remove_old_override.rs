@@ -1,0 +1,443 @@
+//! 0005: delete the old override file and every reference to it, and remove
+//! inputs that pin other llama.cpp sources, with their uses.
+
+use std::path::{Path, PathBuf};
+
+use rnix::ast;
+use rnix::{SyntaxKind, SyntaxNode};
+use rowan::ast::AstNode;
+
+use super::{Changeset, Context, Plan};
+use crate::config::Config;
+use crate::edit::{self, Splice};
+use crate::error::Result;
+use crate::files::Files;
+use crate::flake::{self, FLAKE_FILE};
+use crate::model::{self, Model};
+use crate::refs;
+use crate::syntax::{self, end, start};
+
+/// Old override files: the configured ones, or every overlay that builds
+/// `llama-cpp…` attributes from nixpkgs' llama-cpp (and the callPackage
+/// form `{ llama-cpp, … }: llama-cpp.override { … }`).
+pub fn old_override_files(files: &dyn Files, config: &Config) -> Result<Vec<PathBuf>> {
+    if !config.old_overrides.is_empty() {
+        return Ok(config
+            .old_overrides
+            .iter()
+            .filter(|p| files.exists(p))
+            .cloned()
+            .collect());
+    }
+    let mut out = Vec::new();
+    for path in files.nix_files() {
+        if path == config.overlay || path == Path::new(FLAKE_FILE) {
+            continue;
+        }
+        let Some(text) = files.read(&path)? else {
+            continue;
+        };
+        if !text.contains("llama") {
+            continue;
+        }
+        let Ok(root) = syntax::parse(&path, &text) else {
+            continue;
+        };
+        if is_old_override(&root) {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
+fn is_old_override(root: &ast::Root) -> bool {
+    let Some(mut expr) = root.expr() else {
+        return false;
+    };
+    let mut params: Vec<ast::Param> = Vec::new();
+    while let ast::Expr::Lambda(l) = syntax::unparen(expr.clone()) {
+        let (Some(p), Some(body)) = (l.param(), l.body()) else {
+            return false;
+        };
+        params.push(p);
+        expr = body;
+    }
+    let found = refs::find(root);
+    let overlay = params.len() >= 2
+        && params[params.len() - 2..]
+            .iter()
+            .all(|p| matches!(p, ast::Param::IdentParam(_)));
+    if overlay {
+        let defines_llama = match syntax::body(expr) {
+            ast::Expr::AttrSet(set) => syntax::named_entries(&set)
+                .iter()
+                .any(|(n, _)| n[0].starts_with(refs::PACKAGE)),
+            _ => false,
+        };
+        return defines_llama
+            && found
+                .iter()
+                .any(|r| matches!(r.base.as_deref(), Some("prev" | "super" | "final" | "self")));
+    }
+    // callPackage form: takes `llama-cpp` and overrides it.
+    let takes_llama = params.iter().any(|p| match p {
+        ast::Param::Pattern(p) => p.pat_entries().any(|e| {
+            e.ident()
+                .is_some_and(|i| i.syntax().text() == refs::PACKAGE)
+        }),
+        _ => false,
+    });
+    takes_llama
+        && root
+            .syntax()
+            .descendants()
+            .filter_map(ast::Select::cast)
+            .filter_map(|s| syntax::select_path(&ast::Expr::Select(s)))
+            .any(|p| p.len() >= 2 && p[0] == refs::PACKAGE && p[1].starts_with("override"))
+}
+
+/// Inputs other than ours that pin llama.cpp sources or forks.
+pub fn fork_inputs(flake: &flake::Flake, config: &Config) -> Vec<String> {
+    let mut forks: Vec<String> = Vec::new();
+    for e in flake.input_entries() {
+        if e.input() == config.input || forks.iter().any(|f| f == e.input()) {
+            continue;
+        }
+        let url = if e.path[1..] == ["url"] {
+            e.string_value()
+        } else {
+            None
+        };
+        if url.is_some_and(|u| {
+            let u = u.to_lowercase();
+            u.contains("llama.cpp") || u.contains("llama-cpp")
+        }) {
+            forks.push(e.input().to_string());
+        }
+    }
+    forks
+}
+
+pub fn plan(ctx: &Context) -> Result<Plan> {
+    let old = old_override_files(ctx.files, ctx.config)?;
+    let flake_text = ctx.files.read(Path::new(FLAKE_FILE))?.unwrap_or_default();
+    let forks = match flake::parse(&flake_text)? {
+        Ok(f) => fork_inputs(&f, ctx.config),
+        Err(_) => Vec::new(),
+    };
+    if old.is_empty() && forks.is_empty() {
+        return Ok(Plan::Satisfied);
+    }
+    let model = Model::read(ctx.files)?;
+    let mut changes = Changeset::default();
+    for path in &old {
+        changes.files.insert(path.clone(), None);
+        changes.notes.push(format!("deleted {}", path.display()));
+    }
+    for file in ctx.files.nix_files() {
+        if old.contains(&file) {
+            continue;
+        }
+        let Some(text) = ctx.files.read(&file)? else {
+            continue;
+        };
+        if !old.iter().any(|o| mentions(&text, o))
+            && !forks.iter().any(|f| text.contains(f.as_str()))
+        {
+            continue;
+        }
+        let root = syntax::parse(&file, &text)?;
+        let mut splices = Vec::new();
+        for path_node in root
+            .syntax()
+            .descendants()
+            .filter(|n| n.kind() == SyntaxKind::NODE_PATH_REL)
+        {
+            let target = model::join(&file, &path_node.to_string());
+            let hits = old.iter().any(|o| {
+                *o == target || o.parent() == Some(target.as_path()) && o.ends_with("default.nix")
+            });
+            if !hits {
+                continue;
+            }
+            match removal(&text, &path_node) {
+                Ok(s) => splices.push(s),
+                Err(why) => {
+                    return Ok(Plan::blocked(
+                        format!(
+                            "{}: {why}",
+                            model::location(&file, &text, start(&path_node))
+                        ),
+                        format!(
+                            "remove this use of the old override by hand, then run `flake-migrate up` to adopt step 0005"
+                        ),
+                    ));
+                }
+            }
+        }
+        if file == Path::new(FLAKE_FILE) {
+            if let Ok(flake) = flake::Flake::read(root.clone()) {
+                splices.extend(remove_inputs(&text, &flake, &forks));
+            }
+        }
+        for fork in &forks {
+            for (range, node) in fork_uses(&root, fork) {
+                let variant = model.file_hosts().get(&file).and_then(|hosts| {
+                    let vs: Vec<_> = hosts
+                        .iter()
+                        .map(|h| ctx.config.hosts.get(h).copied())
+                        .collect();
+                    vs.iter().all(|v| *v == vs[0]).then(|| vs[0]).flatten()
+                });
+                let in_package_list = node.kind() == SyntaxKind::NODE_SELECT
+                    && node.to_string().contains(".packages.");
+                match variant {
+                    Some(v) if in_package_list => {
+                        splices.push(Splice::replace(range, format!("pkgs.{}", v.package_attr())));
+                        changes.notes.push(format!(
+                            "{}: the fork's package became pkgs.{}",
+                            model::location(&file, &text, start(&node)),
+                            v.package_attr()
+                        ));
+                    }
+                    _ => {
+                        return Ok(Plan::blocked(
+                            format!(
+                                "{}: input `{fork}` (a pinned llama.cpp) is used here",
+                                model::location(&file, &text, start(&node))
+                            ),
+                            format!(
+                                "replace this use with the upstream input `{}` by hand, then run `flake-migrate up`",
+                                ctx.config.input
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        if !splices.is_empty() {
+            changes
+                .files
+                .insert(file.clone(), Some(edit::apply(&file, &text, splices)?));
+        }
+    }
+    for fork in &forks {
+        changes.notes.push(format!(
+            "removed input `{fork}` (a pinned llama.cpp source)"
+        ));
+    }
+    changes.lock_flake = !forks.is_empty();
+    Ok(Plan::Changes(changes))
+}
+
+fn mentions(text: &str, old: &Path) -> bool {
+    let name = old.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let dir = old
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    text.contains(name) || (name == "default.nix" && text.contains(dir))
+}
+
+/// The splice that removes the expression using the path: a list item
+/// (`(import ./old.nix)`, `./old.nix`), and with it an inline module that
+/// held nothing else; or a binding nobody else in the file uses.
+fn removal(text: &str, path_node: &SyntaxNode) -> Result<Splice, String> {
+    // Climb `import ./x`, `callPackage ./x { }`, and parentheses.
+    let mut node = path_node.clone();
+    while let Some(parent) = node.parent() {
+        match parent.kind() {
+            SyntaxKind::NODE_APPLY | SyntaxKind::NODE_PAREN => node = parent,
+            _ => break,
+        }
+    }
+    let parent = node.parent().ok_or("the old override is the whole file")?;
+    match parent.kind() {
+        SyntaxKind::NODE_LIST => {
+            let list = ast::List::cast(parent.clone()).expect("kind checked");
+            if list.items().count() == 1
+                && let Some(module) = sole_overlay_module(&parent)
+            {
+                return Ok(remove_lines(
+                    text,
+                    module.text_range().start().into(),
+                    module.text_range().end().into(),
+                ));
+            }
+            Ok(remove_lines(text, start(&node), end(&node)))
+        }
+        SyntaxKind::NODE_ATTRPATH_VALUE => {
+            let apv = ast::AttrpathValue::cast(parent.clone()).expect("kind checked");
+            let names = apv
+                .attrpath()
+                .and_then(|p| syntax::attrpath_names(&p))
+                .ok_or("it is bound to a dynamic attribute")?;
+            let name = names.last().expect("attrpaths are not empty");
+            let root = parent.ancestors().last().expect("has a root");
+            let uses = root
+                .descendants()
+                .filter_map(ast::Ident::cast)
+                .filter(|i| i.syntax().text() == name.as_str())
+                .count();
+            if uses > 1 {
+                return Err(format!(
+                    "`{name}` is bound to the old override and used elsewhere in this file"
+                ));
+            }
+            Ok(remove_lines(text, start(&parent), end(&parent)))
+        }
+        _ => Err(
+            "the old override is used in an expression flake-migrate cannot remove safely".into(),
+        ),
+    }
+}
+
+/// `{ nixpkgs.overlays = [ X ]; }` or `({ ... }: { nixpkgs.overlays = [ X ]; })`
+/// as an item of a modules list: the item to remove instead of `X` alone.
+fn sole_overlay_module(list: &SyntaxNode) -> Option<SyntaxNode> {
+    let apv = ast::AttrpathValue::cast(list.parent()?)?;
+    let path = refs::full_path(&apv)?;
+    if path != ["nixpkgs", "overlays"] {
+        return None;
+    }
+    let mut set = apv.syntax().parent()?;
+    // `nixpkgs = { overlays = [ … ]; }` nests one level deeper.
+    if let Some(outer) = set.parent().and_then(ast::AttrpathValue::cast) {
+        set = outer.syntax().parent()?;
+    }
+    let entries = ast::AttrSet::cast(set.clone())?
+        .syntax()
+        .children()
+        .filter(|c| {
+            matches!(
+                c.kind(),
+                SyntaxKind::NODE_ATTRPATH_VALUE | SyntaxKind::NODE_INHERIT
+            )
+        })
+        .count();
+    if entries != 1 {
+        return None;
+    }
+    let mut item = set;
+    while let Some(parent) = item.parent() {
+        match parent.kind() {
+            SyntaxKind::NODE_LAMBDA | SyntaxKind::NODE_PAREN => item = parent,
+            SyntaxKind::NODE_LIST => return Some(item),
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Deletes `start..end`, with its whole line(s) and the comment lines just
+/// above it when it stands alone on them; else with one adjacent space.
+fn remove_lines(text: &str, from: usize, to: usize) -> Splice {
+    let line_start = text[..from].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[to..].find('\n').map_or(text.len(), |i| to + i);
+    let alone_before = text[line_start..from].trim().is_empty();
+    let after = text[to..line_end].trim();
+    let alone_after = after.is_empty() || after.starts_with('#');
+    if alone_before && alone_after {
+        let mut begin = line_start;
+        // Comment lines directly above describe what goes.
+        while begin > 0 {
+            let prev_start = text[..begin - 1].rfind('\n').map_or(0, |i| i + 1);
+            if text[prev_start..begin - 1].trim_start().starts_with('#') {
+                begin = prev_start;
+            } else {
+                break;
+            }
+        }
+        let mut stop = (line_end + 1).min(text.len());
+        // Do not leave two blank lines where there was one.
+        let blank_before = text[..begin].ends_with("\n\n") || begin == 0;
+        let next_line_end = text[stop..].find('\n').map(|i| stop + i);
+        if blank_before && let Some(e) = next_line_end && text[stop..e].trim().is_empty() {
+            stop = e + 1;
+        }
+        return Splice::delete(begin..stop);
+    }
+    if text[to..].starts_with(' ') {
+        Splice::delete(from..to + 1)
+    } else if from > 0 && text[..from].ends_with(' ') {
+        Splice::delete(from - 1..to)
+    } else {
+        Splice::delete(from..to)
+    }
+}
+
+/// Splices that remove the fork inputs' definitions and formals.
+fn remove_inputs(text: &str, flake: &flake::Flake, forks: &[String]) -> Vec<Splice> {
+    let mut splices = Vec::new();
+    let mut entries: Vec<SyntaxNode> = Vec::new();
+    if let Some(set) = flake.inputs_set() {
+        for (names, apv) in syntax::named_entries(&set) {
+            if forks.contains(&names[0]) {
+                entries.push(apv.syntax().clone());
+            }
+        }
+    }
+    for (names, apv) in flake.top_entries("inputs") {
+        if names.len() > 1 && forks.contains(&names[1]) {
+            entries.push(apv.syntax().clone());
+        }
+    }
+    for e in entries {
+        splices.push(remove_lines(text, start(&e), end(&e)));
+    }
+    if let Some(lambda) = flake.outputs_lambda()
+        && let Some(ast::Param::Pattern(p)) = lambda.param()
+    {
+        for entry in p.pat_entries() {
+            if entry
+                .ident()
+                .is_some_and(|i| forks.iter().any(|f| i.syntax().text() == f.as_str()))
+            {
+                let s = start(entry.syntax());
+                let mut e = end(entry.syntax());
+                let rest = &text[e..];
+                if let Some(comma) = rest.find(',').filter(|c| rest[..*c].trim().is_empty()) {
+                    e += comma + 1;
+                }
+                splices.push(Splice::delete(s..e));
+            }
+        }
+    }
+    splices
+}
+
+/// Uses of a fork input outside `inputs`: `inputs.<fork>…` and a bare
+/// `<fork>` bound by the outputs formals.
+fn fork_uses(root: &ast::Root, fork: &str) -> Vec<(std::ops::Range<usize>, SyntaxNode)> {
+    let mut out = Vec::new();
+    for node in root.syntax().descendants() {
+        if node.kind() != SyntaxKind::NODE_SELECT {
+            continue;
+        }
+        if node
+            .parent()
+            .is_some_and(|p| p.kind() == SyntaxKind::NODE_SELECT)
+        {
+            continue;
+        }
+        let text = node.to_string();
+        let Some(first) = node.first_child() else {
+            continue;
+        };
+        let names_fork = text.starts_with(&format!("inputs.{fork}."))
+            || text == format!("inputs.{fork}")
+            || (first.kind() == SyntaxKind::NODE_IDENT && first.text() == fork);
+        if names_fork && !inside_inputs(&node) {
+            out.push((start(&node)..end(&node), node));
+        }
+    }
+    out
+}
+
+fn inside_inputs(node: &SyntaxNode) -> bool {
+    node.ancestors()
+        .filter_map(ast::AttrpathValue::cast)
+        .filter_map(|a| a.attrpath().and_then(|p| syntax::attrpath_names(&p)))
+        .any(|n| n[0] == "inputs")
+}
