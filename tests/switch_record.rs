@@ -156,9 +156,12 @@ fn switch_runs_nixos_rebuild_and_records_it() {
     let (st, detail) = step_state(repo.path(), "0007");
     assert_eq!(st, "blocked", "{detail}");
     assert!(detail.contains("cuda covered by carbon"), "{detail}");
-    assert!(detail.contains("vulkan has no recorded switch"), "{detail}");
     assert!(
-        detail.contains("flake-migrate switch --host beryllium"),
+        detail.contains("no recorded switch yet for vulkan (beryllium)"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("flake-migrate switch --host H` on beryllium"),
         "{detail}"
     );
 }

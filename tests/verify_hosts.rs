@@ -300,3 +300,49 @@ fn a_dirty_tree_is_refused() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("flake.nix"), "{}", run.stderr);
 }
+
+#[test]
+fn up_reaching_0006_verifies_then_waits_for_switches() {
+    require_nix!();
+    let repo = migrated_seed();
+    // Steps 0001–0005 recorded as done by hand, so that `up` goes straight
+    // to the verification.
+    let mut state = String::new();
+    for m in flake_migrate::plan::bundled().iter().take(5) {
+        state.push_str(&format!(
+            "[[applied]]\nid = \"{}\"\nchecksum = \"{}\"\nadopted = true\n\n",
+            m.id, m.checksum
+        ));
+    }
+    repo.write(".flake-migrate/state.toml", &state);
+    repo.commit_all("Record steps 1-5");
+
+    let mut args = vec!["up".to_string(), "--".to_string()];
+    args.extend(migration_override_args(repo.path()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = flake_migrate(repo.path(), &refs, None);
+    // 0006 is verified and committed; 0007 needs a switch per variant.
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("0006-flake-check: `nix flake check` passes (committed"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("0007-switch"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("flake-migrate switch --host H"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(step_state(&repo, "0006"), "applied");
+
+    for host in ["carbon", "beryllium"] {
+        let run = flake_migrate(repo.path(), &["confirm", "--host", host], None);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    assert_eq!(step_state(&repo, "0007"), "applied");
+    let run = flake_migrate(repo.path(), &["up"], None);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("nothing to do"), "{}", run.stdout);
+}

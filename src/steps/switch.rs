@@ -62,19 +62,38 @@ impl Coverage {
         self.missing.is_empty() && !self.covered.is_empty()
     }
 
-    /// "cuda: carbon; vulkan: no host yet (beryllium)".
+    /// "cuda covered by carbon; no recorded switch yet for vulkan (beryllium)".
     pub fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        for (v, hosts) in &self.covered {
-            parts.push(format!("{v} covered by {}", hosts.join(", ")));
-        }
-        for (v, hosts) in &self.missing {
-            parts.push(format!(
-                "{v} has no recorded switch yet (hosts: {})",
-                hosts.join(", ")
-            ));
+        let mut parts: Vec<String> = self
+            .covered
+            .iter()
+            .map(|(v, hosts)| format!("{v} covered by {}", hosts.join(", ")))
+            .collect();
+        if !self.missing.is_empty() {
+            let missing: Vec<String> = self
+                .missing
+                .iter()
+                .map(|(v, hosts)| format!("{v} ({})", hosts.join(", ")))
+                .collect();
+            parts.push(format!("no recorded switch yet for {}", missing.join(", ")));
         }
         parts.join("; ")
+    }
+
+    /// What to run: "on carbon and on beryllium or neon".
+    pub fn help(&self) -> String {
+        let places: Vec<String> = self
+            .missing
+            .values()
+            .map(|hosts| format!("on {}", hosts.join(" or ")))
+            .collect();
+        let places = match places.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => places.join(""),
+        };
+        format!(
+            "run `flake-migrate switch --host H` {places} (or `flake-migrate confirm --host H` for a switch already done there)"
+        )
     }
 }
 
@@ -89,14 +108,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
     if coverage.complete() {
         return Ok(Plan::Satisfied);
     }
-    let mut help = Vec::new();
-    for hosts in coverage.missing.values() {
-        let h = &hosts[0];
-        help.push(format!(
-            "on {h} run `flake-migrate switch --host {h}`, or after switching it yourself `flake-migrate confirm --host {h}`"
-        ));
-    }
-    Ok(Plan::blocked(coverage.describe(), help.join("; ")))
+    Ok(Plan::blocked(coverage.describe(), coverage.help()))
 }
 
 fn switch_step(session: &Session) -> &Migration {
@@ -399,6 +411,21 @@ mod tests {
             c.missing[&Variant::Vulkan],
             vec!["beryllium".to_string(), "neon".to_string()]
         );
+        assert_eq!(
+            c.describe(),
+            "cuda covered by carbon; no recorded switch yet for vulkan (beryllium, neon)"
+        );
+        assert_eq!(
+            c.help(),
+            "run `flake-migrate switch --host H` on beryllium or neon (or `flake-migrate confirm --host H` for a switch already done there)"
+        );
+        state.switch.clear();
+        assert!(
+            Coverage::of(&config(), &state)
+                .help()
+                .contains("on carbon and on beryllium or neon")
+        );
+        state.switch.push(switched("carbon", Variant::Cuda));
         state.switch.push(switched("neon", Variant::Vulkan));
         assert!(Coverage::of(&config(), &state).complete());
     }

@@ -56,7 +56,17 @@ pub fn run(
     };
     flake_check(session, &command, nix_args, out)?;
 
+    let started = std::time::Instant::now();
     let eval = hosts::evaluate(&session.root, config, nix_args)?;
+    say(
+        out,
+        format!(
+            "evaluated {} host(s) against the `{}` input's packages ({}s)",
+            eval.hosts.len(),
+            config.input,
+            started.elapsed().as_secs()
+        ),
+    );
     let verdicts = hosts::judge(&eval, config);
     let failed: Vec<&hosts::Verdict> = verdicts.iter().filter(|v| !v.ok()).collect();
     if !failed.is_empty() {
