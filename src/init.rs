@@ -9,8 +9,9 @@ use crate::engine::Session;
 use crate::error::{Error, Result};
 use crate::files::Files;
 use crate::flake::FLAKE_FILE;
-use crate::model::Model;
 use crate::git;
+use crate::model::Model;
+use crate::suggest;
 
 pub struct InitOptions {
     /// `NAME=VARIANT` pairs from `--host`.
@@ -28,29 +29,49 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
     }
     let model = Model::read(&tree)?;
     let found: Vec<String> = model.hosts.iter().map(|h| h.name.clone()).collect();
+    let suggestions = suggest::suggest(&tree, &model)?;
+    let width = found.iter().map(String::len).max().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "hosts in nixosConfigurations, with the suggested variant and why:"
+    );
+    for s in &suggestions {
+        let variant = s.variant.map_or("none".to_string(), |v| v.to_string());
+        let _ = writeln!(out, "  {:width$}  {variant:6}  {}", s.host, s.evidence);
+    }
+    if found.is_empty() {
+        let _ = writeln!(out, "  (none found)");
+    }
+    for u in &model.unresolved {
+        let _ = writeln!(
+            out,
+            "note: {}:{}:{}: {} (not followed)",
+            u.file.display(),
+            u.line,
+            u.column,
+            u.what
+        );
+    }
     let mut config = session.config()?.unwrap_or_default();
+    if opts.yes {
+        for s in &suggestions {
+            if let Some(v) = s.variant {
+                config.hosts.entry(s.host.clone()).or_insert(v);
+            }
+        }
+    }
     for spec in &opts.hosts {
         let (name, variant) = parse_host(spec, &found)?;
         config.hosts.insert(name, variant);
     }
-    let _ = writeln!(
-        out,
-        "hosts in nixosConfigurations: {}",
-        if found.is_empty() {
-            "none found".into()
-        } else {
-            found.join(", ")
-        }
-    );
     if opts.hosts.is_empty() && !opts.yes {
+        let args: String = suggestions
+            .iter()
+            .filter_map(|s| Some(format!(" --host {}={}", s.host, s.variant?)))
+            .collect();
         let _ = writeln!(
             out,
-            "nothing written: choose a variant per host that uses llama.cpp, e.g.\n  flake-migrate init{}",
-            found
-                .iter()
-                .take(2)
-                .map(|h| format!(" --host {h}=cpu"))
-                .collect::<String>()
+            "nothing written. Accept the suggestions with `flake-migrate init --yes`, or choose:\n  flake-migrate init{args}"
         );
         return Ok(());
     }

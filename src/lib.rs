@@ -18,5 +18,6 @@ pub mod plan;
 pub mod refs;
 pub mod status;
 pub mod steps;
+pub mod suggest;
 pub mod syntax;
 pub mod verify;

@@ -353,7 +353,10 @@ fn remove_lines(text: &str, from: usize, to: usize) -> Splice {
         // Do not leave two blank lines where there was one.
         let blank_before = text[..begin].ends_with("\n\n") || begin == 0;
         let next_line_end = text[stop..].find('\n').map(|i| stop + i);
-        if blank_before && let Some(e) = next_line_end && text[stop..e].trim().is_empty() {
+        if blank_before
+            && let Some(e) = next_line_end
+            && text[stop..e].trim().is_empty()
+        {
             stop = e + 1;
         }
         return Splice::delete(begin..stop);

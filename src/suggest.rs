@@ -1,0 +1,317 @@
+//! Suggesting each host's variant from what its configuration says, with
+//! the evidence (file:line), for `init`. Suggestions are only shown or
+//! written on request; the tool never guesses at apply time.
+
+use std::path::PathBuf;
+
+use rnix::ast;
+use rnix::{SyntaxKind, SyntaxNode};
+use rowan::ast::AstNode;
+
+use crate::config::Variant;
+use crate::error::Result;
+use crate::files::Files;
+use crate::model::{Host, Model};
+use crate::refs::{self, RefKind};
+use crate::syntax;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suggestion {
+    pub host: String,
+    /// `None`: the host does not use llama.cpp.
+    pub variant: Option<Variant>,
+    /// Why, as `file:line: what`.
+    pub evidence: String,
+}
+
+/// Evidence in order of strength: the first kind found decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Strength {
+    OverrideArgument,
+    OldVariantName,
+    NixpkgsCudaSupport,
+    Hardware,
+    HardwareModule,
+}
+
+struct Clue {
+    strength: Strength,
+    variant: Variant,
+    evidence: String,
+}
+
+pub fn suggest(files: &dyn Files, model: &Model) -> Result<Vec<Suggestion>> {
+    let mut out = Vec::new();
+    for host in &model.hosts {
+        out.push(suggest_host(files, host)?);
+    }
+    Ok(out)
+}
+
+fn suggest_host(files: &dyn Files, host: &Host) -> Result<Suggestion> {
+    let mut clues: Vec<Clue> = Vec::new();
+    let mut uses: Option<String> = None;
+    let mut sources: Vec<(PathBuf, String, Option<std::ops::Range<usize>>)> = Vec::new();
+    if let Some(text) = files.read(&host.def_file)? {
+        sources.push((host.def_file.clone(), text, Some(host.range.clone())));
+    }
+    for f in &host.files {
+        if let Some(text) = files.read(f)? {
+            sources.push((f.clone(), text, None));
+        }
+    }
+    for (file, text, within) in &sources {
+        let root = syntax::parse(file, text)?;
+        let inside = |offset: usize| within.as_ref().is_none_or(|r| r.contains(&offset));
+        let at = |offset: usize| format!("{}:{}", file.display(), syntax::line_col(text, offset).0);
+        for r in refs::find(&root)
+            .into_iter()
+            .filter(|r| inside(r.range.start))
+        {
+            uses.get_or_insert_with(|| {
+                format!(
+                    "{}: {}",
+                    at(r.range.start),
+                    first_line(&text[r.range.clone()])
+                )
+            });
+            if let RefKind::Override { args, .. } = &r.kind {
+                for arg in args {
+                    if let Some(v) = support_flag(arg) {
+                        clues.push(Clue {
+                            strength: Strength::OverrideArgument,
+                            variant: v,
+                            evidence: format!("{}: override argument `{arg}`", at(r.range.start)),
+                        });
+                    }
+                }
+            }
+        }
+        for node in root
+            .syntax()
+            .descendants()
+            .filter(|n| inside(syntax::start(n)))
+        {
+            scan_node(&node, &at, &mut clues, &mut uses);
+        }
+    }
+    clues.sort_by_key(|c| c.strength);
+    let (variant, evidence) = match (&uses, clues.first()) {
+        (None, _) => (None, "no reference to llama.cpp".to_string()),
+        (Some(_), Some(c)) => (Some(c.variant), c.evidence.clone()),
+        (Some(u), None) => (
+            Some(Variant::Cpu),
+            format!("{u} (no GPU found in the configuration)"),
+        ),
+    };
+    Ok(Suggestion {
+        host: host.name.clone(),
+        variant,
+        evidence,
+    })
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+fn support_flag(arg: &str) -> Option<Variant> {
+    let (name, value) = arg.split_once(" = ")?;
+    if value.trim() != "true" {
+        return None;
+    }
+    match name {
+        "cudaSupport" => Some(Variant::Cuda),
+        "vulkanSupport" => Some(Variant::Vulkan),
+        "rocmSupport" => Some(Variant::Rocm),
+        _ => None,
+    }
+}
+
+fn variant_of_name(name: &str) -> Option<Variant> {
+    let suffix = name.strip_prefix("llama-cpp-")?;
+    Variant::parse(suffix)
+}
+
+fn scan_node(
+    node: &SyntaxNode,
+    at: &dyn Fn(usize) -> String,
+    clues: &mut Vec<Clue>,
+    uses: &mut Option<String>,
+) {
+    let offset = syntax::start(node);
+    match node.kind() {
+        // `llama-cpp-cuda` (from an old variants overlay) and forks' packages.
+        SyntaxKind::NODE_IDENT | SyntaxKind::NODE_SELECT => {
+            let names = if node.kind() == SyntaxKind::NODE_SELECT || is_value(node) {
+                static_names(node)
+            } else {
+                Vec::new()
+            };
+            if let Some(v) = names.iter().find_map(|n| variant_of_name(n)) {
+                uses.get_or_insert_with(|| format!("{}: {}", at(offset), names.join(".")));
+                clues.push(Clue {
+                    strength: Strength::OldVariantName,
+                    variant: v,
+                    evidence: format!("{}: uses `{}`", at(offset), names.join(".")),
+                });
+            }
+            // A fork's package: `inputs.llama-fork.packages.${system}.rocm`.
+            if names.first().is_some_and(|n| n == "inputs")
+                && names.get(1).is_some_and(|n| n.contains("llama"))
+                && names.iter().any(|n| n == "packages")
+            {
+                uses.get_or_insert_with(|| format!("{}: {}", at(offset), names.join(".")));
+                let last = names.last().map(String::as_str).unwrap_or("");
+                let variant = if last == "default" {
+                    Some(Variant::Cpu)
+                } else {
+                    Variant::parse(last)
+                };
+                if let Some(v) = variant {
+                    clues.push(Clue {
+                        strength: Strength::OldVariantName,
+                        variant: v,
+                        evidence: format!("{}: uses `{}`", at(offset), names.join(".")),
+                    });
+                }
+            }
+            // nixos-hardware modules: `…-nvidia`, `…-amd`, `…-intel`.
+            if names.iter().any(|n| n == "nixosModules")
+                && let Some(module) = names.last()
+            {
+                let v = if module.contains("nvidia") {
+                    Some(Variant::Cuda)
+                } else if module.contains("amd") || module.contains("intel") {
+                    Some(Variant::Vulkan)
+                } else {
+                    None
+                };
+                if let Some(v) = v {
+                    clues.push(Clue {
+                        strength: Strength::HardwareModule,
+                        variant: v,
+                        evidence: format!("{}: nixos-hardware module `{module}`", at(offset)),
+                    });
+                }
+            }
+        }
+        SyntaxKind::NODE_ATTRPATH_VALUE => {
+            let Some(apv) = ast::AttrpathValue::cast(node.clone()) else {
+                return;
+            };
+            let Some(path) = refs::full_path(&apv) else {
+                return;
+            };
+            let value = apv
+                .value()
+                .map(|v| v.syntax().to_string())
+                .unwrap_or_default();
+            let dotted = path.join(".");
+            if dotted == "services.llama-cpp.enable" && value.trim() != "false" {
+                uses.get_or_insert_with(|| format!("{}: services.llama-cpp.enable", at(offset)));
+            }
+            let clue = if dotted == "nixpkgs.config.cudaSupport" && value.trim() == "true" {
+                Some((Strength::NixpkgsCudaSupport, Variant::Cuda))
+            } else if dotted.starts_with("hardware.nvidia.") || dotted == "hardware.nvidia" {
+                Some((Strength::Hardware, Variant::Cuda))
+            } else if dotted == "services.xserver.videoDrivers" {
+                if value.contains("nvidia") {
+                    Some((Strength::Hardware, Variant::Cuda))
+                } else if ["amdgpu", "radeon", "intel", "modesetting"]
+                    .iter()
+                    .any(|d| value.contains(d))
+                {
+                    Some((Strength::Hardware, Variant::Vulkan))
+                } else {
+                    None
+                }
+            } else if dotted.starts_with("hardware.amdgpu")
+                || dotted.starts_with("hardware.intelgpu")
+            {
+                Some((Strength::Hardware, Variant::Vulkan))
+            } else if (dotted.starts_with("hardware.graphics")
+                || dotted.starts_with("hardware.opengl"))
+                && ["vulkan", "amdvlk", "intel", "mesa"]
+                    .iter()
+                    .any(|d| value.contains(d))
+            {
+                Some((Strength::Hardware, Variant::Vulkan))
+            } else {
+                None
+            };
+            if let Some((strength, variant)) = clue {
+                clues.push(Clue {
+                    strength,
+                    variant,
+                    evidence: format!("{}: `{dotted} = {}`", at(offset), first_line(value.trim())),
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `a.b.${x}.c` as `["a", "b", "${x}", "c"]` (dynamic parts kept as text).
+fn static_names(node: &SyntaxNode) -> Vec<String> {
+    match ast::Expr::cast(node.clone()) {
+        Some(ast::Expr::Ident(i)) => vec![i.syntax().to_string()],
+        Some(ast::Expr::Select(s)) => {
+            let mut names = s
+                .expr()
+                .map(|e| static_names(e.syntax()))
+                .unwrap_or_default();
+            if let Some(path) = s.attrpath() {
+                names.extend(
+                    path.attrs()
+                        .map(|a| syntax::attr_name(&a).unwrap_or_else(|| a.syntax().to_string())),
+                );
+            }
+            names
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn is_value(node: &SyntaxNode) -> bool {
+    !node.parent().is_some_and(|p| {
+        matches!(
+            p.kind(),
+            SyntaxKind::NODE_ATTRPATH
+                | SyntaxKind::NODE_SELECT
+                | SyntaxKind::NODE_PAT_ENTRY
+                | SyntaxKind::NODE_INHERIT
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_for_the_fixture_shapes() {
+        let mut all = String::new();
+        for shape in [
+            "seed",
+            "override-fleet",
+            "dotted-mkhost",
+            "services",
+            "fork-pin",
+            "let-root",
+            "tabs",
+        ] {
+            let tree = crate::model::tests::fixture_tree(shape);
+            let model = Model::read(&tree).unwrap();
+            for s in suggest(&tree, &model).unwrap() {
+                all.push_str(&format!(
+                    "{shape}/{}: {} ({})\n",
+                    s.host,
+                    s.variant.map_or("none".to_string(), |v| v.to_string()),
+                    s.evidence
+                ));
+            }
+        }
+        insta::assert_snapshot!(all);
+    }
+}
