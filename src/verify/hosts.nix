@@ -9,8 +9,10 @@ let
   nameOf = p: if isAttrs p then p.name or "<unnamed>" else toString p;
   # Store paths as plain strings (attribute names cannot carry context).
   outOf = p: builtins.unsafeDiscardStringContext (toString p.outPath);
-  # Upstream's pnames are llama-cpp[-backends]; nixpkgs' is llama-cpp.
-  looksLlama = p: match ".*llama[-_.]?cpp.*" (nameOf p) != null;
+  # Upstream's pnames are llama-cpp[-backends]; nixpkgs' is llama-cpp (also
+  # when overridden). Look-alikes (myns-llama-cpp-wrapper) are not llama.cpp.
+  pnameOf = p: p.pname or (builtins.parseDrvName (nameOf p)).name;
+  looksLlama = p: match "llama-cpp(-.*)?" (pnameOf p) != null;
   variantAttrs = { cpu = "default"; cuda = "cuda"; vulkan = "vulkan"; rocm = "rocm"; };
   hasInput = (flake.inputs or { }) ? ${input};
   src = toString flake.outPath + "/";
