@@ -11,6 +11,7 @@ pub mod error;
 pub mod files;
 pub mod flake;
 pub mod git;
+pub mod guard;
 pub mod init;
 pub mod model;
 pub mod nix;

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use flake_migrate::engine::{self, RunOptions, Session};
 use flake_migrate::error::{Error, Result, exit};
-use flake_migrate::{init, status, steps};
+use flake_migrate::guard::{self, check::CheckOptions};
+use flake_migrate::{init, plan, status, steps};
 
 #[derive(Parser)]
 #[command(
@@ -93,6 +94,36 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Run the guard rules of the applied steps over the working tree (CI, editors).
+    Check {
+        /// Print violations as a JSON array (allowed ones included, marked).
+        #[arg(long)]
+        json: bool,
+        /// List the rules and the step that turns each on.
+        #[arg(long, conflicts_with_all = ["explain", "json"])]
+        list_rules: bool,
+        /// Explain a rule: why it exists and how to fix a violation.
+        #[arg(long, value_name = "RULE")]
+        explain: Option<String>,
+        /// Check only these files or directories.
+        paths: Vec<PathBuf>,
+    },
+    /// The pre-commit hook that runs the guard on staged files.
+    Hook {
+        #[command(subcommand)]
+        action: HookAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum HookAction {
+    /// Install it where git looks for hooks (core.hooksPath, worktrees); an
+    /// existing hook is kept and runs first.
+    Install,
+    /// Remove it and restore the hook that was there before.
+    Uninstall,
+    /// Check the staged index (what git's hook calls).
+    Run,
 }
 
 fn main() -> ExitCode {
@@ -185,6 +216,42 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
                 ..RunOptions::default()
             };
             engine::down(&session, &opts, out)?;
+        }
+        Command::Check {
+            json,
+            list_rules,
+            explain,
+            paths,
+        } => {
+            if list_rules {
+                let _ = write!(out, "{}", guard::report::rule_list(&plan::bundled()));
+            } else if let Some(id) = explain {
+                let _ = write!(
+                    out,
+                    "{}",
+                    guard::report::explain(guard::rules::lookup(&id)?)
+                );
+            } else {
+                let color =
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                let opts = CheckOptions { json, paths, color };
+                return guard::check::command(&dir, &opts, out);
+            }
+        }
+        Command::Hook { action } => {
+            let repo = guard::hook::open(&dir)?;
+            match action {
+                HookAction::Install => {
+                    let exe = std::env::current_exe().map_err(|e| Error::io("flake-migrate", e))?;
+                    guard::hook::install(&repo, &exe, out)?;
+                }
+                HookAction::Uninstall => guard::hook::uninstall(&repo, out)?,
+                HookAction::Run => {
+                    let color =
+                        std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                    return guard::hook::run(&repo, &mut std::io::stderr(), color);
+                }
+            }
         }
     }
     Ok(exit::OK)

@@ -1,0 +1,158 @@
+//! `flake-migrate check [--json] [PATH…]`: the active rules over the working
+//! tree (tracked files), for CI and editors. And the same rules over HEAD,
+//! for `status` to call a step drifted.
+
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use git2::Repository;
+
+use super::staged::TreeFiles;
+use super::{Rule, Scope, Selection, Violation, report};
+use crate::config::{CONFIG_FILE, Config};
+use crate::engine::Session;
+use crate::error::{Error, Result, exit};
+use crate::files::Files;
+use crate::plan::state::{STATE_FILE, State};
+use crate::plan::{self, Migration};
+
+pub struct CheckOptions {
+    pub json: bool,
+    /// Restrict to these files or directories (relative to `dir`).
+    pub paths: Vec<PathBuf>,
+    pub color: bool,
+}
+
+/// Runs the check and prints the report; returns the exit code.
+pub fn command(dir: &Path, opts: &CheckOptions, out: &mut dyn Write) -> Result<i32> {
+    let session = Session::open(dir)?;
+    let Some(config) = session.config()? else {
+        if opts.json {
+            let _ = writeln!(out, "[]");
+        } else {
+            let _ = writeln!(
+                out,
+                "nothing to check: no {CONFIG_FILE} yet (run `flake-migrate init`)"
+            );
+        }
+        return Ok(exit::OK);
+    };
+    let state = session.state()?;
+    let rules = super::active_rules(&state, &session.migrations);
+    let selection = if opts.paths.is_empty() {
+        Selection::All
+    } else {
+        Selection::Paths(
+            opts.paths
+                .iter()
+                .map(|p| repo_relative(&session.root, dir, p))
+                .collect::<Result<_>>()?,
+        )
+    };
+    let tree = session.work_tree()?;
+    let scope = Scope::new(
+        &tree,
+        &config,
+        &state,
+        rules.iter().map(|r| r.id).collect(),
+        selection,
+    );
+    let violations = super::run(&scope, &rules)?;
+    if opts.json {
+        let _ = writeln!(out, "{}", report::json(&violations));
+    } else if rules.is_empty() {
+        let _ = writeln!(
+            out,
+            "nothing to check: no step is applied yet, so no guard rule is on"
+        );
+    } else {
+        let text = report::human(&violations, opts.color);
+        if text.is_empty() {
+            let ids: Vec<&str> = rules.iter().map(|r| r.id).collect();
+            let _ = writeln!(out, "ok: {} rule(s) pass: {}", ids.len(), ids.join(", "));
+        } else {
+            let _ = write!(out, "{text}");
+        }
+    }
+    Ok(if violations.iter().any(|v| !v.allowed) {
+        exit::VIOLATIONS
+    } else {
+        exit::OK
+    })
+}
+
+/// `path` (as given on the command line, relative to `dir`) relative to the
+/// repository root.
+fn repo_relative(root: &Path, dir: &Path, path: &Path) -> Result<PathBuf> {
+    let full = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        dir.join(path)
+    };
+    let full = full.canonicalize().unwrap_or_else(|_| normalize(&full));
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    full.strip_prefix(&root)
+        .map(Path::to_path_buf)
+        .map_err(|_| {
+            Error::usage(
+                format!(
+                    "{} is outside the repository {}",
+                    path.display(),
+                    root.display()
+                ),
+                "give paths inside the repository",
+            )
+        })
+}
+
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The violations of `migration`'s rules in HEAD's tree, with HEAD's config
+/// and record: what makes `status` call an applied step drifted.
+pub fn failing_on_head(repo: &Repository, migration: &Migration) -> Result<Vec<Violation>> {
+    let rules: Vec<&'static Rule> = migration
+        .guard
+        .rules
+        .iter()
+        .filter_map(|id| super::rules::find(id))
+        .collect();
+    if rules.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Ok(head) = repo.head().and_then(|h| h.peel_to_tree()) else {
+        return Ok(Vec::new());
+    };
+    let files = TreeFiles::new(repo, head);
+    let Some(config_text) = files.read(Path::new(CONFIG_FILE))? else {
+        return Ok(Vec::new());
+    };
+    let config = Config::parse(Path::new(CONFIG_FILE), &config_text)?;
+    let state = match files.read(Path::new(STATE_FILE))? {
+        Some(text) => State::parse(&text)?,
+        None => State::default(),
+    };
+    let active = super::active_rules(&state, &plan::bundled());
+    let scope = Scope::new(
+        &files,
+        &config,
+        &state,
+        active.iter().map(|r| r.id).collect(),
+        Selection::All,
+    );
+    Ok(super::run(&scope, &rules)?
+        .into_iter()
+        .filter(|v| !v.allowed)
+        .collect())
+}

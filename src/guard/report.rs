@@ -1,0 +1,131 @@
+//! How violations are shown: rustc-style for people (rendered by
+//! annotate-snippets), JSON for machines. The rules know nothing of this.
+
+use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
+use serde::Serialize;
+
+use super::Violation;
+
+/// rustc-style diagnostics for the violations that are not allowed, then a
+/// summary line. Empty when there is nothing to report.
+pub fn human(violations: &[Violation], color: bool) -> String {
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    let mut out = String::new();
+    for v in violations.iter().filter(|v| !v.allowed) {
+        let path = v.finding.path.display().to_string();
+        let title = Level::ERROR
+            .primary_title(v.finding.message.as_str())
+            .id(v.rule.id);
+        let group: Group = match (&v.source, &v.finding.range) {
+            (Some(src), Some(range)) => {
+                let mut annotation = AnnotationKind::Primary.span(range.clone());
+                if let Some(label) = &v.finding.label {
+                    annotation = annotation.label(label.as_str());
+                }
+                title.element(
+                    Snippet::source(src.text.as_str())
+                        .path(path)
+                        .fold(true)
+                        .annotation(annotation),
+                )
+            }
+            _ => title.element(Origin::path(path)),
+        };
+        let group = group.element(Level::HELP.message(v.help()));
+        out.push_str(&renderer.render(&[group]));
+        out.push_str("\n\n");
+    }
+    let blocking = violations.iter().filter(|v| !v.allowed).count();
+    let allowed = violations.len() - blocking;
+    if blocking > 0 {
+        let files = {
+            let mut f: Vec<_> = violations
+                .iter()
+                .filter(|v| !v.allowed)
+                .map(|v| &v.finding.path)
+                .collect();
+            f.dedup();
+            f.len()
+        };
+        let mut line = format!(
+            "{blocking} guard violation{} in {files} file{}",
+            plural(blocking),
+            plural(files)
+        );
+        if allowed > 0 {
+            line.push_str(&format!(
+                " ({allowed} more allowed by a `flake-migrate: allow` comment)"
+            ));
+        }
+        let title = Level::ERROR.primary_title(line);
+        out.push_str(&renderer.render(&[Group::with_title(title)]));
+        out.push('\n');
+    }
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+#[derive(Serialize)]
+struct JsonViolation<'a> {
+    file: String,
+    line: Option<usize>,
+    column: Option<usize>,
+    rule: &'a str,
+    message: &'a str,
+    help: &'a str,
+    allowed: bool,
+}
+
+/// Every violation, allowed ones included (marked), as a JSON array.
+pub fn json(violations: &[Violation]) -> String {
+    let items: Vec<JsonViolation> = violations
+        .iter()
+        .map(|v| JsonViolation {
+            file: v.finding.path.display().to_string(),
+            line: v.position.map(|p| p.0),
+            column: v.position.map(|p| p.1),
+            rule: v.rule.id,
+            message: &v.finding.message,
+            help: v.help(),
+            allowed: v.allowed,
+        })
+        .collect();
+    serde_json::to_string_pretty(&items).expect("violations serialize")
+}
+
+/// `check --list-rules`: each rule's id and what it forbids, with the step
+/// that turns it on.
+pub fn rule_list(migrations: &[crate::plan::Migration]) -> String {
+    let width = super::rules::ALL
+        .iter()
+        .map(|r| r.id.len())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for rule in super::rules::ALL {
+        let step = migrations
+            .iter()
+            .find(|m| m.guard.rules.iter().any(|r| r == rule.id))
+            .map_or("-", |m| &m.id[..4]);
+        out.push_str(&format!(
+            "{:width$}  after {step}  {}\n",
+            rule.id, rule.summary
+        ));
+    }
+    out
+}
+
+/// `check --explain RULE`.
+pub fn explain(rule: &super::Rule) -> String {
+    format!(
+        "{}: {}\n\n{}\n\nhelp: {}\nallow once: `# flake-migrate: allow {}` on the line or the line before\n",
+        rule.id, rule.summary, rule.explanation, rule.help, rule.id
+    )
+}

@@ -1,0 +1,222 @@
+//! `overlay-file` (after 0002): the overlay still exists, reads the upstream
+//! input, and defines `llama-cpp-<variant>` for every variant the hosts use.
+
+use rnix::ast;
+use rowan::ast::AstNode;
+
+use crate::error::Result;
+use crate::guard::{Finding, Rule, Scope};
+use crate::syntax;
+
+pub const RULE: Rule = Rule {
+    id: "overlay-file",
+    summary: "the llama.cpp overlay must exist and map the upstream flake's packages",
+    help: "restore the overlay as step 0002 wrote it, or undo the migration with `flake-migrate down`",
+    explanation: "\
+Step 0002 wrote one small overlay (default `nixos/overlays/llama-cpp.nix`, the
+`overlay` key of flake-migrate.toml) that names the upstream flake's builds
+`llama-cpp-cpu`, `llama-cpp-cuda`, `llama-cpp-vulkan`, `llama-cpp-rocm`, for
+exactly the variants your hosts use. Hosts import it (0003) and install those
+names (0004).
+
+This rule fails when the file is deleted, when it no longer reads the upstream
+input, when a variant a host uses is missing from it, or when a variant is
+built from nixpkgs' `llama-cpp` again (`prev.llama-cpp.override …`).",
+    check,
+};
+
+/// Names under which an overlay or module sees nixpkgs.
+const PKGS_NAMES: [&str; 5] = ["prev", "final", "pkgs", "super", "self"];
+
+fn check(scope: &Scope) -> Result<Vec<Finding>> {
+    let path = scope.config.overlay.as_path();
+    if !scope.covers(path) {
+        return Ok(Vec::new());
+    }
+    let Some(src) = scope.source(path)? else {
+        let mut finding = Finding::missing(
+            path,
+            format!("the llama.cpp overlay {} is missing", path.display()),
+        )
+        .help(format!(
+            "restore it: `git restore --source=HEAD --staged --worktree {}` (or undo the migration with `flake-migrate down`)",
+            path.display()
+        ));
+        if let Some(to) = scope
+            .staged()
+            .and_then(|c| c.renames.iter().find(|(from, _)| from == path))
+            .map(|(_, to)| to)
+        {
+            finding = finding.help(format!(
+                "it was renamed to {}: move it back, or set `overlay = \"{}\"` in flake-migrate.toml",
+                to.display(),
+                to.display()
+            ));
+        }
+        return Ok(vec![finding]);
+    };
+    let input = scope.config.input.as_str();
+    let mut out = Vec::new();
+    let selects: Vec<(Vec<String>, std::ops::Range<usize>)> = src
+        .root
+        .syntax()
+        .descendants()
+        .filter_map(ast::Select::cast)
+        .filter_map(|s| Some((static_prefix(&s)?, syntax::range(s.syntax().text_range()))))
+        .collect();
+    let head = head_range(&src.root, &src.text);
+    if !selects
+        .iter()
+        .any(|(names, _)| names.iter().any(|n| n == input))
+    {
+        out.push(
+            Finding::at(
+                path,
+                head.clone(),
+                format!("the overlay no longer reads the upstream input `{input}`"),
+            )
+            .help(format!(
+                "map the variants from `inputs.{input}.packages.${{prev.stdenv.hostPlatform.system}}`, as step 0002 wrote it"
+            )),
+        );
+    }
+    let defined: Vec<(String, ast::AttrpathValue)> = src
+        .root
+        .syntax()
+        .descendants()
+        .filter_map(ast::AttrpathValue::cast)
+        .filter_map(|apv| {
+            let names = syntax::attrpath_names(&apv.attrpath()?)?;
+            Some((names.last()?.clone(), apv))
+        })
+        .collect();
+    for (host_variant, hosts) in variants_with_hosts(scope) {
+        let name = host_variant.package_attr();
+        match defined.iter().find(|(n, _)| *n == name) {
+            None => out.push(
+                Finding::at(
+                    path,
+                    head.clone(),
+                    format!("the overlay does not define `{name}`"),
+                )
+                .label(format!(
+                    "{} use{} it",
+                    hosts.join(", "),
+                    if hosts.len() == 1 { "s" } else { "" }
+                ))
+                .help(format!(
+                    "add `{name} = upstream.{};` to the overlay",
+                    host_variant.upstream_package()
+                )),
+            ),
+            Some((_, apv)) => {
+                let Some(value) = apv.value() else { continue };
+                let value_range = syntax::range(value.syntax().text_range());
+                if let Some((_, range)) = selects.iter().find(|(names, range)| {
+                    range.start >= value_range.start
+                        && range.end <= value_range.end
+                        && names
+                            .windows(2)
+                            .any(|w| PKGS_NAMES.contains(&w[0].as_str()) && w[1] == "llama-cpp")
+                }) {
+                    out.push(
+                        Finding::at(
+                            path,
+                            range.clone(),
+                            format!("`{name}` is built from nixpkgs' llama-cpp again"),
+                        )
+                        .label("nixpkgs' llama-cpp")
+                        .help(format!(
+                            "build it from the upstream flake: `{name} = upstream.{};`",
+                            host_variant.upstream_package()
+                        )),
+                    );
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The names of a select chain up to its first dynamic part:
+/// `inputs.llama-cpp.packages.${system}` gives `inputs`, `llama-cpp`, `packages`.
+fn static_prefix(select: &ast::Select) -> Option<Vec<String>> {
+    let mut names = syntax::select_path(&select.expr()?)?;
+    for attr in select.attrpath()?.attrs() {
+        match syntax::attr_name(&attr) {
+            Some(n) => names.push(n),
+            None => break,
+        }
+    }
+    Some(names)
+}
+
+/// Each variant in use with the hosts that use it.
+fn variants_with_hosts(scope: &Scope) -> Vec<(crate::config::Variant, Vec<String>)> {
+    scope
+        .config
+        .variants()
+        .into_iter()
+        .map(|v| {
+            let hosts = scope
+                .config
+                .hosts
+                .iter()
+                .filter(|(_, hv)| **hv == v)
+                .map(|(h, _)| h.clone())
+                .collect();
+            (v, hosts)
+        })
+        .collect()
+}
+
+/// The first line of the file's expression (past leading comments): where a
+/// finding about the whole file points.
+fn head_range(root: &ast::Root, text: &str) -> std::ops::Range<usize> {
+    let start = root.expr().map_or(0, |e| syntax::start(e.syntax()));
+    let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    start..end
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::guard::rules::testing::findings;
+
+    const OVERLAY: &str = "nixos/overlays/llama-cpp.nix";
+    const GOOD: &str = "# Upstream llama.cpp flake builds as llama-cpp-<variant> (portable: GGML_NATIVE off).\n{ inputs }:\n_final: prev:\nlet upstream = inputs.llama-cpp.packages.${prev.stdenv.hostPlatform.system}; in\n{\n  llama-cpp-cuda = upstream.cuda;\n  llama-cpp-vulkan = upstream.vulkan;\n}\n";
+
+    #[test]
+    fn the_generated_overlay_passes() {
+        assert_eq!(
+            findings(&super::RULE, &[(OVERLAY, GOOD)]),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_missing_overlay_fails() {
+        assert_eq!(
+            findings(&super::RULE, &[("flake.nix", "{ }")]),
+            [
+                "nixos/overlays/llama-cpp.nix: the llama.cpp overlay nixos/overlays/llama-cpp.nix is missing"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_dropped_variant_or_a_nixpkgs_build_fails() {
+        let text = GOOD
+            .replace("  llama-cpp-vulkan = upstream.vulkan;\n", "")
+            .replace(
+                "upstream.cuda",
+                "prev.llama-cpp.override { cudaSupport = true; }",
+            );
+        assert_eq!(
+            findings(&super::RULE, &[(OVERLAY, &text)]),
+            [
+                "nixos/overlays/llama-cpp.nix:2:1: the overlay does not define `llama-cpp-vulkan`",
+                "nixos/overlays/llama-cpp.nix:6:20: `llama-cpp-cuda` is built from nixpkgs' llama-cpp again",
+            ]
+        );
+    }
+}

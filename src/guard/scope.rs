@@ -1,0 +1,163 @@
+//! What a rule looks at. The files come through the [`Files`] trait, so the
+//! same rule runs on the working tree, the staged index or HEAD; the
+//! selection says which of them to examine: all (`check`), some paths
+//! (`check PATH…`), or only what a commit changes (`hook run`).
+
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use rnix::ast;
+
+use super::staged::Changes;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::files::Files;
+use crate::model::Model;
+use crate::plan::state::State;
+
+pub enum Selection {
+    /// Every tracked file.
+    All,
+    /// Files at or under these repository-relative paths.
+    Paths(Vec<PathBuf>),
+    /// Only what the commit adds, modifies, deletes or renames.
+    Staged(Changes),
+}
+
+/// A file as checked: its text and syntax tree.
+#[derive(Debug)]
+pub struct Source {
+    pub path: PathBuf,
+    pub text: String,
+    pub root: ast::Root,
+}
+
+pub struct Scope<'a> {
+    pub files: &'a dyn Files,
+    pub config: &'a Config,
+    pub state: &'a State,
+    /// Ids of the rules turned on, so a rule can leave a case to a more
+    /// specific one.
+    pub active: Vec<&'static str>,
+    selection: Selection,
+    /// The files as HEAD has them, when checking a commit.
+    previous: Option<&'a dyn Files>,
+    parsed: RefCell<HashMap<PathBuf, Option<Rc<Source>>>>,
+    model: OnceCell<Option<Rc<Model>>>,
+}
+
+impl<'a> Scope<'a> {
+    pub fn new(
+        files: &'a dyn Files,
+        config: &'a Config,
+        state: &'a State,
+        active: Vec<&'static str>,
+        selection: Selection,
+    ) -> Self {
+        Scope {
+            files,
+            config,
+            state,
+            active,
+            selection,
+            previous: None,
+            parsed: RefCell::new(HashMap::new()),
+            model: OnceCell::new(),
+        }
+    }
+
+    /// HEAD's files, so a rule can tell what a commit removes.
+    pub fn with_previous(mut self, previous: &'a dyn Files) -> Self {
+        self.previous = Some(previous);
+        self
+    }
+
+    /// The file as HEAD has it (only when checking a commit).
+    pub fn previous_source(&self, path: &Path) -> Result<Option<Source>> {
+        let Some(files) = self.previous else {
+            return Ok(None);
+        };
+        Ok(files.read(path)?.map(|text| Source {
+            path: path.to_path_buf(),
+            root: rnix::Root::parse(&text).tree(),
+            text,
+        }))
+    }
+
+    /// The hosts and the module files each imports, read once on first use
+    /// (it reads every host's modules: rules ask only when they must).
+    /// `None` when a file it needs does not parse.
+    pub fn model(&self) -> Result<Option<Rc<Model>>> {
+        if let Some(m) = self.model.get() {
+            return Ok(m.clone());
+        }
+        let model = match Model::read(self.files) {
+            Ok(m) => Some(Rc::new(m)),
+            Err(Error::Parse { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(self.model.get_or_init(|| model).clone())
+    }
+
+    pub fn is_active(&self, rule: &str) -> bool {
+        self.active.contains(&rule)
+    }
+
+    /// Whether a rule about `path` (present or missing) should report on it.
+    pub fn covers(&self, path: &Path) -> bool {
+        match &self.selection {
+            Selection::All => true,
+            Selection::Paths(paths) => paths.iter().any(|p| path.starts_with(p)),
+            Selection::Staged(changes) => changes.touches(path),
+        }
+    }
+
+    /// The existing `.nix` files to examine.
+    pub fn nix_files(&self) -> Vec<PathBuf> {
+        match &self.selection {
+            Selection::All => self.files.nix_files(),
+            Selection::Paths(paths) => self
+                .files
+                .nix_files()
+                .into_iter()
+                .filter(|f| paths.iter().any(|p| f.starts_with(p)))
+                .collect(),
+            Selection::Staged(changes) => changes
+                .written()
+                .filter(|p| p.extension().is_some_and(|e| e == "nix"))
+                .map(Path::to_path_buf)
+                .collect(),
+        }
+    }
+
+    /// The staged changes, when checking a commit.
+    pub fn staged(&self) -> Option<&Changes> {
+        match &self.selection {
+            Selection::Staged(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The file, read and parsed once; `None` when it does not exist.
+    /// A file with syntax errors still gives a tree: the rules see what
+    /// parsed, and nix will report the rest.
+    pub fn source(&self, path: &Path) -> Result<Option<Rc<Source>>> {
+        if let Some(s) = self.parsed.borrow().get(path) {
+            return Ok(s.clone());
+        }
+        let source = self.files.read(path)?.map(|text| {
+            let root = rnix::Root::parse(&text).tree();
+            Rc::new(Source {
+                path: path.to_path_buf(),
+                text,
+                root,
+            })
+        });
+        self.parsed
+            .borrow_mut()
+            .insert(path.to_path_buf(), source.clone());
+        Ok(source)
+    }
+}
