@@ -228,13 +228,11 @@ fn scan_node(
                 }
             } else if dotted.starts_with("hardware.amdgpu")
                 || dotted.starts_with("hardware.intelgpu")
-            {
-                Some((Strength::Hardware, Variant::Vulkan))
-            } else if (dotted.starts_with("hardware.graphics")
-                || dotted.starts_with("hardware.opengl"))
-                && ["vulkan", "amdvlk", "intel", "mesa"]
-                    .iter()
-                    .any(|d| value.contains(d))
+                || ((dotted.starts_with("hardware.graphics")
+                    || dotted.starts_with("hardware.opengl"))
+                    && ["vulkan", "amdvlk", "intel", "mesa"]
+                        .iter()
+                        .any(|d| value.contains(d)))
             {
                 Some((Strength::Hardware, Variant::Vulkan))
             } else {

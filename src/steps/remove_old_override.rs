@@ -168,9 +168,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
                             "{}: {why}",
                             model::location(&file, &text, start(&path_node))
                         ),
-                        format!(
-                            "remove this use of the old override by hand, then run `flake-migrate up` to adopt step 0005"
-                        ),
+                        "remove this use of the old override by hand, then run `flake-migrate up` to adopt step 0005",
                     ));
                 }
             }
