@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::engine::Session;
 use crate::error::Result;
 use crate::git;
+use crate::guard;
 use crate::plan::Operation;
 use crate::steps::{self, Context, Plan};
 
@@ -120,6 +121,13 @@ pub fn compute(session: &Session) -> Result<Vec<StepStatus>> {
             } else {
                 StepState::Applied
             };
+            // Its guard rules failing on HEAD means a commit got past the hook.
+            if status.done()
+                && let Some(why) = guard::check::drift(&session.repo, m)?
+            {
+                status = StepState::Drifted;
+                detail = Some(why);
+            }
             if matches!(m.operation, Operation::Verify { .. })
                 && let Some(v) = &state.verification
                 && v.tree != git::content_tree(&session.repo)?.to_string()

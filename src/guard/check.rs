@@ -156,3 +156,24 @@ pub fn failing_on_head(repo: &Repository, migration: &Migration) -> Result<Vec<V
         .filter(|v| !v.allowed)
         .collect())
 }
+
+/// Why `status` should call `migration` drifted: its first rule failing on
+/// HEAD, or `None` when they all pass.
+pub fn drift(repo: &Repository, migration: &Migration) -> Result<Option<String>> {
+    let violations = failing_on_head(repo, migration)?;
+    let Some(first) = violations.first() else {
+        return Ok(None);
+    };
+    let place = match first.position {
+        Some((line, col)) => format!("{}:{line}:{col}", first.finding.path.display()),
+        None => first.finding.path.display().to_string(),
+    };
+    let more = match violations.len() - 1 {
+        0 => String::new(),
+        n => format!(" (and {n} more)"),
+    };
+    Ok(Some(format!(
+        "its guard rule `{}` fails on HEAD: {place}: {}{more}; run `flake-migrate check` for details",
+        first.rule.id, first.finding.message
+    )))
+}

@@ -43,7 +43,11 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
             path.clone(),
             first_line,
             format!("the old override file {} is back", path.display()),
-        );
+        )
+        .help(format!(
+            "delete it again (`git rm {}`): the hosts get llama.cpp from the upstream overlay now",
+            path.display()
+        ));
         if let Some(from) = scope.staged().and_then(|c| c.renamed_from(path)) {
             finding = finding.label(format!("renamed from {}", from.display()));
         }
