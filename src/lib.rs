@@ -5,6 +5,7 @@
 //! `steps`) → edit (`edit`) → commit (`engine`, `git`). See ARCHITECTURE.md.
 
 pub mod config;
+pub mod demo;
 pub mod edit;
 pub mod engine;
 pub mod error;

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use flake_migrate::engine::{self, RunOptions, Session};
 use flake_migrate::error::{Error, Result, exit};
 use flake_migrate::guard::{self, check::CheckOptions};
-use flake_migrate::{init, plan, status, steps};
+use flake_migrate::{demo, init, plan, status, steps};
 
 #[derive(Parser)]
 #[command(
@@ -83,6 +83,9 @@ enum Command {
         #[arg(long, value_name = "H")]
         host: String,
     },
+    /// Write the seed plan's example fleet into DIR (a new temporary
+    /// directory by default) as a git repository, and migrate it.
+    Demo { dir: Option<PathBuf> },
     /// Undo the newest applied step (or down to --to, or --all).
     Down {
         /// Keep this step and undo every newer one.
@@ -207,6 +210,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
             let session = Session::open_for_change(&dir, out)?;
             steps::switch::confirm(&session, &host, out)?;
         }
+        Command::Demo { dir } => demo::run(dir, out)?,
         Command::Down { to, all, dry_run } => {
             let session = Session::open_for_change(&dir, out)?;
             let opts = RunOptions {
