@@ -1,6 +1,6 @@
-//! The inline exception: a comment `# flake-migrate: allow RULE` on the
-//! offending line or on the line before it. Several rules may be named,
-//! separated by spaces or commas; `/* … */` comments work too.
+//! The inline exception: a comment `# flake-migrate: allow RULE` at the end
+//! of the offending line, or alone on the line before it. Several rules may
+//! be named, separated by spaces or commas; `/* … */` comments work too.
 
 const MARKER: &str = "flake-migrate: allow";
 
@@ -17,9 +17,13 @@ pub fn is_allowed(text: &str, offset: usize, rule: &str) -> bool {
         }
         None => "",
     };
-    [this_line, previous]
-        .iter()
-        .any(|line| allowed_rules(line).any(|r| r == rule))
+    // A trailing comment speaks for its own line only.
+    let previous_is_comment = {
+        let t = previous.trim_start();
+        t.starts_with('#') || t.starts_with("/*")
+    };
+    allowed_rules(this_line).any(|r| r == rule)
+        || (previous_is_comment && allowed_rules(previous).any(|r| r == rule))
 }
 
 /// The rule ids a line's allow comment names.
@@ -48,8 +52,8 @@ mod tests {
         assert!(!is_allowed(text, at("llama-cpp\n"), "old-override"));
         assert!(is_allowed(text, at("foo"), "nixpkgs-llama-cpp"));
         assert!(is_allowed(text, at("foo"), "old-override"));
-        // The line after a comment is covered; two lines after is not.
-        assert!(is_allowed(text, at("bar"), "old-override"));
+        // A trailing comment does not cover the next line.
+        assert!(!is_allowed(text, at("bar"), "old-override"));
         assert!(!is_allowed(text, at("]"), "old-override"));
     }
 

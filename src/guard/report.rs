@@ -125,7 +125,7 @@ pub fn rule_list(migrations: &[crate::plan::Migration]) -> String {
 /// `check --explain RULE`.
 pub fn explain(rule: &super::Rule) -> String {
     format!(
-        "{}: {}\n\n{}\n\nhelp: {}\nallow once: `# flake-migrate: allow {}` on the line or the line before\n",
+        "{}: {}\n\n{}\n\nhelp: {}\nallow once: `# flake-migrate: allow {}` at the end of the line, or alone on the line before\n",
         rule.id, rule.summary, rule.explanation, rule.help, rule.id
     )
 }

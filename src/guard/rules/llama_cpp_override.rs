@@ -18,7 +18,8 @@ overlay or a module, is a step back.
 
 Arguments that upstream does not cover (for example a pinned `src`) are
 better raised upstream; for an intentional exception put
-`# flake-migrate: allow llama-cpp-override` on the line or the line before.",
+`# flake-migrate: allow llama-cpp-override` at the end of the line, or alone
+on the line before.",
     check,
 };
 

@@ -26,8 +26,8 @@ It finds the same forms 0004 rewrites: `pkgs.llama-cpp`, `llama-cpp` under
 (the module's default package is nixpkgs' build). Look-alikes are fine:
 `systemd.services.llama-cpp`, `pkgs.myns.llama-cpp`, strings and comments.
 Files of hosts without a variant are not checked. For an intentional
-exception, put `# flake-migrate: allow nixpkgs-llama-cpp` on the line or the
-line before.",
+exception, end the line with `# flake-migrate: allow nixpkgs-llama-cpp`, or
+put that comment alone on the line before.",
     check,
 };
 
