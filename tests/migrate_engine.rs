@@ -952,3 +952,82 @@ fn init_without_a_git_identity_fails_clearly_and_writes_nothing() {
     assert_ne!(head(dir), head_before, "the config is committed");
     assert_eq!(porcelain(dir), "");
 }
+
+// ---------------------------------------------------------------------------
+// Step 0001 and `nix flake lock`
+
+#[test]
+fn up_step_1_locks_the_new_input_and_commits_flake_lock_with_it() {
+    require_nix!();
+    let repo = locked_fixture_repo("seed");
+    let dir = repo.path();
+    let mut init = vec!["init"];
+    init.extend(SEED_HOSTS);
+    fm(dir, &init).ok();
+    let lock_before = repo.read("flake.lock");
+    let overrides = migration_override_args(dir);
+    let mut args = vec!["up", "--to", "1", "--"];
+    args.extend(overrides.iter().map(String::as_str));
+    let run = fm(dir, &args).ok();
+    assert!(run.stdout.contains("nix flake lock"), "{run:#?}");
+
+    assert_eq!(
+        porcelain(dir),
+        "",
+        "flake.lock is committed, not left behind"
+    );
+    let files = git(dir, &["show", "--name-only", "--format=", "HEAD"]);
+    let files: Vec<&str> = files.lines().collect();
+    assert_eq!(files, [STATE, "flake.lock", "flake.nix"], "one commit");
+    assert_eq!(
+        trailer(dir, "HEAD", "Migration").as_deref(),
+        Some("0001-flake-input")
+    );
+    let lock: serde_json::Value = serde_json::from_str(&repo.read("flake.lock")).unwrap();
+    assert_ne!(repo.read("flake.lock"), lock_before);
+    let nodes = &lock["nodes"];
+    let root = lock["root"].as_str().unwrap();
+    assert_eq!(nodes[root]["inputs"]["llama-cpp"], "llama-cpp", "{lock:#}");
+    let node = &nodes["llama-cpp"];
+    assert_eq!(
+        node["inputs"]["nixpkgs"],
+        serde_json::json!(["nixpkgs"]),
+        "llama-cpp follows nixpkgs: {node:#}"
+    );
+    assert_eq!(node["original"]["owner"], "ggml-org", "{node:#}");
+    assert_eq!(node["original"]["repo"], "llama.cpp", "{node:#}");
+    // No second nixpkgs came in with it.
+    let nixpkgs_nodes = nodes
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("nixpkgs") && *k != "nixpkgs-stable")
+        .count();
+    assert_eq!(nixpkgs_nodes, 1, "{lock:#}");
+
+    // Undoing the step restores the old lock too.
+    fm(dir, &["down"]).ok();
+    assert_eq!(repo.read("flake.lock"), lock_before);
+}
+
+#[test]
+fn up_step_1_without_nix_says_what_to_run() {
+    let repo = seed();
+    let dir = repo.path();
+    // A PATH with no nix on it (the binary needs nothing else from PATH).
+    let empty = tempfile::tempdir().unwrap();
+    let path = empty.path().display().to_string();
+    let run = fm_env(dir, &["up", "--to", "1"], &[("PATH", &path)]).ok();
+    assert!(run.stdout.contains("nix flake lock"), "{run:#?}");
+    assert_eq!(
+        trailer(dir, "HEAD", "Migration").as_deref(),
+        Some("0001-flake-input")
+    );
+    let body = git(dir, &["log", "-1", "--format=%B"]);
+    assert!(
+        body.contains("nix flake lock"),
+        "the commit says so too:\n{body}"
+    );
+    assert!(!dir.join("flake.lock").exists());
+    assert_eq!(porcelain(dir), "");
+}
