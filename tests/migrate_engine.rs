@@ -1031,3 +1031,82 @@ fn up_step_1_without_nix_says_what_to_run() {
     assert!(!dir.join("flake.lock").exists());
     assert_eq!(porcelain(dir), "");
 }
+
+/// The seed with a `llama-cpp` input already declared as `declaration`
+/// (after nixos-hardware), configured.
+fn seed_with_input(declaration: &str) -> TempRepo {
+    let repo = fixture_repo("seed");
+    let anchor = "    nixos-hardware.url = \"github:NixOS/nixos-hardware/master\";\n";
+    let flake = repo.read("flake.nix");
+    assert!(flake.contains(anchor));
+    repo.write(
+        "flake.nix",
+        &flake.replacen(anchor, &format!("{anchor}{declaration}"), 1),
+    );
+    repo.commit_all("Declare llama-cpp");
+    let mut init = vec!["init"];
+    init.extend(SEED_HOSTS);
+    fm(repo.path(), &init).ok();
+    repo
+}
+
+#[test]
+fn up_step_1_adds_only_the_missing_follows_to_an_existing_dotted_input() {
+    let repo = seed_with_input("    llama-cpp.url = \"github:ggml-org/llama.cpp\";\n");
+    let before = repo.read("flake.nix");
+    fm(repo.path(), &["up", "--no-lock", "--to", "1"]).ok();
+    let after = repo.read("flake.nix");
+    assert_eq!(
+        after,
+        before.replacen(
+            "    llama-cpp.url = \"github:ggml-org/llama.cpp\";\n",
+            "    llama-cpp.url = \"github:ggml-org/llama.cpp\";\n    llama-cpp.inputs.nixpkgs.follows = \"nixpkgs\";\n",
+            1
+        )
+    );
+}
+
+#[test]
+fn up_step_1_adds_only_the_missing_follows_to_an_existing_nested_input() {
+    let repo = seed_with_input(
+        "\n    # upstream, at last\n    llama-cpp = {\n      url = \"github:ggml-org/llama.cpp\";\n    };\n",
+    );
+    fm(repo.path(), &["up", "--no-lock", "--to", "1"]).ok();
+    let after = repo.read("flake.nix");
+    assert_eq!(
+        after.matches("github:ggml-org/llama.cpp").count(),
+        1,
+        "{after}"
+    );
+    assert_eq!(after.matches("llama-cpp = {").count(), 1, "{after}");
+    assert!(
+        after.contains("    # upstream, at last\n"),
+        "comment kept:\n{after}"
+    );
+    let input = &after[after.find("llama-cpp = {").unwrap()..];
+    let input = &input[..input.find("};").unwrap()];
+    assert!(
+        input.contains("inputs.nixpkgs.follows = \"nixpkgs\";"),
+        "follows inside the existing attrset:\n{after}"
+    );
+    if nix_available() {
+        assert!(nix_parses(&repo.path().join("flake.nix")));
+    }
+}
+
+#[test]
+fn down_dry_run_prints_the_revert_and_changes_nothing() {
+    let repo = seed_up();
+    let dir = repo.path();
+    let head_before = head(dir);
+    let tree_before = tree_bytes(dir);
+    let run = fm(dir, &["down", "--dry-run"]).ok();
+    assert!(run.stdout.contains("0005"), "{run:#?}");
+    assert!(
+        run.stdout.contains(&format!("+++ b/{OLD_OVERRIDE}")),
+        "the file it would restore:\n{run:#?}"
+    );
+    assert_eq!(head(dir), head_before);
+    assert_same_tree(&tree_bytes(dir), &tree_before);
+    assert_eq!(porcelain(dir), "");
+}
