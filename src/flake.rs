@@ -184,7 +184,7 @@ fn flatten(
     out: &mut Vec<InputEntry>,
 ) {
     if let ast::Expr::AttrSet(set) = syntax::unparen(value.clone())
-        && set.rec_token().is_none()
+        && !syntax::is_rec(&set)
     {
         for (names, apv) in syntax::named_entries(&set) {
             if let Some(v) = apv.value() {

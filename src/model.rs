@@ -39,6 +39,9 @@ pub struct Host {
     /// Built with a ready-made `pkgs` (`inherit pkgs;`): `nixpkgs.overlays`
     /// has no effect on it.
     pub external_pkgs: bool,
+    /// Every relative path literal in its definition and its modules,
+    /// resolved (to tell, for example, whether it imports the overlay).
+    pub paths: BTreeSet<PathBuf>,
     /// `home-manager.users.*` is set, and whether `useGlobalPkgs = true`.
     pub home_manager_users: bool,
     pub home_manager_global_pkgs: bool,
@@ -228,7 +231,7 @@ impl Env {
                 }
             }
             if let Some(set) = ast::AttrSet::cast(anc.clone())
-                && set.rec_token().is_some()
+                && syntax::is_rec(&set)
             {
                 for (names, apv) in syntax::named_entries(&set) {
                     if names.len() == 1
@@ -407,6 +410,7 @@ fn resolve_host(
         files: Vec::new(),
         inputs_in_modules: false,
         external_pkgs: false,
+        paths: BTreeSet::new(),
         home_manager_users: false,
         home_manager_global_pkgs: false,
     };
@@ -478,6 +482,7 @@ fn resolve_host(
             }
         }
     }
+    host.paths.extend(path_literals(expr.syntax(), def_file));
     let mut scan_nodes: Vec<(PathBuf, SyntaxNode)> = inline
         .iter()
         .map(|n| (def_file.to_path_buf(), n.clone()))
@@ -497,6 +502,7 @@ fn resolve_host(
         };
         let root = syntax::parse(&file, &src)?;
         queue.extend(import_paths(root.syntax(), &file, files, unresolved));
+        host.paths.extend(path_literals(root.syntax(), &file));
         scan_nodes.push((file.clone(), root.syntax().clone()));
         host.files.push(file);
     }
@@ -518,6 +524,13 @@ fn resolve_host(
         }
     }
     Ok(host)
+}
+
+fn path_literals(node: &SyntaxNode, file: &Path) -> Vec<PathBuf> {
+    node.descendants()
+        .filter(|n| n.kind() == rnix::SyntaxKind::NODE_PATH_REL)
+        .map(|n| join(file, &n.to_string()))
+        .collect()
 }
 
 fn passes_inputs(special_args: &ast::Expr, env: &Env) -> bool {
@@ -655,11 +668,13 @@ fn import_paths(
     files: &dyn Files,
     unresolved: &mut Vec<Unresolved>,
 ) -> Vec<PathBuf> {
-    let text = node
-        .ancestors()
-        .last()
-        .map(|r| r.to_string())
-        .unwrap_or_default();
+    // The file's text, for positions in messages; made only when needed.
+    let text = || {
+        node.ancestors()
+            .last()
+            .map(|r| r.to_string())
+            .unwrap_or_default()
+    };
     let mut out = Vec::new();
     for apv in node.descendants().filter_map(ast::AttrpathValue::cast) {
         let Some(path) = refs::full_path(&apv) else {
@@ -690,7 +705,7 @@ fn import_paths(
                     Some(p) => out.push(p),
                     None => unresolved.push(located(
                         file,
-                        &text,
+                        &text(),
                         start(item.syntax()),
                         format!("imported module {} does not exist", p.display()),
                     )),
@@ -698,7 +713,7 @@ fn import_paths(
                 ModuleItem::Inline(_) | ModuleItem::External => {}
                 ModuleItem::Unknown => unresolved.push(located(
                     file,
-                    &text,
+                    &text(),
                     start(item.syntax()),
                     format!("import `{}` is computed at evaluation time", item.syntax()),
                 )),

@@ -126,6 +126,14 @@ pub fn attrpath_names(path: &ast::Attrpath) -> Option<Vec<String>> {
     path.attrs().map(|a| attr_name(&a)).collect()
 }
 
+/// `rec { … }`. Looks at the first token only: rnix's `rec_token()` scans
+/// every child of a set, which is slow on a set of hundreds of hosts.
+pub fn is_rec(set: &ast::AttrSet) -> bool {
+    set.syntax()
+        .first_token()
+        .is_some_and(|t| t.kind() == rnix::SyntaxKind::TOKEN_REC)
+}
+
 /// Strips any parentheses around an expression.
 pub fn unparen(mut expr: ast::Expr) -> ast::Expr {
     while let ast::Expr::Paren(p) = &expr {

@@ -3,11 +3,11 @@
 //! list when there is one, else as a new inline module there, else in the
 //! host's own module file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
 
+use rnix::SyntaxKind;
 use rnix::ast;
-use rnix::{SyntaxKind, SyntaxNode};
 use rowan::ast::AstNode;
 
 use super::{Context, Plan};
@@ -16,7 +16,7 @@ use crate::edit::{self, Splice};
 use crate::error::Result;
 use crate::files::Files;
 use crate::flake::{self, FLAKE_FILE};
-use crate::model::{self, Host, Model};
+use crate::model::{Host, Model};
 use crate::refs;
 use crate::syntax::{self, end, start};
 
@@ -29,11 +29,12 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
     let mut splices: BTreeMap<PathBuf, Vec<Splice>> = BTreeMap::new();
     let mut texts: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut notes = Vec::new();
+    let mut parsed: HashMap<PathBuf, DefFile> = HashMap::new();
     for host in &model.hosts {
-        if !config.hosts.contains_key(&host.name) || imports_overlay(ctx.files, host, config)? {
+        if !config.hosts.contains_key(&host.name) || imports_overlay(host, config) {
             continue;
         }
-        let (file, splice) = match place(ctx.files, host, config)? {
+        let (file, splice) = match place(ctx.files, &mut parsed, host, config)? {
             Ok(found) => found,
             Err(blocked) => return Ok(blocked),
         };
@@ -65,48 +66,28 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
 }
 
 /// Whether the host's definition or one of its modules imports the overlay.
-pub fn imports_overlay(files: &dyn Files, host: &Host, config: &Config) -> Result<bool> {
-    let def_text = files.read(&host.def_file)?.unwrap_or_default();
-    let def_root = syntax::parse(&host.def_file, &def_text)?;
-    if path_refs(def_root.syntax(), &host.def_file, &config.overlay)
-        .iter()
-        .any(|offset| host.range.contains(offset))
-    {
-        return Ok(true);
-    }
-    for file in &host.files {
-        let Some(text) = files.read(file)? else {
-            continue;
-        };
-        if !text.contains(
-            config
-                .overlay
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or(""),
-        ) {
-            continue;
-        }
-        let root = syntax::parse(file, &text)?;
-        if !path_refs(root.syntax(), file, &config.overlay).is_empty() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+pub fn imports_overlay(host: &Host, config: &Config) -> bool {
+    host.paths.contains(&config.overlay)
 }
 
-/// Offsets of path literals in `node` that name `target`.
-fn path_refs(node: &SyntaxNode, file: &Path, target: &Path) -> Vec<usize> {
-    node.descendants()
-        .filter(|n| n.kind() == SyntaxKind::NODE_PATH_REL)
-        .filter(|n| model::join(file, &n.to_string()) == target)
-        .map(|n| start(&n))
-        .collect()
+/// A file that defines hosts, parsed once.
+struct DefFile {
+    text: String,
+    root: ast::Root,
+    /// How it names all inputs (`inputs`), when it does.
+    binding: Option<String>,
 }
 
 type Placement = std::result::Result<(PathBuf, Vec<Splice>), Plan>;
 
-fn place(files: &dyn Files, host: &Host, config: &Config) -> Result<Placement> {
+/// Where and how to import the overlay for one host. `parsed` keeps each
+/// file that defines hosts parsed once, however many hosts it holds.
+fn place(
+    files: &dyn Files,
+    parsed: &mut HashMap<PathBuf, DefFile>,
+    host: &Host,
+    config: &Config,
+) -> Result<Placement> {
     if host.external_pkgs {
         return Ok(Err(Plan::blocked(
             format!(
@@ -121,9 +102,26 @@ fn place(files: &dyn Files, host: &Host, config: &Config) -> Result<Placement> {
         )));
     }
     if let Some(list_range) = &host.modules_list {
-        let text = files.read(&host.def_file)?.unwrap_or_default();
-        let root = syntax::parse(&host.def_file, &text)?;
-        let binding = match inputs_binding(&host.def_file, &text, &root) {
+        if !parsed.contains_key(&host.def_file) {
+            let text = files.read(&host.def_file)?.unwrap_or_default();
+            let root = syntax::parse(&host.def_file, &text)?;
+            let binding = inputs_binding(&host.def_file, &text, &root);
+            parsed.insert(
+                host.def_file.clone(),
+                DefFile {
+                    text,
+                    root,
+                    binding,
+                },
+            );
+        }
+        let DefFile {
+            text,
+            root,
+            binding,
+        } = &parsed[&host.def_file];
+        let text = text.as_str();
+        let binding = match binding.clone() {
             Some(b) => b,
             None => {
                 return Ok(Err(Plan::blocked(
@@ -136,12 +134,17 @@ fn place(files: &dyn Files, host: &Host, config: &Config) -> Result<Placement> {
                 )));
             }
         };
-        let list = root
-            .syntax()
-            .descendants()
-            .filter_map(ast::List::cast)
-            .find(|l| start(l.syntax()) == list_range.start)
-            .expect("the model found this list");
+        let range = rnix::TextRange::new(
+            (list_range.start as u32).into(),
+            (list_range.end as u32).into(),
+        );
+        let list = match root.syntax().covering_element(range) {
+            rowan::NodeOrToken::Node(n) => n,
+            rowan::NodeOrToken::Token(t) => t.parent().expect("tokens have parents"),
+        }
+        .ancestors()
+        .find_map(ast::List::cast)
+        .expect("the model found this list");
         let import = import_expr(&host.def_file, config, &binding);
         if let Some(overlays) = inline_overlay_list(&list) {
             return Ok(Ok((
