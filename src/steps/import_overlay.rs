@@ -149,13 +149,13 @@ fn place(
         if let Some(overlays) = inline_overlay_list(&list) {
             return Ok(Ok((
                 host.def_file.clone(),
-                vec![append_item(&text, &overlays, &import)],
+                vec![append_item(text, &overlays, &import)],
             )));
         }
         let module = format!("({{ ... }}: {{ nixpkgs.overlays = [ {import} ]; }})");
         return Ok(Ok((
             host.def_file.clone(),
-            vec![prepend_item(&text, &list, &module)],
+            vec![prepend_item(text, &list, &module)],
         )));
     }
     let Some(own) = &host.own_module else {
