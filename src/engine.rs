@@ -365,10 +365,11 @@ fn lock_flake(root: &Path, opts: &RunOptions) -> String {
     }
     match nix::run(root, &["flake", "lock"], &opts.nix_args) {
         Ok(o) if o.status.success() => "flake.lock updated with `nix flake lock`".into(),
-        Ok(o) => format!(
-            "`nix flake lock` failed, so flake.lock was not updated (offline?): run it yourself. nix said: {}",
-            nix::stderr_tail(&o, 2)
-        ),
+        Ok(o) => {
+            // nix's own words go to the terminal, not into the commit message.
+            eprintln!("nix flake lock said:\n{}", nix::stderr_tail(&o, 3));
+            "`nix flake lock` failed (offline?), so flake.lock was not updated: run `nix flake lock` yourself".into()
+        }
         Err(e) => format!("could not run `nix flake lock` ({e}): run it yourself"),
     }
 }
