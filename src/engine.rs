@@ -463,14 +463,18 @@ fn undo_step(
 ) -> Result<()> {
     let repo = &session.repo;
     let head = git::head_commit(repo)?;
+    let step_commit = git::find_step_commit(repo, &m.id)?;
+    let reverted = step_commit
+        .as_ref()
+        .and_then(|c| c.summary().ok().flatten().map(String::from))
+        .unwrap_or_else(|| m.subject.clone());
     let message = format!(
-        "Revert \"{}\"\n\nflake-migrate down: undo checklist item \"{}\".\n\n{}: {}\n",
-        m.subject,
+        "Revert \"{reverted}\"\n\nflake-migrate down: undo checklist item \"{}\".\n\n{}: {}\n",
         m.title,
         git::TRAILER_REVERTED,
         m.id
     );
-    if let Some(commit) = git::find_step_commit(repo, &m.id)? {
+    if let Some(commit) = step_commit {
         let mut index = repo.revert_commit(&commit, &head, 0, None)?;
         if index.has_conflicts() {
             let files: Vec<String> = index
