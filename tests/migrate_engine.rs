@@ -394,6 +394,10 @@ fn up_refuses_a_modified_tracked_file_and_names_it() {
     assert!(run.stderr.contains("machines/boron.nix"), "{run:#?}");
     assert_eq!(head(dir), head_before);
     assert_same_tree(&tree_bytes(dir), &tree_before);
+    assert!(
+        !dir.join(".git/flake-migrate.lock").exists(),
+        "a refused run releases its lock"
+    );
 }
 
 #[test]
