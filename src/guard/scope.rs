@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::files::Files;
 use crate::model::Model;
 use crate::plan::state::State;
+use crate::refs::{self, LlamaRef};
 
 pub enum Selection {
     /// Every tracked file.
@@ -26,12 +27,44 @@ pub enum Selection {
     Staged(Changes),
 }
 
-/// A file as checked: its text and syntax tree.
+/// A file as checked: its text, and its syntax tree once a rule asks for it
+/// (most files of a large tree are only searched for a name).
 #[derive(Debug)]
 pub struct Source {
     pub path: PathBuf,
     pub text: String,
-    pub root: ast::Root,
+    root: OnceCell<ast::Root>,
+    refs: OnceCell<Vec<LlamaRef>>,
+}
+
+impl Source {
+    pub fn new(path: &Path, text: String) -> Self {
+        Source {
+            path: path.to_path_buf(),
+            text,
+            root: OnceCell::new(),
+            refs: OnceCell::new(),
+        }
+    }
+
+    /// The syntax tree. A file with syntax errors still gives one: the rules
+    /// see what parsed, and nix reports the rest.
+    pub fn root(&self) -> &ast::Root {
+        self.root
+            .get_or_init(|| rnix::Root::parse(&self.text).tree())
+    }
+
+    /// References to nixpkgs' llama-cpp ([`refs::find`]); every form of
+    /// them names `llama-cpp`, so a file without the name is not parsed.
+    pub fn llama_refs(&self) -> &[LlamaRef] {
+        self.refs.get_or_init(|| {
+            if self.text.contains(refs::PACKAGE) {
+                refs::find(self.root())
+            } else {
+                Vec::new()
+            }
+        })
+    }
 }
 
 pub struct Scope<'a> {
@@ -79,11 +112,7 @@ impl<'a> Scope<'a> {
         let Some(files) = self.previous else {
             return Ok(None);
         };
-        Ok(files.read(path)?.map(|text| Source {
-            path: path.to_path_buf(),
-            root: rnix::Root::parse(&text).tree(),
-            text,
-        }))
+        Ok(files.read(path)?.map(|text| Source::new(path, text)))
     }
 
     /// The hosts and the module files each imports, read once on first use
@@ -140,21 +169,15 @@ impl<'a> Scope<'a> {
         }
     }
 
-    /// The file, read and parsed once; `None` when it does not exist.
-    /// A file with syntax errors still gives a tree: the rules see what
-    /// parsed, and nix will report the rest.
+    /// The file, read once; `None` when it does not exist.
     pub fn source(&self, path: &Path) -> Result<Option<Rc<Source>>> {
         if let Some(s) = self.parsed.borrow().get(path) {
             return Ok(s.clone());
         }
-        let source = self.files.read(path)?.map(|text| {
-            let root = rnix::Root::parse(&text).tree();
-            Rc::new(Source {
-                path: path.to_path_buf(),
-                text,
-                root,
-            })
-        });
+        let source = self
+            .files
+            .read(path)?
+            .map(|text| Rc::new(Source::new(path, text)));
         self.parsed
             .borrow_mut()
             .insert(path.to_path_buf(), source.clone());

@@ -36,7 +36,7 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
     let Some(src) = scope.source(path)? else {
         return Ok(vec![Finding::missing(path, "flake.nix is missing")]);
     };
-    let Ok(flake) = Flake::read(src.root.clone()) else {
+    let Ok(flake) = Flake::read(src.root().clone()) else {
         return Ok(Vec::new());
     };
     let input = scope.config.input.as_str();

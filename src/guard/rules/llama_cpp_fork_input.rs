@@ -35,7 +35,7 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
     let Some(src) = scope.source(path)? else {
         return Ok(Vec::new());
     };
-    let Ok(flake) = Flake::read(src.root.clone()) else {
+    let Ok(flake) = Flake::read(src.root().clone()) else {
         return Ok(Vec::new());
     };
     let ours = scope.config.input.as_str();

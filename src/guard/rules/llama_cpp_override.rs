@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::guard::{Finding, Rule, Scope};
-use crate::refs::{self, RefKind};
+use crate::refs::RefKind;
 
 pub const RULE: Rule = Rule {
     id: "llama-cpp-override",
@@ -32,7 +32,7 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
         let Some(src) = scope.source(&file)? else {
             continue;
         };
-        for r in refs::find(&src.root) {
+        for r in src.llama_refs() {
             let RefKind::Override { args, attrs } = &r.kind else {
                 continue;
             };

@@ -7,7 +7,7 @@ use crate::config::Variant;
 use crate::error::Result;
 use crate::guard::{Finding, Rule, Scope};
 use crate::model::Model;
-use crate::refs::{self, LlamaRef, RefKind};
+use crate::refs::{LlamaRef, RefKind};
 
 pub const RULE: Rule = Rule {
     id: "nixpkgs-llama-cpp",
@@ -42,8 +42,9 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
         let Some(src) = scope.source(&file)? else {
             continue;
         };
-        let found: Vec<LlamaRef> = refs::find(&src.root)
-            .into_iter()
+        let found: Vec<&LlamaRef> = src
+            .llama_refs()
+            .iter()
             .filter(|r| !(overrides_elsewhere && matches!(r.kind, RefKind::Override { .. })))
             .collect();
         if found.is_empty() {
@@ -60,7 +61,7 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
             if model.is_some() && variants.is_empty() {
                 continue;
             }
-            out.push(finding(&file, &r, &variants));
+            out.push(finding(&file, r, &variants));
         }
     }
     Ok(out)

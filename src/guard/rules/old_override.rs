@@ -53,11 +53,26 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
         }
         out.push(finding);
     }
+    // `./pkgs/x.nix` names `x.nix`; `./pkgs/x` names `x/default.nix`.
+    let names: Vec<&std::ffi::OsStr> = old
+        .iter()
+        .filter_map(|o| match o.file_name() {
+            Some(n) if n == "default.nix" => o.parent().and_then(Path::file_name),
+            n => n,
+        })
+        .collect();
     for file in scope.nix_files() {
         let Some(src) = scope.source(&file)? else {
             continue;
         };
-        for lit in nix_paths::literals(&file, &src.root) {
+        // A path to the file names it: skip parsing files that do not.
+        if !names
+            .iter()
+            .any(|n| n.to_str().is_some_and(|n| src.text.contains(n)))
+        {
+            continue;
+        }
+        for lit in nix_paths::literals(&file, src.root()) {
             if let Some(target) = old.iter().find(|o| nix_paths::names(&lit.target, o)) {
                 out.push(
                     Finding::at(

@@ -58,13 +58,13 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
     let input = scope.config.input.as_str();
     let mut out = Vec::new();
     let selects: Vec<(Vec<String>, std::ops::Range<usize>)> = src
-        .root
+        .root()
         .syntax()
         .descendants()
         .filter_map(ast::Select::cast)
         .filter_map(|s| Some((static_prefix(&s)?, syntax::range(s.syntax().text_range()))))
         .collect();
-    let head = head_range(&src.root, &src.text);
+    let head = head_range(src.root(), &src.text);
     if !selects
         .iter()
         .any(|(names, _)| names.iter().any(|n| n == input))
@@ -81,7 +81,7 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
         );
     }
     let defined: Vec<(String, ast::AttrpathValue)> = src
-        .root
+        .root()
         .syntax()
         .descendants()
         .filter_map(ast::AttrpathValue::cast)

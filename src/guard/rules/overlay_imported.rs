@@ -83,7 +83,7 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
 fn imports_overlay(scope: &Scope, host: &Host, overlay: &Path) -> Result<bool> {
     if let Some(def) = scope.source(&host.def_file)? {
         let built_by_helper = host.modules_list.is_none();
-        let found = nix_paths::literals(&def.path, &def.root).iter().any(|l| {
+        let found = nix_paths::literals(&def.path, def.root()).iter().any(|l| {
             nix_paths::names(&l.target, overlay)
                 && (built_by_helper
                     || (l.range.start >= host.range.start && l.range.end <= host.range.end))
@@ -94,7 +94,7 @@ fn imports_overlay(scope: &Scope, host: &Host, overlay: &Path) -> Result<bool> {
     }
     for file in &host.files {
         if let Some(src) = scope.source(file)?
-            && nix_paths::literals(file, &src.root)
+            && nix_paths::literals(file, src.root())
                 .iter()
                 .any(|l| nix_paths::names(&l.target, overlay))
         {
@@ -124,9 +124,9 @@ fn removes_a_path(scope: &Scope, changes: &Changes) -> Result<bool> {
                 .map(|l| l.target)
                 .collect()
         };
-        let was = targets(&change.path, &before.root);
+        let was = targets(&change.path, before.root());
         let now = match scope.source(&change.path)? {
-            Some(src) => targets(&change.path, &src.root),
+            Some(src) => targets(&change.path, src.root()),
             None => BTreeSet::new(),
         };
         if !was.is_subset(&now) {
