@@ -449,8 +449,19 @@ pub fn down(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result
         say(out, "nothing to undo".to_string());
         return Ok(());
     }
+    // Several steps are undone one commit each; if a later one fails, the
+    // earlier reverts are dropped too, so a failed `down` changes nothing.
+    let start = git::head_commit(&session.repo)?;
     for m in undo {
-        undo_step(session, m, opts, out)?;
+        if let Err(e) = undo_step(session, m, opts, out) {
+            if git::head_commit(&session.repo)?.id() != start.id() {
+                session
+                    .repo
+                    .reset(start.as_object(), git2::ResetType::Hard, None)?;
+                say(out, "the steps undone before it were put back".to_string());
+            }
+            return Err(e);
+        }
     }
     Ok(())
 }
@@ -707,8 +718,11 @@ impl Lock {
                     return Ok(Lock { path });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let pid = std::fs::read_to_string(&path).unwrap_or_default();
-                    if process_alive(pid.trim()) {
+                    let pid = std::fs::read_to_string(&path)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string();
+                    if process_alive(&pid) {
                         return Err(Error::Locked { path, pid });
                     }
                     let _ = std::fs::remove_file(&path);

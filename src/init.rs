@@ -77,7 +77,9 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
     }
     let path = session.root.join(CONFIG_FILE);
     let new_text = config.to_toml();
-    if std::fs::read_to_string(&path).ok().as_deref() == Some(new_text.as_str()) {
+    git::signature(&session.repo)?;
+    let committed = git::head_blob(&session.repo, std::path::Path::new(CONFIG_FILE))?;
+    if committed.as_deref() == Some(new_text.as_bytes()) {
         let _ = writeln!(out, "{CONFIG_FILE} is already up to date");
         return Ok(());
     }

@@ -36,12 +36,13 @@ pub struct Host {
     pub files: Vec<PathBuf>,
     /// Whether `specialArgs` passes `inputs` to its modules.
     pub inputs_in_modules: bool,
-    /// Built with a ready-made `pkgs` (`inherit pkgs;`): `nixpkgs.overlays`
-    /// has no effect on it.
-    pub external_pkgs: bool,
     /// Every relative path literal in its definition and its modules,
     /// resolved (to tell, for example, whether it imports the overlay).
     pub paths: BTreeSet<PathBuf>,
+    /// Module files reached through home-manager users (their packages come
+    /// from home-manager's pkgs, which has the system overlays only with
+    /// `useGlobalPkgs`).
+    pub home_files: BTreeSet<PathBuf>,
     /// `home-manager.users.*` is set, and whether `useGlobalPkgs = true`.
     pub home_manager_users: bool,
     pub home_manager_global_pkgs: bool,
@@ -117,7 +118,7 @@ impl Model {
             i += 1;
             let root = syntax::parse(&file, &text)?;
             model.flake_files.push(file.clone());
-            for p in import_paths(root.syntax(), &file, files, &mut model.unresolved) {
+            for (p, _) in import_paths(root.syntax(), &file, files, &mut model.unresolved) {
                 if !sources.iter().any(|(f, _)| f == &p)
                     && let Some(t) = files.read(&p)?
                     && t.contains("nixosConfigurations")
@@ -409,8 +410,8 @@ fn resolve_host(
         direct_modules: Vec::new(),
         files: Vec::new(),
         inputs_in_modules: false,
-        external_pkgs: false,
         paths: BTreeSet::new(),
+        home_files: BTreeSet::new(),
         home_manager_users: false,
         home_manager_global_pkgs: false,
     };
@@ -445,7 +446,6 @@ fn resolve_host(
     };
     host.inputs_in_modules = call_attr(&call.args, "specialArgs", &call.env, 0)
         .is_some_and(|sa| passes_inputs(&sa, &call.env));
-    host.external_pkgs = call_attr(&call.args, "pkgs", &call.env, 0).is_some();
     let mut module_files = Vec::new();
     let mut inline = Vec::new();
     if let Some(modules) = call_attr(&call.args, "modules", &call.env, 0) {
@@ -489,11 +489,16 @@ fn resolve_host(
         .collect();
     let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
     host.direct_modules = module_files.clone();
-    let mut queue: VecDeque<PathBuf> = module_files.into_iter().collect();
+    // Each queued file says whether it was reached through home-manager.
+    let mut queue: VecDeque<(PathBuf, bool)> =
+        module_files.into_iter().map(|f| (f, false)).collect();
     for (file, node) in &scan_nodes {
         queue.extend(import_paths(node, file, files, unresolved));
     }
-    while let Some(file) = queue.pop_front() {
+    while let Some((file, home)) = queue.pop_front() {
+        if home {
+            host.home_files.insert(file.clone());
+        }
         if !seen.insert(file.clone()) {
             continue;
         }
@@ -501,7 +506,11 @@ fn resolve_host(
             continue;
         };
         let root = syntax::parse(&file, &src)?;
-        queue.extend(import_paths(root.syntax(), &file, files, unresolved));
+        queue.extend(
+            import_paths(root.syntax(), &file, files, unresolved)
+                .into_iter()
+                .map(|(p, h)| (p, h || home)),
+        );
         host.paths.extend(path_literals(root.syntax(), &file));
         scan_nodes.push((file.clone(), root.syntax().clone()));
         host.files.push(file);
@@ -661,13 +670,14 @@ fn resolve_module_path(files: &dyn Files, p: &Path) -> Option<PathBuf> {
 }
 
 /// Module files a module (or flake-parts module) imports: `imports = [ … ]`
-/// and home-manager users' and shared modules.
+/// and home-manager users' and shared modules, each with whether it was
+/// reached through home-manager.
 fn import_paths(
     node: &SyntaxNode,
     file: &Path,
     files: &dyn Files,
     unresolved: &mut Vec<Unresolved>,
-) -> Vec<PathBuf> {
+) -> Vec<(PathBuf, bool)> {
     // The file's text, for positions in messages; made only when needed.
     let text = || {
         node.ancestors()
@@ -688,6 +698,7 @@ fn import_paths(
             continue;
         }
         let Some(value) = apv.value() else { continue };
+        let in_home_manager = path.first().is_some_and(|p| p == "home-manager");
         let mut items = Vec::new();
         if is_hm && !matches!(syntax::unparen(value.clone()), ast::Expr::List(_)) {
             // `home-manager.users.NAME = import ./x.nix;` (a set is scanned
@@ -702,7 +713,7 @@ fn import_paths(
         for item in items {
             match module_item(&item, &Env::default(), file) {
                 ModuleItem::Path(p) => match resolve_module_path(files, &p) {
-                    Some(p) => out.push(p),
+                    Some(p) => out.push((p, in_home_manager)),
                     None => unresolved.push(located(
                         file,
                         &text(),

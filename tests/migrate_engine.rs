@@ -600,7 +600,6 @@ fn down_that_conflicts_with_later_work_changes_nothing_and_names_the_file() {
 /// `down --to 2` must not undo 0005 and 0004 and then stop at a conflict in
 /// 0003 while saying "nothing was changed".
 #[test]
-#[ignore = "bug: down --to/--all commits the reverts of newer steps before finding that an older one conflicts, then says nothing was changed"]
 fn down_to_that_conflicts_at_an_older_step_changes_nothing() {
     let repo = seed_up();
     let dir = repo.path();
@@ -674,7 +673,6 @@ fn a_lock_held_by_a_live_process_refuses_the_run() {
 }
 
 #[test]
-#[ignore = "bug: the Locked error prints the lock file's pid untrimmed, `(pid 1234\\n)`"]
 fn a_lock_message_shows_the_pid_without_its_newline() {
     // `echo $$ > .git/flake-migrate.lock` style files end with a newline.
     let repo = seed();
@@ -933,7 +931,6 @@ fn up_without_a_git_identity_fails_clearly_and_changes_nothing() {
 }
 
 #[test]
-#[ignore = "bug: init writes flake-migrate.toml before committing; without an identity it is left untracked, and the next init calls it up to date and never commits it"]
 fn init_without_a_git_identity_fails_clearly_and_writes_nothing() {
     let repo = fixture_repo("seed");
     let dir = repo.path();

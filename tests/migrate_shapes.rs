@@ -157,13 +157,12 @@ impl Migrated {
 }
 
 /// Steps a shape is allowed to refuse, with what the refusal must say.
-fn allowed_refusal(shape: &str, expect: &Expectations) -> Option<&'static str> {
-    if expect.strings("refuses").iter().any(|s| s == "0004") {
-        return Some("0004");
-    }
-    // pulsar is built from perSystem's ready-made pkgs; refusing 0003 with
-    // the manual step is accepted for now.
-    (shape == "flake-parts").then_some("0003")
+fn allowed_refusal(expect: &Expectations) -> Option<&'static str> {
+    expect
+        .strings("refuses")
+        .iter()
+        .any(|s| s == "0004")
+        .then_some("0004")
 }
 
 fn migrate(shape: &str) -> Migrated {
@@ -185,7 +184,7 @@ fn migrate(shape: &str) -> Migrated {
     let refused = match up.code {
         0 => None,
         3 => {
-            let allowed = allowed_refusal(shape, &expect)
+            let allowed = allowed_refusal(&expect)
                 .unwrap_or_else(|| panic!("{shape}: up refused a step: {up:#?}"));
             assert!(
                 up.stderr.contains(&format!("step {allowed}")),
@@ -579,7 +578,6 @@ shape_tests! {
         dotted_mkhost_migrated_hosts_get_their_upstream_variant;
     "home-manager-users" =>
         home_manager_users_up_edits_as_snapshotted_and_down_all_restores,
-        #[ignore = "bug: 0004 rewrites bob's home.packages on studio (no useGlobalPkgs) to llama-cpp-vulkan, which the host overlay does not reach: undefined variable"]
         home_manager_users_migrated_hosts_get_their_upstream_variant;
     "services" =>
         services_up_edits_as_snapshotted_and_down_all_restores,
@@ -649,62 +647,3 @@ fn shared_conflict_refuses_0004_naming_the_location_each_host_and_a_way_out() {
     assert!(err.contains("flake-migrate up"), "says how to go on: {err}");
 }
 
-#[test]
-fn flake_parts_refusal_names_the_host_and_its_ready_made_pkgs() {
-    let m = migrate("flake-parts");
-    let Some(step) = &m.refused else {
-        return; // handled automatically: nothing to explain
-    };
-    assert_eq!(step, "0003");
-    let err = &m.up.stderr;
-    assert!(err.contains("parts/hosts.nix"), "{err}");
-    assert!(err.contains("pulsar"), "{err}");
-    assert!(err.contains("pkgs"), "{err}");
-    assert!(err.contains("llama-cpp.nix"), "the overlay to add: {err}");
-    assert!(!err.contains("nova") && !err.contains("quasar"), "{err}");
-}
-
-/// After the manual step (the overlay added to pulsar's modules, as 0003
-/// does for other hosts), `up` goes on, and the overlay reaches pulsar's
-/// ready-made pkgs: NixOS applies `nixpkgs.overlays` on top of it.
-#[test]
-fn flake_parts_goes_on_once_the_refused_import_is_done_by_hand() {
-    require_nix!();
-    let m = migrate("flake-parts");
-    if m.refused.is_none() {
-        return;
-    }
-    let dir = m.dir();
-    let hosts = m.repo.read("parts/hosts.nix");
-    let anchor = "          ../hosts/pulsar.nix\n";
-    assert!(hosts.contains(anchor));
-    m.repo.write(
-        "parts/hosts.nix",
-        &hosts.replacen(
-            anchor,
-            &format!(
-                "{anchor}          ({{ ... }}: {{ nixpkgs.overlays = [ (import ../nixos/overlays/llama-cpp.nix {{ inherit inputs; }}) ]; }})\n"
-            ),
-            1,
-        ),
-    );
-    git(
-        dir,
-        &["commit", "-qam", "Import the llama.cpp overlay for pulsar"],
-    );
-    let up = fm(dir, &["up", "--no-lock", "--to", "5"]);
-    assert_eq!(up.code, 0, "{up:#?}");
-    assert_eq!(
-        trailer(dir, "HEAD", "Migration").as_deref(),
-        Some("0005-remove-old-override")
-    );
-    lock(dir);
-    for host in ["nova", "pulsar"] {
-        assert_eq!(
-            host_llama_packages(dir, host),
-            after(&m.expect, host),
-            "{host}"
-        );
-    }
-    assert_eq!(host_llama_packages(dir, "quasar"), Vec::<String>::new());
-}

@@ -50,6 +50,25 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         if variants.iter().any(|(_, v)| *v != first) {
             return Ok(shared_conflict(file, &text, &found[0], &variants));
         }
+        // Home-manager has its own pkgs without the system's overlays
+        // unless `useGlobalPkgs`: the variant would not exist there.
+        if let Some(host) = hosts
+            .iter()
+            .filter_map(|h| model.host(h))
+            .find(|h| h.home_files.contains(file) && !h.home_manager_global_pkgs)
+        {
+            return Ok(Plan::blocked(
+                format!(
+                    "{}: host {}'s home-manager user uses nixpkgs' llama-cpp, but home-manager.useGlobalPkgs is not true, so the overlay does not reach it",
+                    model::location(file, &text, found[0].range.start),
+                    host.name
+                ),
+                format!(
+                    "set `home-manager.useGlobalPkgs = true;` for {} (or add the overlay to that user's `nixpkgs.overlays`), then run `flake-migrate up`",
+                    host.name
+                ),
+            ));
+        }
         let variant = first.expect("a configured host owns every file here");
         let splices = rewrite(file, &text, &root, &found, variant, &mut notes);
         changes
@@ -96,17 +115,6 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
 
     if changes.files.is_empty() {
         return Ok(Plan::Satisfied);
-    }
-    for host in &model.hosts {
-        if ctx.config.hosts.contains_key(&host.name)
-            && host.home_manager_users
-            && !host.home_manager_global_pkgs
-        {
-            notes.push(format!(
-                "host {}: home-manager.useGlobalPkgs is not true, so the overlay does not reach its home-manager users; set `home-manager.useGlobalPkgs = true;` or add the overlay to their nixpkgs.overlays",
-                host.name
-            ));
-        }
     }
     for u in &model.unresolved {
         notes.push(format!(

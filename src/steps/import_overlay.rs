@@ -88,19 +88,6 @@ fn place(
     host: &Host,
     config: &Config,
 ) -> Result<Placement> {
-    if host.external_pkgs {
-        return Ok(Err(Plan::blocked(
-            format!(
-                "{}: host {} is built with a ready-made `pkgs`, so `nixpkgs.overlays` has no effect on it",
-                host.def_file.display(),
-                host.name
-            ),
-            format!(
-                "add `(import ./{} {{ inherit inputs; }})` to the overlays of the nixpkgs instance that `pkgs` comes from (for flake-parts, `_module.args.pkgs` in perSystem), then run `flake-migrate up`",
-                config.overlay.display()
-            ),
-        )));
-    }
     if let Some(list_range) = &host.modules_list {
         if !parsed.contains_key(&host.def_file) {
             let text = files.read(&host.def_file)?.unwrap_or_default();
