@@ -132,14 +132,17 @@ fn place(
         .ancestors()
         .find_map(ast::List::cast)
         .expect("the model found this list");
-        let import = import_expr(&host.def_file, config, &binding);
+        let import = import_expr(&host.def_file, config, &binding, text);
         if let Some(overlays) = inline_overlay_list(&list) {
             return Ok(Ok((
                 host.def_file.clone(),
                 vec![append_item(text, &overlays, &import)],
             )));
         }
-        let module = format!("({{ ... }}: {{ nixpkgs.overlays = [ {import} ]; }})");
+        let module = braces(
+            text,
+            &format!("({{ ... }}: {{ nixpkgs.overlays = [ {import} ]; }})"),
+        );
         return Ok(Ok((
             host.def_file.clone(),
             vec![prepend_item(text, &list, &module)],
@@ -173,7 +176,7 @@ fn place(
     }
     let text = files.read(own)?.unwrap_or_default();
     let root = syntax::parse(own, &text)?;
-    let import = import_expr(own, config, "inputs");
+    let import = import_expr(own, config, "inputs", &text);
     let mut splices = Vec::new();
     match module_body(&root) {
         Some((lambda_pattern, set)) => {
@@ -223,14 +226,26 @@ fn inputs_binding(file: &Path, text: &str, root: &ast::Root) -> Option<String> {
     }
 }
 
-fn import_expr(from_file: &Path, config: &Config, binding: &str) -> String {
+fn import_expr(from_file: &Path, config: &Config, binding: &str, text: &str) -> String {
     let path = relative_path(from_file, &config.overlay);
     let arg = if binding == "inputs" {
         "{ inherit inputs; }".to_string()
     } else {
         format!("{{ inputs = {binding}; }}")
     };
-    format!("(import {path} {arg})")
+    braces(text, &format!("(import {path} {arg})"))
+}
+
+/// Writes `{ a; }` as `{a;}` in files whose sets are written that way
+/// (alejandra's style), so the new code looks like its neighbours.
+fn braces(text: &str, code: &str) -> String {
+    let tight = text.matches("{inherit").count() + text.matches("{...}").count();
+    let spaced = text.matches("{ inherit").count() + text.matches("{ ... }").count();
+    if tight > spaced {
+        code.replace("{ ", "{").replace(" }", "}")
+    } else {
+        code.to_string()
+    }
 }
 
 /// `target` as a Nix path literal relative to `from_file`'s directory.

@@ -263,6 +263,11 @@ fn removal(text: &str, path_node: &SyntaxNode) -> Result<Splice, String> {
                     module.text_range().end().into(),
                 ));
             }
+            if list.items().count() == 1 {
+                // The list's only item: leave an empty list, not `[\n ]`.
+                let empty = if text.contains("[ ]") { "[ ]" } else { "[]" };
+                return Ok(Splice::replace(start(&parent)..end(&parent), empty));
+            }
             Ok(remove_lines(text, start(&node), end(&node)))
         }
         SyntaxKind::NODE_ATTRPATH_VALUE => {
