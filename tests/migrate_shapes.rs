@@ -646,4 +646,3 @@ fn shared_conflict_refuses_0004_naming_the_location_each_host_and_a_way_out() {
     assert!(err.contains("help:"), "a way out: {err}");
     assert!(err.contains("flake-migrate up"), "says how to go on: {err}");
 }
-
