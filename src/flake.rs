@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use rnix::ast::{self, HasEntry};
+use rnix::ast;
 use rowan::ast::AstNode;
 
 use crate::syntax;
@@ -113,67 +113,6 @@ impl Flake {
             ast::Param::IdentParam(p) => Some(p.ident()?.syntax().text().to_string()),
             ast::Param::Pattern(p) => Some(p.pat_bind()?.ident()?.syntax().text().to_string()),
         }
-    }
-
-    /// The names of `nixosConfigurations`, however they are written:
-    /// `nixosConfigurations = { a = …; }`, dotted `nixosConfigurations.a = …`,
-    /// `//` merges, inside `let … in`, or `genAttrs [ "a" "b" ] mkHost`.
-    pub fn host_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
-        for apv in self
-            .root
-            .syntax()
-            .descendants()
-            .filter_map(ast::AttrpathValue::cast)
-        {
-            let Some(path) = apv.attrpath().and_then(|p| syntax::attrpath_names(&p)) else {
-                continue;
-            };
-            let Some(pos) = path.iter().position(|n| n == "nixosConfigurations") else {
-                continue;
-            };
-            if let Some(host) = path.get(pos + 1) {
-                names.push(host.clone());
-            } else if let Some(value) = apv.value() {
-                host_names_of(value, &mut names);
-            }
-        }
-        let mut seen = std::collections::HashSet::new();
-        names.retain(|n| seen.insert(n.clone()));
-        names
-    }
-}
-
-fn host_names_of(expr: ast::Expr, names: &mut Vec<String>) {
-    match syntax::body(expr) {
-        ast::Expr::AttrSet(set) => {
-            for (path, _) in syntax::named_entries(&set) {
-                names.push(path[0].clone());
-            }
-            for inherit in set.inherits() {
-                names.extend(inherit.attrs().filter_map(|a| syntax::attr_name(&a)));
-            }
-        }
-        ast::Expr::BinOp(op) => {
-            for side in [op.lhs(), op.rhs()].into_iter().flatten() {
-                host_names_of(side, names);
-            }
-        }
-        // `genAttrs [ "a" "b" ] f` and `listToAttrs (map … [ "a" "b" ])`:
-        // the literal list of names.
-        ast::Expr::Apply(apply) => {
-            let lists = apply.syntax().descendants().filter_map(ast::List::cast);
-            if let Some(list) = lists.into_iter().next() {
-                for item in list.items() {
-                    if let ast::Expr::Str(s) = item
-                        && let Some(name) = syntax::string_literal(&s)
-                    {
-                        names.push(name);
-                    }
-                }
-            }
-        }
-        _ => {}
     }
 }
 

@@ -646,9 +646,13 @@ fn path_text(p: &ast::PathRel, env: &Env) -> Option<String> {
 
 /// `./x` relative to `base_file`, normalized, relative to the repository root.
 pub fn join(base_file: &Path, rel: &str) -> PathBuf {
-    let dir = base_file.parent().unwrap_or(Path::new(""));
+    normalize(&base_file.parent().unwrap_or(Path::new("")).join(rel))
+}
+
+/// Drops `.` and resolves `..` without touching the disk.
+pub fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
-    for c in dir.join(rel).components() {
+    for c in path.components() {
         match c {
             Component::CurDir => {}
             Component::ParentDir => {
