@@ -22,6 +22,7 @@ use crate::files::Files;
 
 const OID_LEN: usize = 20;
 const MODE_GITLINK: u32 = 0o160000;
+const MODE_TREE: u32 = 0o040000;
 
 /// One stage-0 entry of the index.
 #[derive(Debug, Clone)]
@@ -209,77 +210,88 @@ impl Walk<'_> {
         {
             return Ok(());
         }
+        // HEAD's entries here, in tree order; the index's items (files, and
+        // directories as runs of paths sharing `name/`) come in the same
+        // order, so one merge pass pairs them.
         let head_tree = match head {
             Some(oid) => Some(self.repo.find_tree(oid)?),
             None => None,
         };
-        let mut seen_files: Vec<&[u8]> = Vec::new();
-        let mut seen_dirs: Vec<&[u8]> = Vec::new();
-        let mut i = 0;
-        while i < entries.len() {
-            let rel = &self.index.path_of(&entries[i])[prefix.len()..];
-            match rel.iter().position(|b| *b == b'/') {
-                Some(slash) => {
-                    let name = &rel[..slash];
-                    // Paths sharing `name/` are contiguous in git's order.
-                    let j = i + entries[i..]
-                        .iter()
-                        .position(|e| {
-                            let r = &self.index.path_of(e)[prefix.len()..];
-                            !(r.starts_with(name) && r.get(name.len()) == Some(&b'/'))
-                        })
-                        .unwrap_or(entries.len() - i);
-                    let sub_head = head_tree
-                        .as_ref()
-                        .and_then(|t| entry_named(t, name))
-                        .filter(|(_, mode)| *mode == 0o040000)
-                        .map(|(oid, _)| oid);
-                    let sub_cache = cache.and_then(|c| c.children.get(name));
-                    let mut sub_prefix = prefix.to_vec();
-                    sub_prefix.extend_from_slice(name);
-                    sub_prefix.push(b'/');
-                    self.dir(&sub_prefix, sub_cache, sub_head, &entries[i..j])?;
-                    seen_dirs.push(name);
-                    i = j;
-                }
-                None => {
-                    let e = &entries[i];
-                    let before = head_tree
-                        .as_ref()
-                        .and_then(|t| entry_named(t, rel))
-                        .filter(|(_, mode)| *mode != 0o040000);
-                    let path = self.index.path_of(e);
-                    match before {
-                        None => self.push(path, ChangeKind::Added, Some(e.oid)),
-                        Some((oid, mode)) if oid != e.oid || mode != e.mode => {
-                            self.push(path, ChangeKind::Modified, Some(e.oid))
-                        }
-                        Some(_) => {}
+        let head_entries: Vec<(Vec<u8>, Oid, u32)> = head_tree
+            .as_ref()
+            .map(|t| {
+                t.iter()
+                    .map(|e| (e.name_bytes().to_vec(), e.id(), e.filemode() as u32))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (mut i, mut h) = (0, 0);
+        while i < entries.len() || h < head_entries.len() {
+            // The next index item: a file, or a directory and its run.
+            let item = (i < entries.len()).then(|| {
+                let rel = &self.index.path_of(&entries[i])[prefix.len()..];
+                match rel.iter().position(|b| *b == b'/') {
+                    Some(slash) => {
+                        let name = &rel[..slash];
+                        let run = entries[i..]
+                            .iter()
+                            .position(|e| {
+                                let r = &self.index.path_of(e)[prefix.len()..];
+                                !(r.starts_with(name) && r.get(name.len()) == Some(&b'/'))
+                            })
+                            .unwrap_or(entries.len() - i);
+                        (name, true, i + run)
                     }
-                    seen_files.push(rel);
-                    i += 1;
+                    None => (rel, false, i + 1),
                 }
-            }
-        }
-        if let Some(tree) = head_tree {
-            for entry in tree.iter() {
-                let name = entry.name_bytes();
-                let is_tree = entry.filemode() == 0o040000;
-                let kept = if is_tree {
-                    seen_dirs.contains(&name)
-                } else {
-                    seen_files.contains(&name)
-                };
-                if kept {
-                    continue;
+            });
+            let head_item = head_entries
+                .get(h)
+                .map(|(n, o, m)| (n.as_slice(), *o, *m, *m == MODE_TREE));
+            let order = match (&item, &head_item) {
+                (Some((name, dir, _)), Some((hname, _, _, hdir))) => {
+                    tree_order(name, *dir, hname, *hdir)
                 }
-                let mut path = prefix.to_vec();
-                path.extend_from_slice(name);
-                if is_tree {
-                    path.push(b'/');
-                    self.deleted_tree(&path, entry.id())?;
-                } else {
-                    self.push(&path, ChangeKind::Deleted, Some(entry.id()));
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, _) => std::cmp::Ordering::Greater,
+            };
+            match order {
+                std::cmp::Ordering::Less => {
+                    let (name, dir, next) = item.expect("an index item");
+                    if dir {
+                        let sub = [prefix, name, b"/"].concat();
+                        self.dir(&sub, None, None, &entries[i..next])?;
+                    } else {
+                        let e = &entries[i];
+                        self.push(self.index.path_of(e), ChangeKind::Added, Some(e.oid));
+                    }
+                    i = next;
+                }
+                std::cmp::Ordering::Greater => {
+                    let (name, oid, _, dir) = head_item.expect("a HEAD entry");
+                    let path = [prefix, name].concat();
+                    if dir {
+                        self.deleted_tree(&[&path[..], b"/"].concat(), oid)?;
+                    } else {
+                        self.push(&path, ChangeKind::Deleted, Some(oid));
+                    }
+                    h += 1;
+                }
+                std::cmp::Ordering::Equal => {
+                    let (name, dir, next) = item.expect("an index item");
+                    let (_, oid, mode, _) = head_item.expect("a HEAD entry");
+                    if dir {
+                        let sub = [prefix, name, b"/"].concat();
+                        let sub_cache = cache.and_then(|c| c.children.get(name));
+                        self.dir(&sub, sub_cache, Some(oid), &entries[i..next])?;
+                    } else {
+                        let e = &entries[i];
+                        if e.oid != oid || e.mode != mode {
+                            self.push(self.index.path_of(e), ChangeKind::Modified, Some(e.oid));
+                        }
+                    }
+                    i = next;
+                    h += 1;
                 }
             }
         }
@@ -291,7 +303,7 @@ impl Walk<'_> {
         for entry in tree.iter() {
             let mut path = prefix.to_vec();
             path.extend_from_slice(entry.name_bytes());
-            if entry.filemode() == 0o040000 {
+            if entry.filemode() as u32 == MODE_TREE {
                 path.push(b'/');
                 self.deleted_tree(&path, entry.id())?;
             } else {
@@ -314,9 +326,13 @@ impl Walk<'_> {
     }
 }
 
-fn entry_named(tree: &git2::Tree, name: &[u8]) -> Option<(Oid, u32)> {
-    let name = std::str::from_utf8(name).ok()?;
-    tree.get_name(name).map(|e| (e.id(), e.filemode() as u32))
+/// Git's tree order: names compared bytewise, a directory as if its name
+/// ended in `/`. The index's path order agrees with it.
+fn tree_order(a: &[u8], a_dir: bool, b: &[u8], b_dir: bool) -> std::cmp::Ordering {
+    let slash: &[u8] = b"/";
+    a.iter()
+        .chain(if a_dir { slash } else { &[] })
+        .cmp(b.iter().chain(if b_dir { slash } else { &[] }))
 }
 
 fn pair_renames(changes: Vec<(Change, Option<Oid>)>) -> Changes {
