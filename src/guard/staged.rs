@@ -545,6 +545,21 @@ fn from_git_cli(repo: &Repository, index: &Path) -> Result<StagedIndex> {
             mode,
         });
     }
+    // `ls-files` does not mark intent-to-add entries (`git add -N`): they
+    // hold the empty blob and are not staged content. Keep an empty file
+    // only when git counts it as staged.
+    let empty = Oid::hash_object(git2::ObjectType::Blob, b"")?;
+    if entries.iter().any(|e| e.oid == empty) {
+        let output = std::process::Command::new("git")
+            .arg("-C")
+            .arg(workdir)
+            .args(["diff", "--cached", "--name-only", "-z"])
+            .env("GIT_INDEX_FILE", index)
+            .output()
+            .map_err(|e| Error::io("git", e))?;
+        let staged: Vec<&[u8]> = output.stdout.split(|b| *b == 0).collect();
+        entries.retain(|e| e.oid != empty || staged.contains(&&paths[e.path.clone()]));
+    }
     Ok(StagedIndex {
         paths,
         entries,
