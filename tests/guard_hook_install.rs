@@ -179,3 +179,44 @@ fn install_from_a_worktree_guards_every_worktree() {
     let blocked = repo.commit("regress in the main worktree", &[]);
     assert!(!blocked.status.success());
 }
+
+#[test]
+fn a_hook_whose_binary_moved_uses_path_or_says_how_to_fix_it() {
+    let repo = migrated_seed();
+    repo.fm_ok(&["hook", "install"]);
+    let hook = repo.path().join(".git/hooks/pre-commit");
+    let script = fs::read_to_string(&hook).unwrap();
+    fs::write(
+        &hook,
+        script.replace(guard_support::BIN, "/nonexistent/flake-migrate"),
+    )
+    .unwrap();
+    stage_regression(&repo);
+    let commit = |path: &str| {
+        std::process::Command::new("git")
+            .current_dir(repo.path())
+            .args(["commit", "-q", "-m", "regress"])
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("PATH", path)
+            .output()
+            .unwrap()
+    };
+    // Not on PATH either: the commit fails, saying how to fix it.
+    let out = commit("/usr/bin:/bin");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("cannot find flake-migrate"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("flake-migrate hook install"));
+    // On PATH: that one runs, and blocks the regression.
+    let bin_dir = Path::new(guard_support::BIN).parent().unwrap();
+    let out = commit(&format!("{}:/usr/bin:/bin", bin_dir.display()));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("error[old-override]"),
+        "{}",
+        stderr(&out)
+    );
+}
