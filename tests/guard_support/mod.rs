@@ -122,8 +122,8 @@ pub fn stderr(out: &Output) -> String {
 }
 
 /// The seed fixture with `init --host carbon=cuda --host beryllium=vulkan`
-/// and `up --to 5 --no-lock` done, built once per test binary; each call
-/// gets its own copy.
+/// and `up --to 5 --no-lock` done, built once per test binary (kept under
+/// cargo's target/tmp, replaced on each run); each call gets its own copy.
 pub fn migrated_seed() -> Repo {
     static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
     let template = TEMPLATE.get_or_init(|| {
@@ -145,7 +145,12 @@ pub fn migrated_seed() -> Repo {
             "beryllium=vulkan",
         ]);
         run(&["up", "--to", "5", "--no-lock"]);
-        repo.keep()
+        let name = module_path!().replace("::", "-");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-migrated-seed"));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        copy_into(repo.path(), &dir);
+        dir
     });
     copy_repo(template)
 }
@@ -179,14 +184,18 @@ fn copy_repo(from: &Path) -> Repo {
         .prefix("flake-migrate-guard-")
         .tempdir()
         .unwrap();
+    copy_into(from, dir.path());
+    Repo { dir }
+}
+
+fn copy_into(from: &Path, to: &Path) {
     let status = Command::new("cp")
         .arg("-a")
         .arg(format!("{}/.", from.display()))
-        .arg(dir.path())
+        .arg(to)
         .status()
         .expect("cp");
     assert!(status.success());
-    Repo { dir }
 }
 
 /// `path:line:col rule` for each violation in `check --json` output (with
