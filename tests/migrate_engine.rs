@@ -579,7 +579,7 @@ fn down_that_conflicts_with_later_work_changes_nothing_and_names_the_file() {
     let dir = repo.path();
     // Later work rewrites the lines around the ones 0005 removed.
     let shared = repo.read("nixos/default.nix");
-    let edited = shared.replacen("    overlays = [\n    ];\n", "    overlays = [ ];\n", 1);
+    let edited = shared.replacen("    overlays = [];\n", "    overlays = [ ];\n", 1);
     assert_ne!(
         shared, edited,
         "0005 left the overlay list where this test expects it"
@@ -606,8 +606,8 @@ fn down_to_that_conflicts_at_an_older_step_changes_nothing() {
     // Later work rewrites the line 0003 edited.
     let flake = repo.read("flake.nix");
     let edited = flake.replace(
-        "(import ./nixos/overlays/llama-cpp.nix { inherit inputs; })",
         "(import ./nixos/overlays/llama-cpp.nix {inherit inputs;})",
+        "(import ./nixos/overlays/llama-cpp.nix { inherit inputs; })",
     );
     assert_ne!(flake, edited, "0003's line is where this test expects it");
     repo.write("flake.nix", &edited);
