@@ -33,6 +33,25 @@ impl InputEntry {
     }
 }
 
+impl InputEntry {
+    /// `url = "github:owner/llama.cpp…"` or `repo = "llama.cpp"` directly
+    /// under the input (not under its own `inputs.*`): a llama.cpp source,
+    /// upstream or a fork. `llama-cpp-python` and the like are not.
+    pub fn names_llama_cpp(&self) -> bool {
+        let Some(value) = self.string_value() else {
+            return false;
+        };
+        let is_repo = |name: &str| name.eq_ignore_ascii_case("llama.cpp");
+        match self.path[1..].join(".").as_str() {
+            "url" => value
+                .split(['/', ':', '?', '#'])
+                .any(|s| is_repo(s.strip_suffix(".git").unwrap_or(s))),
+            "repo" => is_repo(&value),
+            _ => false,
+        }
+    }
+}
+
 /// What `flake.nix` says, as far as the migration needs to know.
 pub struct Flake {
     pub root: ast::Root,

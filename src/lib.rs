@@ -16,6 +16,7 @@ pub mod guard;
 pub mod init;
 pub mod model;
 pub mod nix;
+pub mod nix_paths;
 pub mod plan;
 pub mod refs;
 pub mod status;

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Range;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use rnix::SyntaxNode;
 use rnix::ast::{self, HasEntry};
@@ -15,6 +15,7 @@ use rowan::ast::AstNode;
 use crate::error::Result;
 use crate::files::Files;
 use crate::flake::FLAKE_FILE;
+use crate::nix_paths;
 use crate::refs;
 use crate::syntax::{self, end, start};
 
@@ -461,7 +462,7 @@ fn resolve_host(
         for item in items {
             match module_item(&item, &call.env, def_file) {
                 ModuleItem::Path(p) => {
-                    if let Some(p) = resolve_module_path(files, &p) {
+                    if let Some(p) = nix_paths::module_file(files, &p) {
                         if item_mentions_host(&item, &call.env) && host.own_module.is_none() {
                             host.own_module = Some(p.clone());
                         }
@@ -483,6 +484,10 @@ fn resolve_host(
         }
     }
     host.paths.extend(path_literals(expr.syntax(), def_file));
+    // Inline modules of a helper's list (`mkHost`) live outside `expr`.
+    for node in &inline {
+        host.paths.extend(path_literals(node, def_file));
+    }
     let mut scan_nodes: Vec<(PathBuf, SyntaxNode)> = inline
         .iter()
         .map(|n| (def_file.to_path_buf(), n.clone()))
@@ -535,10 +540,11 @@ fn resolve_host(
     Ok(host)
 }
 
+/// Resolved relative path literals under `node`.
 fn path_literals(node: &SyntaxNode, file: &Path) -> Vec<PathBuf> {
-    node.descendants()
-        .filter(|n| n.kind() == rnix::SyntaxKind::NODE_PATH_REL)
-        .map(|n| join(file, &n.to_string()))
+    nix_paths::literals_in(node, file)
+        .into_iter()
+        .map(|l| l.target)
         .collect()
 }
 
@@ -607,7 +613,10 @@ fn module_item(item: &ast::Expr, env: &Env, base_file: &Path) -> ModuleItem {
     }
     match syntax::unparen(item.clone()) {
         ast::Expr::PathRel(p) => match path_text(&p, env) {
-            Some(text) => ModuleItem::Path(join(base_file, &text)),
+            Some(text) => match nix_paths::resolve(base_file, &text) {
+                Some(p) => ModuleItem::Path(p),
+                None => ModuleItem::External,
+            },
             None => ModuleItem::Unknown,
         },
         ast::Expr::AttrSet(s) => ModuleItem::Inline(s.syntax().clone()),
@@ -642,35 +651,6 @@ fn path_text(p: &ast::PathRel, env: &Env) -> Option<String> {
         }
     }
     Some(out)
-}
-
-/// `./x` relative to `base_file`, normalized, relative to the repository root.
-pub fn join(base_file: &Path, rel: &str) -> PathBuf {
-    normalize(&base_file.parent().unwrap_or(Path::new("")).join(rel))
-}
-
-/// Drops `.` and resolves `..` without touching the disk.
-pub fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// A module path to a file: directories mean their `default.nix`.
-fn resolve_module_path(files: &dyn Files, p: &Path) -> Option<PathBuf> {
-    if files.exists(p) {
-        return Some(p.to_path_buf());
-    }
-    let default = p.join("default.nix");
-    files.exists(&default).then_some(default)
 }
 
 /// Module files a module (or flake-parts module) imports: `imports = [ … ]`
@@ -716,7 +696,7 @@ fn import_paths(
         }
         for item in items {
             match module_item(&item, &Env::default(), file) {
-                ModuleItem::Path(p) => match resolve_module_path(files, &p) {
+                ModuleItem::Path(p) => match nix_paths::module_file(files, &p) {
                     Some(p) => out.push((p, in_home_manager)),
                     None => unresolved.push(located(
                         file,

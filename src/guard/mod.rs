@@ -14,7 +14,6 @@
 pub mod allow;
 pub mod check;
 pub mod hook;
-pub mod nix_paths;
 pub mod report;
 pub mod rules;
 pub mod scope;

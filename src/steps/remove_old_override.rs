@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::files::Files;
 use crate::flake::{self, FLAKE_FILE};
 use crate::model::{self, Model};
+use crate::nix_paths;
 use crate::refs;
 use crate::syntax::{self, end, start};
 
@@ -103,15 +104,7 @@ pub fn fork_inputs(flake: &flake::Flake, config: &Config) -> Vec<String> {
         if e.input() == config.input || forks.iter().any(|f| f == e.input()) {
             continue;
         }
-        let url = if e.path[1..] == ["url"] {
-            e.string_value()
-        } else {
-            None
-        };
-        if url.is_some_and(|u| {
-            let u = u.to_lowercase();
-            u.contains("llama.cpp") || u.contains("llama-cpp")
-        }) {
+        if e.names_llama_cpp() {
             forks.push(e.input().to_string());
         }
     }
@@ -153,7 +146,9 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
             .descendants()
             .filter(|n| n.kind() == SyntaxKind::NODE_PATH_REL)
         {
-            let target = model::join(&file, &path_node.to_string());
+            let Some(target) = nix_paths::resolve(&file, &path_node.to_string()) else {
+                continue;
+            };
             let hits = old.iter().any(|o| {
                 *o == target || o.parent() == Some(target.as_path()) && o.ends_with("default.nix")
             });

@@ -6,7 +6,7 @@ use std::path::Path;
 use rowan::ast::AstNode;
 
 use crate::error::Result;
-use crate::flake::{FLAKE_FILE, Flake, InputEntry};
+use crate::flake::{FLAKE_FILE, Flake};
 use crate::guard::{Finding, Rule, Scope};
 use crate::syntax;
 
@@ -42,7 +42,7 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
     let entries = flake.input_entries();
     let mut out = Vec::new();
     for e in &entries {
-        if e.input() == ours || !names_llama_cpp(e) {
+        if e.input() == ours || !e.names_llama_cpp() {
             continue;
         }
         let found = e.string_value().unwrap_or_default();
@@ -60,26 +60,6 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
         );
     }
     Ok(out)
-}
-
-/// `url = "github:owner/llama.cpp…"` or `repo = "llama.cpp"` directly
-/// under the input (not under its own `inputs.*`).
-fn names_llama_cpp(e: &InputEntry) -> bool {
-    let key = e.path[1..].join(".");
-    let Some(value) = e.string_value() else {
-        return false;
-    };
-    match key.as_str() {
-        "url" => value
-            .split(['/', ':', '?', '#'])
-            .any(|s| is_llama_cpp_repo(s.strip_suffix(".git").unwrap_or(s))),
-        "repo" => is_llama_cpp_repo(&value),
-        _ => false,
-    }
-}
-
-fn is_llama_cpp_repo(name: &str) -> bool {
-    name.eq_ignore_ascii_case("llama.cpp")
 }
 
 #[cfg(test)]

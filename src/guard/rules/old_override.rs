@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
-use crate::guard::nix_paths;
 use crate::guard::{Finding, Rule, Scope};
+use crate::nix_paths;
 use crate::plan::state::State;
 
 pub const RULE: Rule = Rule {

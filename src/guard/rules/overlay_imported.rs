@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::flake::FLAKE_FILE;
-use crate::guard::nix_paths;
 use crate::guard::staged::Changes;
 use crate::guard::{Finding, Rule, Scope};
-use crate::model::Host;
+use crate::nix_paths;
+use crate::steps::import_overlay;
 
 pub const RULE: Rule = Rule {
     id: "overlay-imported",
@@ -54,7 +54,7 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
         let Some(host) = model.host(name) else {
             continue;
         };
-        if imports_overlay(scope, host, overlay)? {
+        if import_overlay::imports_overlay(host, scope.config) {
             continue;
         }
         let Some(src) = scope.source(&host.def_file)? else {
@@ -78,30 +78,6 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
         );
     }
     Ok(out)
-}
-
-fn imports_overlay(scope: &Scope, host: &Host, overlay: &Path) -> Result<bool> {
-    if let Some(def) = scope.source(&host.def_file)? {
-        let built_by_helper = host.modules_list.is_none();
-        let found = nix_paths::literals(&def.path, def.root()).iter().any(|l| {
-            nix_paths::names(&l.target, overlay)
-                && (built_by_helper
-                    || (l.range.start >= host.range.start && l.range.end <= host.range.end))
-        });
-        if found {
-            return Ok(true);
-        }
-    }
-    for file in &host.files {
-        if let Some(src) = scope.source(file)?
-            && nix_paths::literals(file, src.root())
-                .iter()
-                .any(|l| nix_paths::names(&l.target, overlay))
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 /// Whether a commit can have dropped an import: it changes flake.nix, or a

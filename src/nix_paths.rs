@@ -20,8 +20,12 @@ pub struct PathLiteral {
 
 /// Every relative path literal in `root` (a file at `file`), resolved.
 pub fn literals(file: &Path, root: &ast::Root) -> Vec<PathLiteral> {
-    root.syntax()
-        .descendants()
+    literals_in(root.syntax(), file)
+}
+
+/// [`literals`] under any node of a file at `file`.
+pub fn literals_in(node: &rnix::SyntaxNode, file: &Path) -> Vec<PathLiteral> {
+    node.descendants()
         .filter_map(ast::PathRel::cast)
         .filter_map(|p| {
             let mut text = String::new();
