@@ -556,13 +556,6 @@ fn undo_step(
     for change in &applied.files {
         let current = std::fs::read(session.root.join(&change.path)).ok();
         let after = blob_bytes(repo, &change.after)?;
-        if current != after {
-            return Err(Error::Failed(format!(
-                "{}: the commit that applied it is no longer in history and {} changed since; nothing was changed. Undo the step's edit of that file by hand, then run `flake-migrate down` again",
-                m.id,
-                change.path.display()
-            )));
-        }
         let before = blob_bytes(repo, &change.before)?;
         if before.is_none() && !change.before.is_empty() {
             return Err(Error::Failed(format!(
@@ -572,6 +565,27 @@ fn undo_step(
                 change.before
             )));
         }
+        let before = if current == after {
+            before
+        } else {
+            // Changed since: take the step's edit back out of it, keeping the
+            // later changes, as `git revert` would.
+            match reverse_merge(
+                &change.path,
+                current.as_deref(),
+                after.as_deref(),
+                before.as_deref(),
+            ) {
+                Some(merged) => merged,
+                None => {
+                    return Err(Error::Failed(format!(
+                        "{}: the commit that applied it is no longer in history and later changes to {} overlap its edit; nothing was changed. Undo the step's edit of that file by hand, then run `flake-migrate down` again",
+                        m.id,
+                        change.path.display()
+                    )));
+                }
+            }
+        };
         files.push((
             change.path.clone(),
             before.map(|b| String::from_utf8_lossy(&b).into_owned()),
@@ -603,6 +617,26 @@ fn undo_step(
         ),
     );
     Ok(())
+}
+
+/// `current` with the change from `after` back to `before` applied, by a
+/// three-way merge; `None` when they overlap or a side is missing.
+fn reverse_merge(
+    path: &Path,
+    current: Option<&[u8]>,
+    after: Option<&[u8]>,
+    before: Option<&[u8]>,
+) -> Option<Option<Vec<u8>>> {
+    let (current, after, before) = (current?, after?, before?);
+    let input = |content| {
+        let mut i = git2::MergeFileInput::new();
+        i.content(content).path(path);
+        i
+    };
+    let merged = git2::merge_file(&input(after), &input(current), &input(before), None).ok()?;
+    merged
+        .is_automergeable()
+        .then(|| Some(merged.content().to_vec()))
 }
 
 fn short(oid: git2::Oid) -> String {

@@ -645,6 +645,41 @@ fn down_uses_the_recorded_inverse_edit_when_the_commit_left_history() {
     assert_eq!(porcelain(dir), "");
 }
 
+/// After a squash, a file the step edited may have changed since: the
+/// inverse edit is merged into it, keeping the later change.
+#[test]
+fn down_after_a_squash_keeps_later_changes_to_the_file_it_reverts() {
+    let repo = seed();
+    let dir = repo.path();
+    fm(dir, &["up", "--no-lock", "--to", "1"]).ok();
+    let flake = repo.read("flake.nix");
+    let edited = flake.replacen("dan's NixOS machines", "dan's NixOS fleet", 1);
+    assert_ne!(flake, edited);
+    repo.write("flake.nix", &edited);
+    git(
+        dir,
+        &[
+            "commit",
+            "-q",
+            "-a",
+            "--amend",
+            "-m",
+            "Input and description (squashed)",
+        ],
+    );
+    assert_eq!(trailer(dir, "HEAD", "Migration"), None);
+    fm(dir, &["down"]).ok();
+    let restored = repo.read("flake.nix");
+    assert!(restored.contains("dan's NixOS fleet"), "{restored}");
+    assert!(!restored.contains("ggml-org/llama.cpp"), "{restored}");
+    let original = fs::read_to_string(support::fixture_source("seed").join("flake.nix")).unwrap();
+    assert_eq!(
+        restored,
+        original.replacen("dan's NixOS machines", "dan's NixOS fleet", 1)
+    );
+    assert_eq!(porcelain(dir), "");
+}
+
 // ---------------------------------------------------------------------------
 // The lock and recovery
 
