@@ -58,15 +58,17 @@ enum Command {
         #[arg(last = true)]
         nix_args: Vec<String>,
     },
-    /// Checklist item 6: run `nix flake check`, evaluate each host, and record
-    /// the verified tree. Arguments after `--` go to nix (e.g.
-    /// --override-input NAME PATH).
+    /// Checklist item 6: `nix flake check` and each host's packages, recorded
+    ///
+    /// Runs `nix flake check`, evaluates each host, and records the verified
+    /// tree. Arguments after `--` go to nix (e.g. --override-input NAME PATH).
     Verify {
         #[arg(last = true)]
         nix_args: Vec<String>,
     },
-    /// Checklist item 7: switch this machine to host H's configuration with
-    /// `nh os switch` (or `nixos-rebuild switch --flake .#H`) and record it.
+    /// Checklist item 7: switch this machine to host H, and record it
+    ///
+    /// Runs `nh os switch` (or `nixos-rebuild switch --flake .#H`).
     /// Arguments after `--` go to nh / nixos-rebuild.
     Switch {
         #[arg(long, value_name = "H")]
@@ -77,14 +79,17 @@ enum Command {
         #[arg(last = true)]
         args: Vec<String>,
     },
-    /// Checklist item 7: record that host H was switched elsewhere (or, on
-    /// NixOS, the commit this machine runs, by its configurationRevision).
+    /// Checklist item 7: record that host H was switched elsewhere
+    ///
+    /// On NixOS, the commit this machine runs (its configurationRevision)
+    /// is recorded when it is in history.
     Confirm {
         #[arg(long, value_name = "H")]
         host: String,
     },
-    /// Write the seed plan's example fleet into DIR (a new temporary
-    /// directory by default) as a git repository, and migrate it.
+    /// The seed plan's example fleet as a git repository, migrated
+    ///
+    /// Written into DIR (a new temporary directory by default).
     Demo { dir: Option<PathBuf> },
     /// Undo the newest applied step (or down to --to, or --all).
     Down {
