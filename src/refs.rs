@@ -16,6 +16,29 @@ pub const PACKAGE: &str = "llama-cpp";
 /// Names under which modules and overlays see nixpkgs.
 const PACKAGE_SETS: &[&str] = &["pkgs", "prev", "final", "super"];
 
+/// Whether a name is a nixpkgs instance: `pkgs`, an overlay's `prev`, or a
+/// second instance passed to modules (`unstable`, `pkgs-unstable`,
+/// `pkgsUnstable`, `unstablePkgs`, `stable`).
+pub fn is_package_set(name: &str) -> bool {
+    PACKAGE_SETS.contains(&name)
+        || matches!(name, "stable" | "unstable" | "master")
+        || name.to_ascii_lowercase().contains("pkgs")
+}
+
+/// Where `llama-cpp` stands in a select path when it is a reference:
+/// `pkgs.llama-cpp` (1), or `pkgs.unstable.llama-cpp` (2, an overlay's
+/// second instance).
+fn package_position(path: &[String]) -> Option<usize> {
+    if path.len() >= 2 && is_package_set(&path[0]) && path[1] == PACKAGE {
+        return Some(1);
+    }
+    let second_instance = path.len() >= 3
+        && path[0] == "pkgs"
+        && matches!(path[1].as_str(), "stable" | "unstable" | "master")
+        && path[2] == PACKAGE;
+    second_instance.then_some(2)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefKind {
     /// `llama-cpp` under `with pkgs;`.
@@ -40,7 +63,8 @@ pub struct LlamaRef {
     /// Byte range of the whole reference (the expression to replace).
     pub range: Range<usize>,
     /// The package-set expression the reference goes through (`pkgs`),
-    /// `None` for a bare name under `with`.
+    /// `None` for a bare name under `with pkgs;` (under `with unstable;`,
+    /// that instance).
     pub base: Option<String>,
 }
 
@@ -59,12 +83,11 @@ pub fn find(root: &ast::Root) -> Vec<LlamaRef> {
                 let Some(path) = syntax::select_path(&ast::Expr::Select(select.clone())) else {
                     continue;
                 };
-                if path.len() >= 2 && PACKAGE_SETS.contains(&path[0].as_str()) && path[1] == PACKAGE
-                {
-                    let base = Some(path[0].clone());
-                    if path.len() == 2 {
+                if let Some(at) = package_position(&path) {
+                    let base = Some(path[..at].join("."));
+                    if path.len() == at + 1 {
                         refs.push(classify(&node, base));
-                    } else if is_override_attr(&path[2]) {
+                    } else if is_override_attr(&path[at + 1]) {
                         refs.push(override_chain(&node, base));
                     }
                 }
@@ -73,7 +96,10 @@ pub fn find(root: &ast::Root) -> Vec<LlamaRef> {
                 if node.text() != PACKAGE || !is_expression_ident(&node) {
                     continue;
                 }
-                if in_with_package_set(&node) {
+                if let Some(set) = with_package_set(&node) {
+                    // Under `with pkgs;` the bare name stays bare; under
+                    // another instance the rewrite must name `pkgs`.
+                    let base = (set != "pkgs").then_some(set);
                     let parent = node.parent();
                     let is_override = parent
                         .as_ref()
@@ -82,9 +108,11 @@ pub fn find(root: &ast::Root) -> Vec<LlamaRef> {
                         .and_then(|p| syntax::attrpath_names(&p))
                         .is_some_and(|names| is_override_attr(&names[0]));
                     if is_override {
-                        refs.push(override_chain(parent.as_ref().unwrap(), None));
+                        refs.push(override_chain(parent.as_ref().unwrap(), base));
                     } else {
-                        refs.push(classify(&node, None));
+                        let mut r = classify(&node, None);
+                        r.base = base;
+                        refs.push(r);
                     }
                 }
             }
@@ -96,7 +124,7 @@ pub fn find(root: &ast::Root) -> Vec<LlamaRef> {
                     .from()
                     .and_then(|f| f.expr())
                     .and_then(|e| syntax::select_path(&e))
-                    .is_some_and(|p| p.len() == 1 && PACKAGE_SETS.contains(&p[0].as_str()));
+                    .is_some_and(|p| p.len() == 1 && is_package_set(&p[0]));
                 let names_it = inherit
                     .attrs()
                     .any(|a| syntax::attr_name(&a).as_deref() == Some(PACKAGE));
@@ -222,26 +250,29 @@ fn is_expression_ident(node: &SyntaxNode) -> bool {
     })
 }
 
-/// Inside the body of `with pkgs;`, and bound by no `let` or function
-/// parameter around it (lexical bindings win over `with` in Nix, however
-/// far out they are).
-fn in_with_package_set(node: &SyntaxNode) -> bool {
+/// The package set of the innermost `with pkgs;` (or `with unstable;`)
+/// whose body holds the name, when no `let` or function parameter binds it
+/// (lexical bindings win over `with` in Nix, however far out they are).
+fn with_package_set(node: &SyntaxNode) -> Option<String> {
     let mut child = node.clone();
-    let mut under_with = false;
+    let mut namespace = None;
     for ancestor in node.ancestors().skip(1) {
         if binds_name(&ancestor, PACKAGE) {
-            return false;
+            return None;
         }
-        if let Some(with) = ast::With::cast(ancestor.clone()) {
-            under_with |= with.body().is_some_and(|b| b.syntax() == &child)
-                && with
-                    .namespace()
-                    .and_then(|n| syntax::select_path(&n))
-                    .is_some_and(|p| p.len() == 1 && PACKAGE_SETS.contains(&p[0].as_str()));
+        if let Some(with) = ast::With::cast(ancestor.clone())
+            && namespace.is_none()
+            && with.body().is_some_and(|b| b.syntax() == &child)
+        {
+            namespace = with
+                .namespace()
+                .and_then(|n| syntax::select_path(&n))
+                .filter(|p| p.len() == 1 && is_package_set(&p[0]))
+                .map(|p| p[0].clone());
         }
         child = ancestor;
     }
-    under_with
+    namespace
 }
 
 fn binds_name(node: &SyntaxNode, name: &str) -> bool {
@@ -399,6 +430,30 @@ in {
         assert_eq!(found[4], (RefKind::Select, "pkgs.llama-cpp".into()));
         assert_eq!(found[5], (RefKind::Interpolation, "pkgs.llama-cpp".into()));
         assert_eq!(found[6].0, RefKind::ServiceWithoutPackage);
+    }
+
+    #[test]
+    fn second_nixpkgs_instances_are_references_too() {
+        let src = "{ pkgs, unstable, pkgs-unstable, ... }: { a = [ unstable.llama-cpp pkgs-unstable.llama-cpp pkgs.unstable.llama-cpp ]; b = with unstable; [ llama-cpp ]; }";
+        let found: Vec<(Option<String>, String)> = find(&rnix::Root::parse(src).tree())
+            .into_iter()
+            .map(|r| (r.base, src[r.range].to_string()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (Some("unstable".into()), "unstable.llama-cpp".into()),
+                (
+                    Some("pkgs-unstable".into()),
+                    "pkgs-unstable.llama-cpp".into()
+                ),
+                (
+                    Some("pkgs.unstable".into()),
+                    "pkgs.unstable.llama-cpp".into()
+                ),
+                (Some("unstable".into()), "llama-cpp".into()),
+            ]
+        );
     }
 
     #[test]

@@ -187,13 +187,16 @@ fn rewrite(
     notes: &mut Vec<String>,
 ) -> Vec<Splice> {
     let name = variant.package_attr();
+    // The overlay is in the host's `pkgs`, not in a second instance such as
+    // `unstable`: every qualified reference becomes `pkgs.<variant>`.
     let qualified = |base: &Option<String>| match base {
-        Some(b) => format!("{b}.{name}"),
+        Some(_) => format!("pkgs.{name}"),
         None => name.clone(),
     };
     let mut splices = Vec::new();
     let mut needs_pkgs = false;
     for r in found {
+        needs_pkgs |= r.base.as_deref().is_some_and(|b| !b.starts_with("pkgs"));
         let at = model::location(file, text, r.range.start);
         match &r.kind {
             RefKind::Bare | RefKind::Select => {
@@ -257,8 +260,7 @@ fn covered(variant: Variant, arg: &str) -> bool {
 /// `inherit (pkgs) llama-cpp;` → `llama-cpp = pkgs.llama-cpp-cuda;`, keeping
 /// any other names inherited alongside.
 fn rewrite_inherit(text: &str, r: &LlamaRef, name: &str) -> Splice {
-    let base = r.base.clone().unwrap_or_else(|| "pkgs".into());
-    let binding = format!("{} = {base}.{name};", refs::PACKAGE);
+    let binding = format!("{} = pkgs.{name};", refs::PACKAGE);
     let node_text = &text[r.range.clone()];
     let inner = node_text.trim_end_matches(';').trim_end();
     let words: Vec<&str> = inner
