@@ -118,16 +118,20 @@ impl Model {
             let (file, text) = sources[i].clone();
             i += 1;
             let root = syntax::parse(&file, &text)?;
-            model.flake_files.push(file.clone());
+            // flake-parts modules may define hosts, or import modules that
+            // do, any number of levels deep.
             for (p, _) in import_paths(root.syntax(), &file, files, &mut model.unresolved) {
                 if !sources.iter().any(|(f, _)| f == &p)
                     && let Some(t) = files.read(&p)?
-                    && t.contains("nixosConfigurations")
                 {
                     sources.push((p, t));
                 }
             }
-            for (name, expr) in host_definitions(&root) {
+            let definitions = host_definitions(&root);
+            if file == flake || !definitions.is_empty() {
+                model.flake_files.push(file.clone());
+            }
+            for (name, expr) in definitions {
                 let host = resolve_host(files, &file, &text, name, expr, &mut model.unresolved)?;
                 model.hosts.push(host);
             }

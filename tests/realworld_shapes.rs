@@ -187,7 +187,6 @@ fn step_0004_does_not_adopt_while_a_second_instance_llama_cpp_remains() {
 // configurations.
 
 #[test]
-#[ignore = "bug: hosts declared in a flake-parts module imported by another flake-parts module are not found (`(none found)`, no note)"]
 fn flake_parts_hosts_two_imports_deep_are_found() {
     let repo = repo(&[
         (
