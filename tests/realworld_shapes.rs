@@ -398,7 +398,6 @@ fn snowfall_flake_hosts_are_found_or_the_shape_is_named() {
 // built by `<that input>.lib.nixosSystem`.
 
 #[test]
-#[ignore = "bug: without an input named `nixpkgs`, 0001 refuses and advises declaring a new `inputs.nixpkgs.url`, instead of following the nixpkgs the hosts are built with"]
 fn step_0001_follows_the_nixpkgs_input_the_hosts_are_built_with() {
     let repo = repo(&[
         (

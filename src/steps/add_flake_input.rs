@@ -36,14 +36,15 @@ pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
 
     let entries = flake.input_entries();
     let own: Vec<_> = entries.iter().filter(|e| e.input() == input).collect();
-    if !entries.iter().any(|e| e.input() == follows) {
+    let Some(target) = follow_target(&flake, &text, follows) else {
         return Ok(Plan::blocked(
-            format!("flake.nix has no `{follows}` input for `{input}` to follow"),
+            format!("flake.nix has no nixpkgs input for `{input}` to follow"),
             format!("declare `inputs.{follows}.url` explicitly, then run `flake-migrate up` again"),
         ));
-    }
+    };
+    let target = target.as_str();
     if own.is_empty() {
-        splices.push(insert_input(&flake, &text, input, url, follows));
+        splices.push(insert_input(&flake, &text, input, url, follows, target));
     } else {
         let url_entry = own.iter().find(|e| e.path[1..] == ["url"]);
         match url_entry.and_then(|e| e.string_value()) {
@@ -68,21 +69,21 @@ pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
         let follow_path = ["inputs", "nixpkgs", "follows"].map(String::from);
         let follow_path = [&follow_path[..1], &[follows.to_string()], &follow_path[2..]].concat();
         match own.iter().find(|e| e.path[1..] == follow_path[..]) {
-            Some(e) if e.string_value().as_deref() == Some(follows) => {}
+            Some(e) if e.string_value().as_deref() == Some(target) => {}
             Some(e) => {
                 return Ok(Plan::blocked(
                     format!(
-                        "input `{input}` follows `{}`, not `{follows}`",
+                        "input `{input}` follows `{}`, not `{target}`",
                         e.string_value().unwrap_or_default()
                     ),
                     format!(
-                        "set `inputs.{input}.inputs.{follows}.follows = \"{follows}\";` by hand"
+                        "set `inputs.{input}.inputs.{follows}.follows = \"{target}\";` by hand"
                     ),
                 ));
             }
             None => {
                 let url_entry = url_entry.expect("checked above");
-                splices.push(add_follows(&text, &url_entry.entry, follows));
+                splices.push(add_follows(&text, &url_entry.entry, follows, target));
             }
         }
     }
@@ -108,15 +109,48 @@ pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
     Ok(Plan::Changes(changes))
 }
 
+/// The flake's own nixpkgs input for upstream's `nixpkgs` to follow: the
+/// input named `nixpkgs`, else the nixpkgs input the hosts are built with
+/// (`stable-nixpkgs.lib.nixosSystem`), else the only input whose url names
+/// nixpkgs.
+fn follow_target(flake: &Flake, text: &str, follows: &str) -> Option<String> {
+    let names = flake.input_names();
+    if names.iter().any(|n| n == follows) {
+        return Some(follows.to_string());
+    }
+    let nixpkgs_inputs: Vec<String> = flake
+        .input_entries()
+        .into_iter()
+        .filter(|e| e.path[1..] == ["url"])
+        .filter(|e| {
+            e.string_value()
+                .is_some_and(|u| u.to_ascii_lowercase().contains("/nixpkgs"))
+        })
+        .map(|e| e.input().to_string())
+        .collect();
+    nixpkgs_inputs
+        .iter()
+        .find(|n| text.contains(&format!("{n}.lib.nixosSystem")))
+        .or_else(|| (nixpkgs_inputs.len() == 1).then(|| &nixpkgs_inputs[0]))
+        .cloned()
+}
+
 /// `github:ggml-org/llama.cpp` also matches a pinned `…/llama.cpp/b4000`.
 fn is_upstream(found: &str, url: &str) -> bool {
     found == url || found.starts_with(&format!("{url}/")) || found.starts_with(&format!("{url}?"))
 }
 
 /// Inserts the new input after the last one, in the style already used.
-fn insert_input(flake: &Flake, text: &str, input: &str, url: &str, follows: &str) -> Splice {
+fn insert_input(
+    flake: &Flake,
+    text: &str,
+    input: &str,
+    url: &str,
+    follows: &str,
+    target: &str,
+) -> Splice {
     let unit = syntax::indent_unit(text);
-    let follows_line = format!("inputs.{follows}.follows = \"{follows}\";");
+    let follows_line = format!("inputs.{follows}.follows = \"{target}\";");
     if let Some(set) = flake.inputs_set() {
         let entries: Vec<ast::Entry> = set.entries().collect();
         // Dotted-in-nested (`nixpkgs.url = …;`) or sets (`nixpkgs = { … };`)?
@@ -205,13 +239,13 @@ fn insert_input(flake: &Flake, text: &str, input: &str, url: &str, follows: &str
 /// Adds `…inputs.nixpkgs.follows` as a sibling of the input's `url` entry,
 /// with the same attribute-path prefix (`url` → `inputs.nixpkgs.follows`,
 /// `llama-cpp.url` → `llama-cpp.inputs.nixpkgs.follows`).
-fn add_follows(text: &str, url_entry: &ast::AttrpathValue, follows: &str) -> Splice {
+fn add_follows(text: &str, url_entry: &ast::AttrpathValue, follows: &str, target: &str) -> Splice {
     let path = url_entry
         .attrpath()
         .map(|p| p.syntax().to_string())
         .unwrap_or_default();
     let prefix = path.strip_suffix("url").unwrap_or("");
-    let line = format!("{prefix}inputs.{follows}.follows = \"{follows}\";");
+    let line = format!("{prefix}inputs.{follows}.follows = \"{target}\";");
     let node = url_entry.syntax();
     if edit::same_line(
         text,
