@@ -41,6 +41,18 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
     }
     if found.is_empty() {
         let _ = writeln!(out, "  (none found)");
+        let flake = tree
+            .read(std::path::Path::new(FLAKE_FILE))?
+            .unwrap_or_default();
+        let framework = if flake.contains("mkFlake") {
+            " Its outputs are built by a `mkFlake` framework (snowfall-lib and the like), which makes hosts from directories at evaluation time;"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "note: no `nixosConfigurations` entries in flake.nix or the flake-parts modules it imports.{framework} flake-migrate reads hosts statically and cannot migrate this layout: follow the plan in the README by hand."
+        );
     }
     for u in &model.unresolved {
         let _ = writeln!(

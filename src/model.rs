@@ -37,6 +37,8 @@ pub struct Host {
     pub files: Vec<PathBuf>,
     /// Whether `specialArgs` passes `inputs` to its modules.
     pub inputs_in_modules: bool,
+    /// Whether its definition could be followed to its modules at all.
+    pub followed: bool,
     /// Every relative path literal in its definition and its modules,
     /// resolved (to tell, for example, whether it imports the overlay).
     pub paths: BTreeSet<PathBuf>,
@@ -127,7 +129,7 @@ impl Model {
                     sources.push((p, t));
                 }
             }
-            let definitions = host_definitions(&root);
+            let definitions = host_definitions(&root, &file, files);
             if file == flake || !definitions.is_empty() {
                 model.flake_files.push(file.clone());
             }
@@ -142,7 +144,7 @@ impl Model {
 }
 
 /// `(name, definition)` for each entry of `nixosConfigurations` in a file.
-fn host_definitions(root: &ast::Root) -> Vec<(String, ast::Expr)> {
+fn host_definitions(root: &ast::Root, file: &Path, files: &dyn Files) -> Vec<(String, ast::Expr)> {
     let mut out: Vec<(String, ast::Expr)> = Vec::new();
     for apv in root
         .syntax()
@@ -159,13 +161,18 @@ fn host_definitions(root: &ast::Root) -> Vec<(String, ast::Expr)> {
         if let Some(name) = path.get(pos + 1) {
             out.push((name.clone(), value));
         } else {
-            collect_hosts(value, &mut out);
+            collect_hosts(value, file, files, &mut out);
         }
     }
     out
 }
 
-fn collect_hosts(expr: ast::Expr, out: &mut Vec<(String, ast::Expr)>) {
+fn collect_hosts(
+    expr: ast::Expr,
+    file: &Path,
+    files: &dyn Files,
+    out: &mut Vec<(String, ast::Expr)>,
+) {
     match syntax::body(expr) {
         ast::Expr::AttrSet(set) => {
             for (names, apv) in syntax::named_entries(&set) {
@@ -176,10 +183,12 @@ fn collect_hosts(expr: ast::Expr, out: &mut Vec<(String, ast::Expr)>) {
         }
         ast::Expr::BinOp(op) => {
             for side in [op.lhs(), op.rhs()].into_iter().flatten() {
-                collect_hosts(side, out);
+                collect_hosts(side, file, files, out);
             }
         }
-        // `genAttrs [ "a" "b" ] mkHost`: each name applied to the function.
+        // `genAttrs [ "a" "b" ] mkHost`: each name applied to the function;
+        // `mapAttrs (name: _: mkHost name) (readDir ./hosts)`: each
+        // directory of ./hosts.
         ast::Expr::Apply(apply) => {
             let (func, args) = flatten_apply(&ast::Expr::Apply(apply.clone()));
             let is_gen = syntax::select_path(&func)
@@ -193,9 +202,42 @@ fn collect_hosts(expr: ast::Expr, out: &mut Vec<(String, ast::Expr)>) {
                     }
                 }
             }
+            let is_map = syntax::select_path(&func)
+                .is_some_and(|p| p.last().is_some_and(|l| l == "mapAttrs"));
+            if is_map && let [f, dir_expr, ..] = &args[..] {
+                for name in read_dir_names(dir_expr, file, files) {
+                    out.push((name, f.clone()));
+                }
+            }
         }
         _ => {}
     }
+}
+
+/// The subdirectories of `./dir` in `readDir ./dir`, from the tracked files.
+fn read_dir_names(expr: &ast::Expr, file: &Path, files: &dyn Files) -> Vec<String> {
+    let (func, args) = flatten_apply(expr);
+    let is_read_dir =
+        syntax::select_path(&func).is_some_and(|p| p.last().is_some_and(|l| l == "readDir"));
+    let Some(ast::Expr::PathRel(p)) = args.first().map(|a| syntax::unparen(a.clone())) else {
+        return Vec::new();
+    };
+    let Some(dir) = is_read_dir
+        .then(|| nix_paths::resolve(file, &p.syntax().to_string()))
+        .flatten()
+    else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = files
+        .nix_files()
+        .iter()
+        .filter_map(|f| f.strip_prefix(&dir).ok())
+        .filter(|rest| rest.components().count() > 1)
+        .filter_map(|rest| rest.components().next())
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    names.dedup();
+    names
 }
 
 /// `f a b` as `(f, [a, b])`.
@@ -318,6 +360,16 @@ fn find_system_call(expr: ast::Expr, env: Env, depth: usize) -> Option<SystemCal
     if let [call] = &calls[..] {
         return call.argument().map(|a| SystemCall { args: a, env });
     }
+    // A helper from elsewhere (`lib.mkSystem { modules = [ … ]; }`): its
+    // visible `modules` are the best static knowledge there is.
+    if let Some(last) = args.last()
+        && call_attr(last, "modules", &env, 0).is_some()
+    {
+        return Some(SystemCall {
+            args: last.clone(),
+            env,
+        });
+    }
     None
 }
 
@@ -325,10 +377,19 @@ fn bind_param(lambda: &ast::Lambda, arg: &ast::Expr, env: &mut Env) {
     match lambda.param() {
         Some(ast::Param::IdentParam(p)) => {
             let name = p.syntax().text().to_string();
-            if let ast::Expr::Str(s) = syntax::unparen(arg.clone())
-                && let Some(v) = syntax::string_literal(&s)
-            {
-                env.strings.insert(name.clone(), v);
+            match syntax::unparen(arg.clone()) {
+                ast::Expr::Str(s) => {
+                    if let Some(v) = syntax::string_literal(&s) {
+                        env.strings.insert(name.clone(), v);
+                    }
+                }
+                // `mkHost name` where `name` is already known.
+                ast::Expr::Ident(i) => {
+                    if let Some(v) = env.strings.get(&i.syntax().to_string()).cloned() {
+                        env.strings.insert(name.clone(), v);
+                    }
+                }
+                _ => {}
             }
             env.bindings.insert(name, arg.clone());
         }
@@ -415,6 +476,7 @@ fn resolve_host(
         direct_modules: Vec::new(),
         files: Vec::new(),
         inputs_in_modules: false,
+        followed: true,
         paths: BTreeSet::new(),
         home_files: BTreeSet::new(),
         home_manager_users: false,
@@ -438,6 +500,18 @@ fn resolve_host(
             }
             l.body().and_then(|b| find_system_call(b, env.clone(), 0))
         }
+        // `mapAttrs (name: _: mkHost name) …` hands us a lambda.
+        ast::Expr::Lambda(l) => {
+            if let Some(ast::Param::IdentParam(p)) = l.param() {
+                env.strings
+                    .insert(p.syntax().text().to_string(), name.clone());
+            }
+            let mut body = l.body();
+            while let Some(ast::Expr::Lambda(inner)) = body.clone().map(syntax::unparen) {
+                body = inner.body();
+            }
+            body.and_then(|b| find_system_call(b, env.clone(), 0))
+        }
         other => find_system_call(other, env.clone(), 0),
     };
     let Some(call) = call else {
@@ -445,8 +519,11 @@ fn resolve_host(
             def_file,
             text,
             range.start,
-            format!("host `{name}`: no `nixosSystem` call found in its definition"),
+            format!(
+                "host `{name}`: no `nixosSystem` call or `modules` list found in its definition"
+            ),
         ));
+        host.followed = false;
         return Ok(host);
     };
     host.inputs_in_modules = call_attr(&call.args, "specialArgs", &call.env, 0)
@@ -623,6 +700,19 @@ fn module_item(item: &ast::Expr, env: &Env, base_file: &Path) -> ModuleItem {
             },
             None => ModuleItem::Unknown,
         },
+        // `./hosts + "/${name}"`
+        ast::Expr::BinOp(op) if op.operator() == Some(ast::BinOpKind::Add) => {
+            let text = match (op.lhs().map(syntax::unparen), op.rhs().map(syntax::unparen)) {
+                (Some(ast::Expr::PathRel(p)), Some(ast::Expr::Str(s))) => path_text(&p, env)
+                    .zip(string_text(&s, env))
+                    .map(|(a, b)| a + &b),
+                _ => None,
+            };
+            match text.and_then(|t| nix_paths::resolve(base_file, &t)) {
+                Some(p) => ModuleItem::Path(p),
+                None => ModuleItem::Unknown,
+            }
+        }
         ast::Expr::AttrSet(s) => ModuleItem::Inline(s.syntax().clone()),
         ast::Expr::Lambda(l) => ModuleItem::Inline(l.syntax().clone()),
         ast::Expr::Select(_) => ModuleItem::External,
@@ -640,6 +730,21 @@ fn module_item(item: &ast::Expr, env: &Env, base_file: &Path) -> ModuleItem {
             _ => ModuleItem::Unknown,
         },
     }
+}
+
+/// A string's text, with `${name}` replaced by known strings.
+fn string_text(s: &ast::Str, env: &Env) -> Option<String> {
+    let mut out = String::new();
+    for part in s.normalized_parts() {
+        match part {
+            ast::InterpolPart::Literal(text) => out.push_str(&text),
+            ast::InterpolPart::Interpolation(i) => {
+                let name = i.expr().and_then(|e| syntax::select_path(&e))?;
+                out.push_str(env.strings.get(&name.join("."))?);
+            }
+        }
+    }
+    Some(out)
 }
 
 /// The text of a relative path, with `${name}` replaced by known strings.

@@ -49,6 +49,13 @@ pub fn suggest(files: &dyn Files, model: &Model) -> Result<Vec<Suggestion>> {
 }
 
 fn suggest_host(files: &dyn Files, host: &Host) -> Result<Suggestion> {
+    if !host.followed {
+        return Ok(Suggestion {
+            host: host.name.clone(),
+            variant: None,
+            evidence: "not followed: its modules could not be found statically (see the note); choose with --host".into(),
+        });
+    }
     let mut clues: Vec<Clue> = Vec::new();
     let mut uses: Option<String> = None;
     let mut sources: Vec<(PathBuf, String, Option<std::ops::Range<usize>>)> = Vec::new();

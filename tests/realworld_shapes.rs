@@ -303,7 +303,6 @@ fn step_0003_uses_the_per_host_extra_modules_argument_of_a_helper() {
 // or by another flake-parts module), called with a visible `modules` list.
 
 #[test]
-#[ignore = "bug: a host that was not followed is listed as `none  no reference to llama.cpp`, and `init --yes` leaves it out"]
 fn host_built_by_an_unfollowed_helper_is_not_reported_as_unused() {
     let repo = repo(&[
         (
@@ -356,7 +355,6 @@ inputs.nixpkgs.lib.extend (_: _: {
 // are the directories systems/<arch>/<host>.
 
 #[test]
-#[ignore = "bug: a snowfall-lib flake gives `(none found)` with no note, so the user cannot tell the shape is unsupported"]
 fn snowfall_flake_hosts_are_found_or_the_shape_is_named() {
     let repo = repo(&[
         (
@@ -438,7 +436,6 @@ fn step_0001_follows_the_nixpkgs_input_the_hosts_are_built_with() {
 // hosts computed at evaluation time are reported with their location.
 
 #[test]
-#[ignore = "bug: `mapAttrs … (builtins.readDir ./machines)` gives `(none found)` with no note at all"]
 fn hosts_from_read_dir_are_listed_or_reported_with_their_location() {
     let repo = repo(&[
         (
