@@ -166,6 +166,11 @@ pub fn named_entries(set: &impl HasEntry) -> Vec<(Vec<String>, ast::AttrpathValu
         .collect()
 }
 
+/// The entries of a set (`a = …;` and `inherit …;`) as syntax nodes.
+pub fn entry_nodes(set: &ast::AttrSet) -> impl Iterator<Item = SyntaxNode> + use<> {
+    set.entries().map(|e| e.syntax().clone())
+}
+
 /// Follows `let … in`, parentheses and `with …;` down to the body expression.
 pub fn body(expr: ast::Expr) -> ast::Expr {
     match unparen(expr) {

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
 
-use rnix::SyntaxKind;
+use rnix::SyntaxNode;
 use rnix::ast;
 use rowan::ast::AstNode;
 
@@ -180,7 +180,7 @@ fn place(
     let mut splices = Vec::new();
     match module_body(&root) {
         Some((lambda_pattern, set)) => {
-            if let Some(list) = set_overlay_list(&set) {
+            if let Some(list) = overlay_list(set.syntax()) {
                 splices.push(append_item(&text, &list, &import));
             } else {
                 let entry = format!("nixpkgs.overlays = [ {import} ];");
@@ -279,15 +279,19 @@ fn inline_overlay_list(modules: &ast::List) -> Option<ast::List> {
         if !matches!(node, ast::Expr::Lambda(_) | ast::Expr::AttrSet(_)) {
             return None;
         }
-        node.syntax()
-            .descendants()
-            .filter_map(ast::AttrpathValue::cast)
-            .find(|apv| refs::full_path(apv).is_some_and(|p| p == ["nixpkgs", "overlays"]))
-            .and_then(|apv| match syntax::unparen(apv.value()?) {
-                ast::Expr::List(l) => Some(l),
-                _ => None,
-            })
+        overlay_list(node.syntax())
     })
+}
+
+/// The `nixpkgs.overlays = [ … ]` list set under `node`, however nested.
+fn overlay_list(node: &SyntaxNode) -> Option<ast::List> {
+    node.descendants()
+        .filter_map(ast::AttrpathValue::cast)
+        .find(|apv| refs::full_path(apv).is_some_and(|p| p == ["nixpkgs", "overlays"]))
+        .and_then(|apv| match syntax::unparen(apv.value()?) {
+            ast::Expr::List(l) => Some(l),
+            _ => None,
+        })
 }
 
 /// The module's formals (when a function) and its top-level set.
@@ -308,29 +312,9 @@ fn module_body(root: &ast::Root) -> Option<(Option<ast::Pattern>, ast::AttrSet)>
     }
 }
 
-fn set_overlay_list(set: &ast::AttrSet) -> Option<ast::List> {
-    set.syntax()
-        .descendants()
-        .filter_map(ast::AttrpathValue::cast)
-        .find(|apv| refs::full_path(apv).is_some_and(|p| p == ["nixpkgs", "overlays"]))
-        .and_then(|apv| match syntax::unparen(apv.value()?) {
-            ast::Expr::List(l) => Some(l),
-            _ => None,
-        })
-}
-
 /// Adds an entry after the last one of a set, in its indentation.
 fn add_entry(text: &str, set: &ast::AttrSet, entry: &str) -> Splice {
-    let last = set
-        .syntax()
-        .children()
-        .filter(|c| {
-            matches!(
-                c.kind(),
-                SyntaxKind::NODE_ATTRPATH_VALUE | SyntaxKind::NODE_INHERIT
-            )
-        })
-        .last();
+    let last = syntax::entry_nodes(set).last();
     match last {
         Some(last) => edit::after_entry(text, &last, &[entry.to_string()]),
         None => {

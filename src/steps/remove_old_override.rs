@@ -304,16 +304,7 @@ fn sole_overlay_module(list: &SyntaxNode) -> Option<SyntaxNode> {
     if let Some(outer) = set.parent().and_then(ast::AttrpathValue::cast) {
         set = outer.syntax().parent()?;
     }
-    let entries = ast::AttrSet::cast(set.clone())?
-        .syntax()
-        .children()
-        .filter(|c| {
-            matches!(
-                c.kind(),
-                SyntaxKind::NODE_ATTRPATH_VALUE | SyntaxKind::NODE_INHERIT
-            )
-        })
-        .count();
+    let entries = syntax::entry_nodes(&ast::AttrSet::cast(set.clone())?).count();
     if entries != 1 {
         return None;
     }
