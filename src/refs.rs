@@ -68,6 +68,14 @@ pub struct LlamaRef {
     pub base: Option<String>,
 }
 
+impl LlamaRef {
+    /// Inside an overlay (`prev.llama-cpp`): an old override, which step
+    /// 0005 removes, not a host's reference for 0004 to rewrite.
+    pub fn in_overlay(&self) -> bool {
+        matches!(self.base.as_deref(), Some("prev" | "super" | "final"))
+    }
+}
+
 /// All references to nixpkgs' llama-cpp in a parsed file, in source order.
 pub fn find(root: &ast::Root) -> Vec<LlamaRef> {
     let mut refs = Vec::new();

@@ -38,7 +38,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
             continue;
         };
         let root = syntax::parse(file, &text)?;
-        let found = refs::find(&root);
+        let found = host_refs(&root);
         if found.is_empty() {
             continue;
         }
@@ -70,7 +70,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
             ));
         }
         let variant = first.expect("a configured host owns every file here");
-        let splices = rewrite(file, &text, &root, &found, variant, &mut notes);
+        let splices = rewrite(file, &text, &root, &found, variant, true, &mut notes);
         changes
             .files
             .insert(file.clone(), Some(edit::apply(file, &text, splices)?));
@@ -83,7 +83,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         };
         let root = syntax::parse(def_file, &text)?;
         let mut by_variant: BTreeMap<Variant, Vec<LlamaRef>> = BTreeMap::new();
-        for r in refs::find(&root) {
+        for r in host_refs(&root) {
             let hosts = model.hosts_defined_at(def_file, r.range.start);
             let variants: Vec<Option<Variant>> = hosts
                 .iter()
@@ -105,7 +105,9 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         }
         let mut splices = Vec::new();
         for (variant, found) in by_variant {
-            splices.extend(rewrite(def_file, &text, &root, &found, variant, &mut notes));
+            splices.extend(rewrite(
+                def_file, &text, &root, &found, variant, false, &mut notes,
+            ));
         }
         changes.files.insert(
             def_file.clone(),
@@ -184,6 +186,7 @@ fn rewrite(
     root: &ast::Root,
     found: &[LlamaRef],
     variant: Variant,
+    module_file: bool,
     notes: &mut Vec<String>,
 ) -> Vec<Splice> {
     let name = variant.package_attr();
@@ -194,10 +197,21 @@ fn rewrite(
         None => name.clone(),
     };
     let mut splices = Vec::new();
-    let mut needs_pkgs = false;
     for r in found {
-        needs_pkgs |= r.base.as_deref().is_some_and(|b| !b.starts_with("pkgs"));
         let at = model::location(file, text, r.range.start);
+        let needs_pkgs = matches!(r.kind, RefKind::ServiceWithoutPackage)
+            || r.base.as_deref().is_some_and(|b| !b.starts_with("pkgs"));
+        if needs_pkgs {
+            match pkgs_in_scope(text, root, r.range.start, module_file) {
+                Ok(add) => splices.extend(add),
+                Err(()) => {
+                    notes.push(format!(
+                        "{at}: left as is: `pkgs` is not in scope here to name {name}; change it by hand"
+                    ));
+                    continue;
+                }
+            }
+        }
         match &r.kind {
             RefKind::Bare | RefKind::Select => {
                 splices.push(Splice::replace(r.range.clone(), qualified(&r.base)))
@@ -224,13 +238,9 @@ fn rewrite(
             RefKind::Inherit => splices.push(rewrite_inherit(text, r, &name)),
             RefKind::ServiceWithoutPackage => {
                 splices.push(service_package(text, r, &name));
-                needs_pkgs = true;
                 notes.push(format!("{at}: services.llama-cpp now sets `package` to {name} (its default is nixpkgs' build)"));
             }
         }
-    }
-    if needs_pkgs && let Some(s) = ensure_pkgs_formal(text, root) {
-        splices.push(s);
     }
     splices
 }
@@ -295,18 +305,44 @@ fn service_package(text: &str, r: &LlamaRef, name: &str) -> Splice {
     edit::after_entry_range(text, r.range.clone(), &[line])
 }
 
-/// A module that will say `pkgs.…` must take `pkgs`.
-fn ensure_pkgs_formal(text: &str, root: &ast::Root) -> Option<Splice> {
-    match root.expr().map(syntax::unparen) {
-        Some(ast::Expr::Lambda(l)) => match l.param()? {
-            ast::Param::Pattern(p) => edit::add_formal(text, &p, "pkgs"),
+/// The references 0004 rewrites: not an overlay's own `prev.llama-cpp`
+/// (an old override, which 0005 removes).
+fn host_refs(root: &ast::Root) -> Vec<LlamaRef> {
+    refs::find(root)
+        .into_iter()
+        .filter(|r| !r.in_overlay())
+        .collect()
+}
+
+/// Code at `offset` that will say `pkgs.…` needs `pkgs` bound: by the
+/// innermost module function around it (added to its formals when
+/// missing), or, for a module file that is a plain set, a new
+/// `{ pkgs, ... }:`. `Err` where there is no module function to add it to.
+fn pkgs_in_scope(
+    text: &str,
+    root: &ast::Root,
+    offset: usize,
+    module_file: bool,
+) -> Result<Option<Splice>, ()> {
+    let token = root
+        .syntax()
+        .token_at_offset((offset as u32).into())
+        .right_biased()
+        .ok_or(())?;
+    let pattern = token
+        .parent_ancestors()
+        .filter_map(ast::Lambda::cast)
+        .find_map(|l| match l.param()? {
+            ast::Param::Pattern(p) => Some(p),
             ast::Param::IdentParam(_) => None,
-        },
-        Some(ast::Expr::AttrSet(set)) => Some(Splice::insert(
+        });
+    match (pattern, root.expr().map(syntax::unparen)) {
+        (Some(p), _) => Ok(edit::add_formal(text, &p, "pkgs")),
+        (None, Some(ast::Expr::AttrSet(set))) if module_file => Ok(Some(Splice::insert(
             syntax::start(set.syntax()),
             "{ pkgs, ... }:\n",
-        )),
-        _ => None,
+        ))),
+        _ => Err(()),
     }
 }
 
@@ -318,7 +354,15 @@ mod tests {
         let root = syntax::parse(Path::new("m.nix"), src).unwrap();
         let found = refs::find(&root);
         let mut notes = Vec::new();
-        let splices = rewrite(Path::new("m.nix"), src, &root, &found, variant, &mut notes);
+        let splices = rewrite(
+            Path::new("m.nix"),
+            src,
+            &root,
+            &found,
+            variant,
+            true,
+            &mut notes,
+        );
         (
             edit::apply(Path::new("m.nix"), src, splices).unwrap(),
             notes,
@@ -362,6 +406,41 @@ mod tests {
         assert_eq!(
             out,
             "{ pkgs, ... }: { services.llama-cpp = { enable = true; package = pkgs.llama-cpp-cpu; port = 8080; }; }"
+        );
+    }
+
+    #[test]
+    fn an_overlays_own_prev_llama_cpp_is_left_to_step_0005() {
+        let src = "{ pkgs, ... }: {\n  nixpkgs.overlays = [ (final: prev: { llama-cpp-cuda = prev.llama-cpp.override { cudaSupport = true; }; }) ];\n  environment.systemPackages = [ pkgs.llama-cpp ];\n}\n";
+        let root = syntax::parse(Path::new("m.nix"), src).unwrap();
+        let found = host_refs(&root);
+        let mut notes = Vec::new();
+        let splices = rewrite(
+            Path::new("m.nix"),
+            src,
+            &root,
+            &found,
+            Variant::Cuda,
+            true,
+            &mut notes,
+        );
+        let out = edit::apply(Path::new("m.nix"), src, splices).unwrap();
+        assert!(
+            out.contains("prev.llama-cpp.override { cudaSupport = true; }"),
+            "{out}"
+        );
+        assert!(out.contains("[ pkgs.llama-cpp-cuda ]"), "{out}");
+    }
+
+    #[test]
+    fn a_second_instance_becomes_pkgs_and_the_module_gets_pkgs() {
+        let (out, _) = rewritten(
+            "{ unstable, ... }: { environment.systemPackages = [ unstable.llama-cpp ]; }",
+            Variant::Cuda,
+        );
+        assert_eq!(
+            out,
+            "{ unstable, pkgs, ... }: { environment.systemPackages = [ pkgs.llama-cpp-cuda ]; }"
         );
     }
 

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rnix::ast;
+use rnix::ast::{self, HasEntry};
 use rnix::{SyntaxKind, SyntaxNode};
 use rowan::ast::AstNode;
 
@@ -69,16 +69,18 @@ fn is_old_override(root: &ast::Root) -> bool {
             .iter()
             .all(|p| matches!(p, ast::Param::IdentParam(_)));
     if overlay {
-        let defines_llama = match syntax::body(expr) {
-            ast::Expr::AttrSet(set) => syntax::named_entries(&set)
-                .iter()
-                .any(|(n, _)| n[0].starts_with(refs::PACKAGE)),
+        // Only an overlay of nothing but llama-cpp goes whole; one that
+        // also defines other packages loses just its llama-cpp entries.
+        let defines_only_llama = match syntax::body(expr) {
+            ast::Expr::AttrSet(set) => {
+                let entries = syntax::named_entries(&set);
+                !entries.is_empty()
+                    && set.inherits().next().is_none()
+                    && entries.iter().all(|(n, _)| n[0].starts_with(refs::PACKAGE))
+            }
             _ => false,
         };
-        return defines_llama
-            && found
-                .iter()
-                .any(|r| matches!(r.base.as_deref(), Some("prev" | "super" | "final" | "self")));
+        return defines_only_llama && found.iter().any(|r| r.in_overlay());
     }
     // callPackage form: takes `llama-cpp` and overrides it.
     let takes_llama = params.iter().any(|p| match p {
@@ -118,9 +120,6 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         Ok(f) => fork_inputs(&f, ctx.config),
         Err(_) => Vec::new(),
     };
-    if old.is_empty() && forks.is_empty() {
-        return Ok(Plan::Satisfied);
-    }
     let model = Model::read(ctx.files)?;
     let mut changes = Changeset::default();
     for path in &old {
@@ -136,11 +135,29 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         };
         if !old.iter().any(|o| mentions(&text, o))
             && !forks.iter().any(|f| text.contains(f.as_str()))
+            && !text.contains(refs::PACKAGE)
         {
             continue;
         }
         let root = syntax::parse(&file, &text)?;
         let mut splices = Vec::new();
+        match inline_overrides(&text, &root) {
+            Ok(found) => {
+                for (offset, splice) in found {
+                    changes.notes.push(format!(
+                        "{}: removed an inline overlay of nixpkgs' llama-cpp",
+                        model::location(&file, &text, offset)
+                    ));
+                    splices.push(splice);
+                }
+            }
+            Err((offset, why)) => {
+                return Ok(Plan::blocked(
+                    format!("{}: {why}", model::location(&file, &text, offset)),
+                    "remove this override of nixpkgs' llama-cpp by hand, then run `flake-migrate up` to adopt step 0005",
+                ));
+            }
+        }
         for path_node in root
             .syntax()
             .descendants()
@@ -219,8 +236,88 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
             "removed input `{fork}` (a pinned llama.cpp source)"
         ));
     }
+    if changes.files.is_empty() {
+        return Ok(Plan::Satisfied);
+    }
     changes.lock_flake = !forks.is_empty();
     Ok(Plan::Changes(changes))
+}
+
+/// Overlays written inline (`final: prev: { llama-cpp-cuda =
+/// prev.llama-cpp.override { … }; }` in a list, or a file of overlays that
+/// also defines other packages): the splices that remove their llama-cpp
+/// entries, or the whole overlay when it holds nothing else.
+fn inline_overrides(text: &str, root: &ast::Root) -> Result<Vec<(usize, Splice)>, (usize, String)> {
+    let from_prev: Vec<std::ops::Range<usize>> = refs::find(root)
+        .into_iter()
+        .filter(|r| r.in_overlay())
+        .map(|r| r.range)
+        .collect();
+    if from_prev.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for outer in root.syntax().descendants().filter_map(ast::Lambda::cast) {
+        let Some(ast::Param::IdentParam(_)) = outer.param() else {
+            continue;
+        };
+        let Some(ast::Expr::Lambda(inner)) = outer.body().map(syntax::unparen) else {
+            continue;
+        };
+        let Some(ast::Param::IdentParam(_)) = inner.param() else {
+            continue;
+        };
+        let Some(ast::Expr::AttrSet(set)) = inner.body().map(syntax::body) else {
+            continue;
+        };
+        let entries = syntax::named_entries(&set);
+        let llama: Vec<&ast::AttrpathValue> = entries
+            .iter()
+            .filter(|(n, apv)| {
+                n[0].starts_with(refs::PACKAGE)
+                    && from_prev.iter().any(|r| {
+                        apv.syntax()
+                            .text_range()
+                            .contains_range(rnix::TextRange::new(
+                                (r.start as u32).into(),
+                                (r.end as u32).into(),
+                            ))
+                    })
+            })
+            .map(|(_, apv)| apv)
+            .collect();
+        if llama.is_empty() {
+            continue;
+        }
+        let whole_file = root_lambdas(root).contains(outer.syntax());
+        let only_llama = llama.len() == entries.len() && set.inherits().next().is_none();
+        if only_llama && whole_file {
+            continue; // an old override file: deleted as a whole
+        }
+        if only_llama {
+            let at = start(outer.syntax());
+            out.push((at, removal(text, outer.syntax()).map_err(|why| (at, why))?));
+        } else {
+            for apv in llama {
+                out.push((
+                    start(apv.syntax()),
+                    remove_lines(text, start(apv.syntax()), end(apv.syntax())),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The lambdas a file's expression starts with (`{ inputs }: final: prev:`).
+fn root_lambdas(root: &ast::Root) -> Vec<SyntaxNode> {
+    let mut out = Vec::new();
+    let mut expr = root.expr();
+    while let Some(ast::Expr::Lambda(l)) = expr.map(syntax::unparen) {
+        out.push(l.syntax().clone());
+        expr = l.body();
+    }
+    out
 }
 
 fn mentions(text: &str, old: &Path) -> bool {
@@ -432,4 +529,52 @@ fn inside_inputs(node: &SyntaxNode) -> bool {
         .filter_map(ast::AttrpathValue::cast)
         .filter_map(|a| a.attrpath().and_then(|p| syntax::attrpath_names(&p)))
         .any(|n| n[0] == "inputs")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn without_inline_overrides(src: &str) -> String {
+        let root = syntax::parse(Path::new("m.nix"), src).unwrap();
+        let splices = inline_overrides(src, &root)
+            .unwrap()
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect();
+        crate::edit::apply(Path::new("m.nix"), src, splices).unwrap()
+    }
+
+    #[test]
+    fn an_inline_overlay_of_only_llama_cpp_goes_with_its_comment() {
+        let src = "{\n  nixpkgs.overlays = [\n    (final: prev: { htop = prev.htop; })\n    # CUDA build\n    (self: super: { llama-cpp = super.llama-cpp.override { cudaSupport = true; }; })\n  ];\n}\n";
+        assert_eq!(
+            without_inline_overrides(src),
+            "{\n  nixpkgs.overlays = [\n    (final: prev: { htop = prev.htop; })\n  ];\n}\n"
+        );
+    }
+
+    #[test]
+    fn a_mixed_overlay_keeps_its_other_packages() {
+        let src = "final: prev: {\n  foo = prev.hello;\n  llama-cpp-cuda = prev.llama-cpp.override { cudaSupport = true; };\n}\n";
+        assert_eq!(
+            without_inline_overrides(src),
+            "final: prev: {\n  foo = prev.hello;\n}\n"
+        );
+        // Not an old override file to delete: it defines `foo` too.
+        assert!(!is_old_override(
+            &syntax::parse(Path::new("m.nix"), src).unwrap()
+        ));
+    }
+
+    #[test]
+    fn an_overlay_of_only_llama_cpp_is_an_old_override_file() {
+        let src = "final: prev: {\n  llama-cpp-cuda = prev.llama-cpp.override { cudaSupport = true; };\n}\n";
+        let root = syntax::parse(Path::new("m.nix"), src).unwrap();
+        assert!(is_old_override(&root));
+        assert!(
+            inline_overrides(src, &root).unwrap().is_empty(),
+            "deleted whole, not edited"
+        );
+    }
 }
