@@ -92,6 +92,14 @@ fn suggest_host(files: &dyn Files, host: &Host) -> Result<Suggestion> {
                         });
                     }
                 }
+                // `.overrideAttrs` turning a backend on through cmake flags.
+                if let Some((flag, v)) = cmake_backend(&text[r.range.clone()]) {
+                    clues.push(Clue {
+                        strength: Strength::OverrideArgument,
+                        variant: v,
+                        evidence: format!("{}: override sets {flag}", at(r.range.start)),
+                    });
+                }
             }
         }
         for node in root
@@ -133,6 +141,28 @@ fn support_flag(arg: &str) -> Option<Variant> {
         "rocmSupport" => Some(Variant::Rocm),
         _ => None,
     }
+}
+
+/// `GGML_CUDA` (or `_VULKAN`, `_HIP`) turned on in an override's cmake
+/// flags: `"-DGGML_CUDA=ON"` or `(lib.cmakeBool "GGML_CUDA" true)`.
+fn cmake_backend(code: &str) -> Option<(&'static str, Variant)> {
+    [
+        ("GGML_CUDA", Variant::Cuda),
+        ("GGML_VULKAN", Variant::Vulkan),
+        ("GGML_HIP", Variant::Rocm),
+    ]
+    .into_iter()
+    .find(|(flag, _)| {
+        [
+            format!("{flag}=ON"),
+            format!("{flag}:BOOL=ON"),
+            format!("{flag}:BOOL=TRUE"),
+            format!("{flag}=1"),
+            format!("\"{flag}\" true"),
+        ]
+        .iter()
+        .any(|on| code.contains(on.as_str()))
+    })
 }
 
 fn variant_of_name(name: &str) -> Option<Variant> {
@@ -187,7 +217,10 @@ fn scan_node(
             if names.iter().any(|n| n == "nixosModules")
                 && let Some(module) = names.last()
             {
-                let v = if module.contains("nvidia") {
+                // `common-cpu-amd` says nothing about the GPU.
+                let v = if module.contains("cpu") {
+                    None
+                } else if module.contains("nvidia") {
                     Some(Variant::Cuda)
                 } else if module.contains("amd") || module.contains("intel") {
                     Some(Variant::Vulkan)
@@ -293,6 +326,22 @@ fn is_value(node: &SyntaxNode) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cmake_flags_of_an_override_name_the_backend() {
+        assert_eq!(
+            cmake_backend(
+                r#"x.overrideAttrs (o: { cmakeFlags = o.cmakeFlags ++ [ (lib.cmakeBool "GGML_CUDA" true) ]; })"#
+            ),
+            Some(("GGML_CUDA", Variant::Cuda))
+        );
+        assert_eq!(
+            cmake_backend(r#"[ "-DGGML_VULKAN=ON" ]"#),
+            Some(("GGML_VULKAN", Variant::Vulkan))
+        );
+        assert_eq!(cmake_backend(r#"[ "-DGGML_CUDA=OFF" ]"#), None);
+        assert_eq!(cmake_backend(r#"(lib.cmakeBool "GGML_CUDA" false)"#), None);
+    }
 
     #[test]
     fn suggestions_for_the_fixture_shapes() {
