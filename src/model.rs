@@ -533,11 +533,18 @@ fn resolve_host(
     if let Some(modules) = call_attr(&call.args, "modules", &call.env, 0) {
         let mut items = Vec::new();
         list_items(&modules, &call.env, &mut items, 0);
-        // The host's own list: a literal list inside its definition.
+        // The host's own list: a literal list inside its definition, either
+        // written there or handed to a helper (`mkHost "a" { extraModules =
+        // [ … ]; }`) whose items end up in `modules`.
         host.modules_list = modules
             .syntax()
             .descendants()
             .filter_map(ast::List::cast)
+            .chain(
+                items
+                    .iter()
+                    .filter_map(|i| i.syntax().parent().and_then(ast::List::cast)),
+            )
             .find(|l| range.contains(&start(l.syntax())))
             .map(|l| start(l.syntax())..end(l.syntax()));
         for item in items {

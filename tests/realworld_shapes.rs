@@ -246,7 +246,6 @@ fn flake_parts_hosts_two_imports_deep_are_found() {
 // so 0003 can put the overlay there (flake.nix has `inputs` in scope).
 
 #[test]
-#[ignore = "bug: 0003 refuses (`built by a helper and its modules do not receive inputs`) instead of appending to the host's own `extraModules` argument"]
 fn step_0003_uses_the_per_host_extra_modules_argument_of_a_helper() {
     let repo = repo(&[
         (
