@@ -186,13 +186,6 @@ pub fn up(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result<(
                     steps::verify::run(session, &config, &mut state, m, &opts.nix_args, out)?;
                 }
             }
-            Plan::NotImplemented => {
-                return Err(Error::Manual {
-                    step: m.id.clone(),
-                    reason: "this step is not implemented in this version of flake-migrate".into(),
-                    help: "do it by hand as the plan describes; `flake-migrate up` records it once the files show it done".into(),
-                });
-            }
         }
     }
     if !did_something {

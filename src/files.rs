@@ -16,12 +16,6 @@ pub trait Files {
     fn exists(&self, path: &Path) -> bool {
         matches!(self.read(path), Ok(Some(_)))
     }
-    /// Whether `path` is a directory holding tracked files.
-    fn is_dir(&self, path: &Path) -> bool {
-        self.nix_files()
-            .iter()
-            .any(|f| f.starts_with(path) && f != path)
-    }
 }
 
 /// The working tree as git tracks it, plus edits not yet written.
@@ -39,10 +33,6 @@ impl WorkTree {
             tracked,
             pending: BTreeMap::new(),
         }
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     /// Lays planned content over the tree so later steps see it.

@@ -46,8 +46,7 @@ pub struct Host {
     /// from home-manager's pkgs, which has the system overlays only with
     /// `useGlobalPkgs`).
     pub home_files: BTreeSet<PathBuf>,
-    /// `home-manager.users.*` is set, and whether `useGlobalPkgs = true`.
-    pub home_manager_users: bool,
+    /// `home-manager.useGlobalPkgs = true` in its modules.
     pub home_manager_global_pkgs: bool,
 }
 
@@ -479,7 +478,6 @@ fn resolve_host(
         followed: true,
         paths: BTreeSet::new(),
         home_files: BTreeSet::new(),
-        home_manager_users: false,
         home_manager_global_pkgs: false,
     };
     let mut env = Env::around(expr.syntax());
@@ -613,9 +611,6 @@ fn resolve_host(
             let Some(path) = refs::full_path(&apv) else {
                 continue;
             };
-            if path.starts_with(&["home-manager".into(), "users".into()]) {
-                host.home_manager_users = true;
-            }
             if path == ["home-manager", "useGlobalPkgs"]
                 && apv
                     .value()
@@ -880,13 +875,13 @@ pub(crate) mod tests {
         let mut out = String::new();
         for h in &model.hosts {
             out.push_str(&format!(
-                "{} in {}: own list {}, own module {:?}, inputs {}, hm {}/{}\n  files: {:?}\n",
+                "{} in {}: own list {}, own module {:?}, inputs {}, home-manager files {}, global pkgs {}\n  files: {:?}\n",
                 h.name,
                 h.def_file.display(),
                 h.modules_list.is_some(),
                 h.own_module,
                 h.inputs_in_modules,
-                h.home_manager_users,
+                !h.home_files.is_empty(),
                 h.home_manager_global_pkgs,
                 h.files
             ));

@@ -27,8 +27,6 @@ pub enum StepState {
     Blocked,
     /// A verification recorded for a different tree than HEAD's.
     Stale,
-    /// Not implemented in this version.
-    NotImplemented,
 }
 
 impl StepState {
@@ -41,7 +39,6 @@ impl StepState {
             StepState::Drifted => "drifted",
             StepState::Blocked => "blocked",
             StepState::Stale => "stale",
-            StepState::NotImplemented => "not implemented",
         }
     }
 
@@ -100,7 +97,6 @@ pub fn compute(session: &Session) -> Result<Vec<StepStatus>> {
                         (StepState::Blocked, Some(format!("{reason}; {help}")))
                     }
                     Plan::Run => (StepState::Pending, None),
-                    Plan::NotImplemented => (StepState::NotImplemented, None),
                 }
             }
         };
@@ -108,8 +104,7 @@ pub fn compute(session: &Session) -> Result<Vec<StepStatus>> {
         if let Some(applied) = applied {
             commit = git::find_step_commit(&session.repo, &m.id)?
                 .map(|c| c.id().to_string()[..10].to_string());
-            let still_holds = matches!(status, StepState::Satisfied | StepState::NotImplemented)
-                || is_run(&m.operation);
+            let still_holds = status == StepState::Satisfied || is_run(&m.operation);
             status = if !still_holds {
                 detail = Some(format!(
                     "recorded as applied, but the files no longer satisfy it: {}",
@@ -172,7 +167,6 @@ pub fn render(steps: &[StepStatus], config: Option<&Config>, color: bool) -> Str
             StepState::Applied | StepState::Adopted => st.green(),
             StepState::Pending | StepState::Satisfied => st.yellow(),
             StepState::Drifted | StepState::Blocked | StepState::Stale => st.red().bold(),
-            StepState::NotImplemented => st.dim(),
         }
     };
     let width = steps

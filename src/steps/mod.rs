@@ -37,8 +37,6 @@ pub enum Plan {
     Blocked { reason: String, help: String },
     /// The step runs a command (a verification) rather than editing files.
     Run,
-    /// Not implemented in this version of flake-migrate.
-    NotImplemented,
 }
 
 #[derive(Debug, Default)]

@@ -121,6 +121,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         Err(_) => Vec::new(),
     };
     let model = Model::read(ctx.files)?;
+    let file_hosts = model.file_hosts();
     let mut changes = Changeset::default();
     for path in &old {
         changes.files.insert(path.clone(), None);
@@ -192,7 +193,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         }
         for fork in &forks {
             for (range, node) in fork_uses(&root, fork) {
-                let variant = model.file_hosts().get(&file).and_then(|hosts| {
+                let variant = file_hosts.get(&file).and_then(|hosts| {
                     let vs: Vec<_> = hosts
                         .iter()
                         .map(|h| ctx.config.hosts.get(h).copied())
