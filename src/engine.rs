@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 use git2::Repository;
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::{self, Migration};
 use crate::config::{CONFIG_FILE, Config};
 use crate::edit;
 use crate::error::{Error, Result};
 use crate::files::WorkTree;
 use crate::git;
 use crate::nix;
-use crate::plan::state::{Applied, FileChange, STATE_FILE, State};
-use crate::plan::{self, Migration};
+use crate::record::{Applied, FileChange, STATE_FILE, State};
 use crate::steps::{self, Changeset, Context, Plan};
 
 /// Options shared by `up` and `down`.
@@ -47,7 +47,7 @@ impl Session {
         Ok(Session {
             repo,
             root,
-            migrations: plan::bundled(),
+            migrations: catalogue::bundled(),
             _lock: None,
         })
     }
@@ -99,7 +99,7 @@ pub fn up(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result<(
     }
     git::head_commit(&session.repo)?;
     let target = match &opts.to {
-        Some(q) => Some(plan::find(&session.migrations, q)?.number()),
+        Some(q) => Some(catalogue::find(&session.migrations, q)?.number()),
         None => None,
     };
     let mut state = session.state()?;
@@ -425,7 +425,7 @@ pub fn down(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result
         .filter(|m| state.is_applied(&m.id))
         .collect();
     let keep = match (&opts.to, opts.all) {
-        (Some(q), _) => Some(plan::find(&session.migrations, q)?.number()),
+        (Some(q), _) => Some(catalogue::find(&session.migrations, q)?.number()),
         (None, true) => Some(0),
         (None, false) => None,
     };

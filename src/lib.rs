@@ -4,11 +4,13 @@
 //! Data flows one way: read (`syntax`, `flake`, `files`) → plan (`plan`,
 //! `steps`) → edit (`edit`) → commit (`engine`, `git`). See ARCHITECTURE.md.
 
+pub mod catalogue;
 pub mod config;
 pub mod demo;
 pub mod edit;
 pub mod engine;
 pub mod error;
+pub mod eval;
 pub mod files;
 pub mod flake;
 pub mod git;
@@ -17,10 +19,10 @@ pub mod init;
 pub mod model;
 pub mod nix;
 pub mod nix_paths;
-pub mod plan;
+pub mod output;
+pub mod record;
 pub mod refs;
 pub mod status;
 pub mod steps;
 pub mod suggest;
 pub mod syntax;
-pub mod verify;

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use flake_migrate::engine::{self, RunOptions, Session};
 use flake_migrate::error::{Error, Result, exit};
 use flake_migrate::guard::{self, check::CheckOptions};
-use flake_migrate::{demo, init, plan, status, steps};
+use flake_migrate::{catalogue, demo, init, status, steps};
 
 #[derive(Parser)]
 #[command(
@@ -233,7 +233,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
             paths,
         } => {
             if list_rules {
-                let _ = write!(out, "{}", guard::report::rule_list(&plan::bundled()));
+                let _ = write!(out, "{}", guard::report::rule_list(&catalogue::bundled()));
             } else if let Some(id) = explain {
                 let _ = write!(
                     out,

@@ -2,12 +2,12 @@
 
 use serde::Serialize;
 
+use crate::catalogue::Operation;
 use crate::config::Config;
 use crate::engine::Session;
 use crate::error::Result;
 use crate::git;
 use crate::guard;
-use crate::plan::Operation;
 use crate::steps::{self, Context, Plan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

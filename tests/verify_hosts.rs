@@ -308,7 +308,7 @@ fn up_reaching_0006_verifies_then_waits_for_switches() {
     // Steps 0001–0005 recorded as done by hand, so that `up` goes straight
     // to the verification.
     let mut state = String::new();
-    for m in flake_migrate::plan::bundled().iter().take(5) {
+    for m in flake_migrate::catalogue::bundled().iter().take(5) {
         state.push_str(&format!(
             "[[applied]]\nid = \"{}\"\nchecksum = \"{}\"\nadopted = true\n\n",
             m.id, m.checksum

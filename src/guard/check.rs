@@ -9,12 +9,12 @@ use git2::Repository;
 
 use super::staged::TreeFiles;
 use super::{Rule, Scope, Selection, Violation, report};
+use crate::catalogue::{self, Migration};
 use crate::config::{CONFIG_FILE, Config};
 use crate::engine::Session;
 use crate::error::{Error, Result, exit};
 use crate::files::Files;
-use crate::plan::state::{STATE_FILE, State};
-use crate::plan::{self, Migration};
+use crate::record::{STATE_FILE, State};
 
 pub struct CheckOptions {
     pub json: bool,
@@ -143,7 +143,7 @@ pub fn failing_on_head(repo: &Repository, migration: &Migration) -> Result<Vec<V
         Some(text) => State::parse(&text)?,
         None => State::default(),
     };
-    let active = super::active_rules(&state, &plan::bundled());
+    let active = super::active_rules(&state, &catalogue::bundled());
     let scope = Scope::new(
         &files,
         &config,

@@ -13,10 +13,11 @@ use git2::Repository;
 
 use super::staged::{StagedFiles, StagedIndex, TreeFiles};
 use super::{Scope, Selection, report};
+use crate::catalogue;
 use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result, exit};
 use crate::files::Files;
-use crate::plan::{self, state::STATE_FILE, state::State};
+use crate::record::{STATE_FILE, State};
 
 const TEMPLATE: &str = include_str!("../../hooks/pre-commit");
 const PLACEHOLDER: &str = "@FLAKE_MIGRATE@";
@@ -202,7 +203,7 @@ pub fn run(repo: &Repository, err: &mut dyn Write, color: bool) -> Result<i32> {
         Some(text) => State::parse(&text)?,
         None => return Ok(exit::OK),
     };
-    let rules = super::active_rules(&state, &plan::bundled());
+    let rules = super::active_rules(&state, &catalogue::bundled());
     if rules.is_empty() {
         return Ok(exit::OK);
     }

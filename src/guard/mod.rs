@@ -23,9 +23,9 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::rc::Rc;
 
+use crate::catalogue::Migration;
 use crate::error::Result;
-use crate::plan::Migration;
-use crate::plan::state::State;
+use crate::record::State;
 
 pub use scope::{Scope, Selection, Source};
 

@@ -102,7 +102,7 @@ pub fn json(violations: &[Violation]) -> String {
 
 /// `check --list-rules`: each rule's id and what it forbids, with the step
 /// that turns it on.
-pub fn rule_list(migrations: &[crate::plan::Migration]) -> String {
+pub fn rule_list(migrations: &[crate::catalogue::Migration]) -> String {
     let width = super::rules::ALL
         .iter()
         .map(|r| r.id.len())

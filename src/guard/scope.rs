@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::files::Files;
 use crate::model::Model;
-use crate::plan::state::State;
+use crate::record::State;
 use crate::refs::{self, LlamaRef};
 
 pub enum Selection {

@@ -305,7 +305,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::files::WorkTree;
-    use crate::plan::state::State;
+    use crate::record::State;
 
     fn run(flake_text: &str) -> Plan {
         let dir = tempfile::tempdir().unwrap();

@@ -13,11 +13,11 @@ pub mod write_overlay;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::catalogue::Operation;
 use crate::config::Config;
 use crate::error::Result;
 use crate::files::Files;
-use crate::plan::Operation;
-use crate::plan::state::State;
+use crate::record::State;
 
 /// What an operation reads.
 pub struct Context<'a> {

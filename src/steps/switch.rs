@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{Context, Plan};
+use crate::catalogue::{Migration, Operation};
 use crate::config::{Config, Variant};
 use crate::engine::{self, Session};
 use crate::error::{Error, Result};
 use crate::git;
-use crate::plan::state::{Applied, State, Switch};
-use crate::plan::{Migration, Operation};
-use crate::verify::spinner;
+use crate::output::spinner;
+use crate::record::{Applied, State, Switch};
 
 /// Which variants have a recorded switch, and which hosts could give one to
 /// the others.

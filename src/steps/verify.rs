@@ -6,14 +6,15 @@
 use std::io::Write;
 
 use super::{Context, Plan};
+use crate::catalogue::{Migration, Operation};
 use crate::config::Config;
 use crate::engine::{self, Session};
 use crate::error::{Error, Result};
+use crate::eval::upstream as hosts;
 use crate::git;
 use crate::nix;
-use crate::plan::state::{Applied, State, Verification};
-use crate::plan::{Migration, Operation};
-use crate::verify::{hosts, spinner};
+use crate::output::spinner;
+use crate::record::{Applied, State, Verification};
 
 pub fn plan(_ctx: &Context) -> Result<Plan> {
     Ok(Plan::Run)

@@ -5,10 +5,10 @@ use std::path::Path;
 
 use rowan::ast::AstNode;
 
+use crate::catalogue::{self, Operation};
 use crate::error::Result;
 use crate::flake::{FLAKE_FILE, Flake};
 use crate::guard::{Finding, Rule, Scope};
-use crate::plan::{self, Operation};
 use crate::syntax;
 
 pub const RULE: Rule = Rule {
@@ -131,7 +131,7 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
 fn followed_input() -> &'static str {
     static FOLLOWS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     FOLLOWS.get_or_init(|| {
-        plan::bundled()
+        catalogue::bundled()
             .into_iter()
             .find_map(|m| match m.operation {
                 Operation::AddFlakeInput { follows } => Some(follows),

@@ -46,7 +46,7 @@ mod tests {
 
     #[test]
     fn every_rule_a_step_names_exists() {
-        for m in crate::plan::bundled() {
+        for m in crate::catalogue::bundled() {
             for id in &m.guard.rules {
                 assert!(find(id).is_some(), "{} names unknown rule {id}", m.id);
             }
@@ -70,7 +70,7 @@ pub(crate) mod testing {
     use crate::config::{Config, Variant};
     use crate::files::WorkTree;
     use crate::guard::{self, Rule, Scope, Selection};
-    use crate::plan::state::State;
+    use crate::record::State;
 
     /// The seed's hosts: carbon (cuda) and beryllium (vulkan).
     pub fn seed_config() -> Config {

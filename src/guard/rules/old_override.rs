@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::error::Result;
 use crate::guard::{Finding, Rule, Scope};
 use crate::nix_paths;
-use crate::plan::state::State;
+use crate::record::State;
 
 pub const RULE: Rule = Rule {
     id: "old-override",

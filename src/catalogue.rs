@@ -2,8 +2,6 @@
 //! `migrations/llama-cpp/*.toml` and embedded in the binary. The engine knows
 //! a fixed set of operation kinds; the files choose and parametrize them.
 
-pub mod state;
-
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -11,31 +9,31 @@ use crate::error::{Error, Result};
 const BUNDLED: &[(&str, &str)] = &[
     (
         "0001-flake-input.toml",
-        include_str!("../../migrations/llama-cpp/0001-flake-input.toml"),
+        include_str!("../migrations/llama-cpp/0001-flake-input.toml"),
     ),
     (
         "0002-overlay-file.toml",
-        include_str!("../../migrations/llama-cpp/0002-overlay-file.toml"),
+        include_str!("../migrations/llama-cpp/0002-overlay-file.toml"),
     ),
     (
         "0003-import-overlay.toml",
-        include_str!("../../migrations/llama-cpp/0003-import-overlay.toml"),
+        include_str!("../migrations/llama-cpp/0003-import-overlay.toml"),
     ),
     (
         "0004-host-packages.toml",
-        include_str!("../../migrations/llama-cpp/0004-host-packages.toml"),
+        include_str!("../migrations/llama-cpp/0004-host-packages.toml"),
     ),
     (
         "0005-remove-old-override.toml",
-        include_str!("../../migrations/llama-cpp/0005-remove-old-override.toml"),
+        include_str!("../migrations/llama-cpp/0005-remove-old-override.toml"),
     ),
     (
         "0006-flake-check.toml",
-        include_str!("../../migrations/llama-cpp/0006-flake-check.toml"),
+        include_str!("../migrations/llama-cpp/0006-flake-check.toml"),
     ),
     (
         "0007-switch.toml",
-        include_str!("../../migrations/llama-cpp/0007-switch.toml"),
+        include_str!("../migrations/llama-cpp/0007-switch.toml"),
     ),
 ];
 

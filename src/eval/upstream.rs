@@ -19,7 +19,7 @@
 //!
 //! Nix locks `target`'s inputs from the repository's own flake.lock, and the
 //! user's `--override-input NAME REF` become `target/NAME`. A locked input
-//! flake exposes its inputs (`target.inputs.llama-cpp`), so `hosts.nix`
+//! flake exposes its inputs (`target.inputs.llama-cpp`), so `upstream.nix`
 //! compares store paths (`outPath`) directly, never names (upstream's CPU
 //! build is `llama-cpp-blas-…`).
 
@@ -31,11 +31,11 @@ use serde::Deserialize;
 use crate::config::{Config, Variant};
 use crate::error::{Error, Result};
 use crate::nix;
-use crate::verify::spinner;
+use crate::output::spinner;
 
-const HOSTS_NIX: &str = include_str!("hosts.nix");
+const HOSTS_NIX: &str = include_str!("upstream.nix");
 
-/// What `hosts.nix` reports.
+/// What `upstream.nix` reports.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Evaluation {
