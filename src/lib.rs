@@ -19,6 +19,7 @@ pub mod init;
 pub mod model;
 pub mod nix;
 pub mod nix_paths;
+pub mod old_override;
 pub mod output;
 pub mod record;
 pub mod refs;

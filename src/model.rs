@@ -50,6 +50,14 @@ pub struct Host {
     pub home_manager_global_pkgs: bool,
 }
 
+impl Host {
+    /// Whether its definition or one of its modules names `file` by a path
+    /// literal (as the overlay import of step 0003 does).
+    pub fn imports(&self, file: &Path) -> bool {
+        self.paths.contains(file)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unresolved {
     pub file: PathBuf,

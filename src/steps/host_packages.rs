@@ -9,7 +9,7 @@ use rnix::ast;
 use rowan::ast::AstNode;
 
 use super::{Changeset, Context, Plan};
-use crate::config::{Config, Variant};
+use crate::config::Variant;
 use crate::edit::{self, Splice};
 use crate::error::Result;
 use crate::model::{self, Model};
@@ -18,10 +18,10 @@ use crate::syntax;
 
 pub fn plan(ctx: &Context) -> Result<Plan> {
     let model = Model::read(ctx.files)?;
-    if let Some(missing) = missing_host(ctx.config, &model) {
+    if let Some(missing) = super::missing_host(ctx.config, &model) {
         return Ok(missing);
     }
-    let skip = super::remove_old_override::old_override_files(ctx.files, ctx.config)?;
+    let skip = crate::old_override::files(ctx.files, ctx.config)?;
     let mut notes = Vec::new();
     let mut changes = Changeset::default();
     let file_hosts = model.file_hosts();
@@ -129,31 +129,6 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
     }
     changes.notes = notes;
     Ok(Plan::Changes(changes))
-}
-
-/// A configured host that the flake does not define.
-pub fn missing_host(config: &Config, model: &Model) -> Option<Plan> {
-    let missing: Vec<&String> = config
-        .hosts
-        .keys()
-        .filter(|h| model.host(h).is_none())
-        .collect();
-    if missing.is_empty() {
-        return None;
-    }
-    let found: Vec<&str> = model.hosts.iter().map(|h| h.name.as_str()).collect();
-    Some(Plan::blocked(
-        format!(
-            "flake-migrate.toml names host(s) {} that nixosConfigurations does not define (found: {})",
-            missing
-                .iter()
-                .map(|h| h.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            found.join(", ")
-        ),
-        "fix [hosts] in flake-migrate.toml",
-    ))
 }
 
 fn shared_conflict(

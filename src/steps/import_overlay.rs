@@ -23,7 +23,7 @@ use crate::syntax::{self, end, start};
 pub fn plan(ctx: &Context) -> Result<Plan> {
     let config = ctx.config;
     let model = Model::read(ctx.files)?;
-    if let Some(missing) = super::host_packages::missing_host(config, &model) {
+    if let Some(missing) = super::missing_host(config, &model) {
         return Ok(missing);
     }
     let mut splices: BTreeMap<PathBuf, Vec<Splice>> = BTreeMap::new();
@@ -31,7 +31,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
     let mut notes = Vec::new();
     let mut parsed: HashMap<PathBuf, DefFile> = HashMap::new();
     for host in &model.hosts {
-        if !config.hosts.contains_key(&host.name) || imports_overlay(host, config) {
+        if !config.hosts.contains_key(&host.name) || host.imports(&config.overlay) {
             continue;
         }
         let (file, splice) = match place(ctx.files, &mut parsed, host, config)? {
@@ -66,9 +66,6 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
 }
 
 /// Whether the host's definition or one of its modules imports the overlay.
-pub fn imports_overlay(host: &Host, config: &Config) -> bool {
-    host.paths.contains(&config.overlay)
-}
 
 /// A file that defines hosts, parsed once.
 struct DefFile {

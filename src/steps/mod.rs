@@ -17,6 +17,7 @@ use crate::catalogue::Operation;
 use crate::config::Config;
 use crate::error::Result;
 use crate::files::Files;
+use crate::model::Model;
 use crate::record::State;
 
 /// What an operation reads.
@@ -70,4 +71,29 @@ pub fn plan(operation: &Operation, ctx: &Context) -> Result<Plan> {
         Operation::Switch => switch::plan(ctx),
         Operation::ImportOverlay => import_overlay::plan(ctx),
     }
+}
+
+/// A configured host that the flake does not define.
+pub fn missing_host(config: &Config, model: &Model) -> Option<Plan> {
+    let missing: Vec<&String> = config
+        .hosts
+        .keys()
+        .filter(|h| model.host(h).is_none())
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let found: Vec<&str> = model.hosts.iter().map(|h| h.name.as_str()).collect();
+    Some(Plan::blocked(
+        format!(
+            "flake-migrate.toml names host(s) {} that nixosConfigurations does not define (found: {})",
+            missing
+                .iter()
+                .map(|h| h.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            found.join(", ")
+        ),
+        "fix [hosts] in flake-migrate.toml",
+    ))
 }

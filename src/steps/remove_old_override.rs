@@ -1,7 +1,7 @@
 //! 0005: delete the old override file and every reference to it, and remove
 //! inputs that pin other llama.cpp sources, with their uses.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rnix::ast::{self, HasEntry};
 use rnix::{SyntaxKind, SyntaxNode};
@@ -11,93 +11,12 @@ use super::{Changeset, Context, Plan};
 use crate::config::Config;
 use crate::edit::{self, Splice};
 use crate::error::Result;
-use crate::files::Files;
 use crate::flake::{self, FLAKE_FILE};
 use crate::model::{self, Model};
 use crate::nix_paths;
+use crate::old_override;
 use crate::refs;
 use crate::syntax::{self, end, start};
-
-/// Old override files: the configured ones, or every overlay that builds
-/// `llama-cpp…` attributes from nixpkgs' llama-cpp (and the callPackage
-/// form `{ llama-cpp, … }: llama-cpp.override { … }`).
-pub fn old_override_files(files: &dyn Files, config: &Config) -> Result<Vec<PathBuf>> {
-    if !config.old_overrides.is_empty() {
-        return Ok(config
-            .old_overrides
-            .iter()
-            .filter(|p| files.exists(p))
-            .cloned()
-            .collect());
-    }
-    let mut out = Vec::new();
-    for path in files.nix_files() {
-        if path == config.overlay || path == Path::new(FLAKE_FILE) {
-            continue;
-        }
-        let Some(text) = files.read(&path)? else {
-            continue;
-        };
-        if !text.contains("llama") {
-            continue;
-        }
-        let Ok(root) = syntax::parse(&path, &text) else {
-            continue;
-        };
-        if is_old_override(&root) {
-            out.push(path);
-        }
-    }
-    Ok(out)
-}
-
-fn is_old_override(root: &ast::Root) -> bool {
-    let Some(mut expr) = root.expr() else {
-        return false;
-    };
-    let mut params: Vec<ast::Param> = Vec::new();
-    while let ast::Expr::Lambda(l) = syntax::unparen(expr.clone()) {
-        let (Some(p), Some(body)) = (l.param(), l.body()) else {
-            return false;
-        };
-        params.push(p);
-        expr = body;
-    }
-    let found = refs::find(root);
-    let overlay = params.len() >= 2
-        && params[params.len() - 2..]
-            .iter()
-            .all(|p| matches!(p, ast::Param::IdentParam(_)));
-    if overlay {
-        // Only an overlay of nothing but llama-cpp goes whole; one that
-        // also defines other packages loses just its llama-cpp entries.
-        let defines_only_llama = match syntax::body(expr) {
-            ast::Expr::AttrSet(set) => {
-                let entries = syntax::named_entries(&set);
-                !entries.is_empty()
-                    && set.inherits().next().is_none()
-                    && entries.iter().all(|(n, _)| n[0].starts_with(refs::PACKAGE))
-            }
-            _ => false,
-        };
-        return defines_only_llama && found.iter().any(|r| r.in_overlay());
-    }
-    // callPackage form: takes `llama-cpp` and overrides it.
-    let takes_llama = params.iter().any(|p| match p {
-        ast::Param::Pattern(p) => p.pat_entries().any(|e| {
-            e.ident()
-                .is_some_and(|i| i.syntax().text() == refs::PACKAGE)
-        }),
-        _ => false,
-    });
-    takes_llama
-        && root
-            .syntax()
-            .descendants()
-            .filter_map(ast::Select::cast)
-            .filter_map(|s| syntax::select_path(&ast::Expr::Select(s)))
-            .any(|p| p.len() >= 2 && p[0] == refs::PACKAGE && p[1].starts_with("override"))
-}
 
 /// Inputs other than ours that pin llama.cpp sources or forks.
 pub fn fork_inputs(flake: &flake::Flake, config: &Config) -> Vec<String> {
@@ -114,7 +33,7 @@ pub fn fork_inputs(flake: &flake::Flake, config: &Config) -> Vec<String> {
 }
 
 pub fn plan(ctx: &Context) -> Result<Plan> {
-    let old = old_override_files(ctx.files, ctx.config)?;
+    let old = old_override::files(ctx.files, ctx.config)?;
     let flake_text = ctx.files.read(Path::new(FLAKE_FILE))?.unwrap_or_default();
     let forks = match flake::parse(&flake_text)? {
         Ok(f) => fork_inputs(&f, ctx.config),
@@ -563,7 +482,7 @@ mod tests {
             "final: prev: {\n  foo = prev.hello;\n}\n"
         );
         // Not an old override file to delete: it defines `foo` too.
-        assert!(!is_old_override(
+        assert!(!old_override::is_old_override(
             &syntax::parse(Path::new("m.nix"), src).unwrap()
         ));
     }
@@ -572,7 +491,7 @@ mod tests {
     fn an_overlay_of_only_llama_cpp_is_an_old_override_file() {
         let src = "final: prev: {\n  llama-cpp-cuda = prev.llama-cpp.override { cudaSupport = true; };\n}\n";
         let root = syntax::parse(Path::new("m.nix"), src).unwrap();
-        assert!(is_old_override(&root));
+        assert!(old_override::is_old_override(&root));
         assert!(
             inline_overrides(src, &root).unwrap().is_empty(),
             "deleted whole, not edited"

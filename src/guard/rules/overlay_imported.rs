@@ -14,7 +14,6 @@ use crate::flake::FLAKE_FILE;
 use crate::guard::staged::Changes;
 use crate::guard::{Finding, Rule, Scope};
 use crate::nix_paths;
-use crate::steps::import_overlay;
 
 pub const RULE: Rule = Rule {
     id: "overlay-imported",
@@ -54,7 +53,7 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
         let Some(host) = model.host(name) else {
             continue;
         };
-        if import_overlay::imports_overlay(host, scope.config) {
+        if host.imports(&scope.config.overlay) {
             continue;
         }
         let Some(src) = scope.source(&host.def_file)? else {
