@@ -65,8 +65,6 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
     Ok(Plan::Changes(changes))
 }
 
-/// Whether the host's definition or one of its modules imports the overlay.
-
 /// A file that defines hosts, parsed once.
 struct DefFile {
     text: String,
