@@ -200,6 +200,18 @@ pub fn content_tree(repo: &Repository) -> Result<Oid> {
     Ok(builder.write()?)
 }
 
+/// The full id of `rev` when it is a commit in HEAD's history. A revision
+/// with a `-dirty` suffix (built from an uncommitted tree) is not.
+pub fn commit_in_history(repo: &git2::Repository, rev: &str) -> Option<String> {
+    if rev.len() < 7 || !rev.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let commit = repo.revparse_single(rev).ok()?.peel_to_commit().ok()?;
+    let head = head_commit(repo).ok()?.id();
+    (commit.id() == head || repo.graph_descendant_of(head, commit.id()).ok()?)
+        .then(|| commit.id().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,12 +1,13 @@
 //! flake-migrate: versioned, format-preserving migrations of a NixOS flake
 //! repository from nixpkgs' `llama-cpp` to the upstream llama.cpp flake.
 //!
-//! Data flows one way: read (`syntax`, `flake`, `files`) → plan (`plan`,
-//! `steps`) → edit (`edit`) → commit (`engine`, `git`). See ARCHITECTURE.md.
+//! Dependencies point one way: `commands` → `engine` → `steps` → the
+//! readers (`model`, `refs`, `flake`, `syntax`, `files`); `guard` reads with
+//! `model`, `refs` and `files` only. See ARCHITECTURE.md.
 
 pub mod catalogue;
+pub mod commands;
 pub mod config;
-pub mod demo;
 pub mod edit;
 pub mod engine;
 pub mod error;
@@ -15,7 +16,7 @@ pub mod files;
 pub mod flake;
 pub mod git;
 pub mod guard;
-pub mod init;
+pub mod machine;
 pub mod model;
 pub mod nix;
 pub mod nix_paths;
@@ -23,7 +24,6 @@ pub mod old_override;
 pub mod output;
 pub mod record;
 pub mod refs;
-pub mod status;
 pub mod steps;
 pub mod suggest;
 pub mod syntax;

@@ -1,15 +1,16 @@
 //! The command line: parses arguments, runs the library, maps errors to
 //! exit codes. Everything else lives in the library.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use flake_migrate::engine::{self, RunOptions, Session};
+use flake_migrate::commands::init::InitOptions;
+use flake_migrate::commands::{self, check, hook};
+use flake_migrate::engine::RunOptions;
 use flake_migrate::error::{Error, Result, exit};
-use flake_migrate::guard::{self, check::CheckOptions};
-use flake_migrate::{catalogue, demo, init, status, steps};
+use flake_migrate::output::{self, Stream};
 
 #[derive(Parser)]
 #[command(
@@ -148,8 +149,7 @@ fn main() -> ExitCode {
 }
 
 fn report(err: &Error) {
-    let stderr = std::io::stderr();
-    let color = stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = output::color(Stream::Stderr);
     let red = console::Style::new().red().bold().force_styling(color);
     let cyan = console::Style::new().cyan().bold().force_styling(color);
     eprintln!("{} {err}", red.apply_to("error:"));
@@ -163,37 +163,18 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
         Some(d) => d,
         None => std::env::current_dir().map_err(|e| Error::io(".", e))?,
     };
+    let dir = dir.as_path();
     match cli.command {
         Command::Init { hosts, yes } => {
-            let session = Session::open_for_change(&dir, out)?;
-            init::run(&session, &init::InitOptions { hosts, yes }, out)?;
+            commands::init::command(dir, &InitOptions { hosts, yes }, out)
         }
-        Command::Status { json } => {
-            let session = Session::open(&dir)?;
-            let steps = status::compute(&session)?;
-            if json {
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string_pretty(&steps).expect("serializes")
-                );
-            } else {
-                let color =
-                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-                let _ = write!(
-                    out,
-                    "{}",
-                    status::render(&steps, session.config()?.as_ref(), color)
-                );
-            }
-        }
+        Command::Status { json } => commands::status::run(dir, json, out),
         Command::Up {
             to,
             dry_run,
             no_lock,
             nix_args,
         } => {
-            let session = Session::open_for_change(&dir, out)?;
             let opts = RunOptions {
                 to,
                 dry_run,
@@ -201,30 +182,22 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
                 nix_args,
                 ..RunOptions::default()
             };
-            engine::up(&session, &opts, out)?;
+            commands::up::run(dir, &opts, out)
         }
-        Command::Verify { nix_args } => {
-            let session = Session::open_for_change(&dir, out)?;
-            steps::verify::command(&session, &nix_args, out)?;
-        }
+        Command::Verify { nix_args } => commands::verify::run(dir, &nix_args, out),
         Command::Switch { host, force, args } => {
-            let session = Session::open_for_change(&dir, out)?;
-            steps::switch::switch(&session, &host, force, &args, out)?;
+            commands::switch::switch(dir, &host, force, &args, out)
         }
-        Command::Confirm { host } => {
-            let session = Session::open_for_change(&dir, out)?;
-            steps::switch::confirm(&session, &host, out)?;
-        }
-        Command::Demo { dir } => demo::run(dir, out)?,
+        Command::Confirm { host } => commands::switch::confirm(dir, &host, out),
+        Command::Demo { dir } => commands::demo::run(dir, out).map(|()| exit::OK),
         Command::Down { to, all, dry_run } => {
-            let session = Session::open_for_change(&dir, out)?;
             let opts = RunOptions {
                 to,
                 all,
                 dry_run,
                 ..RunOptions::default()
             };
-            engine::down(&session, &opts, out)?;
+            commands::down::run(dir, &opts, out)
         }
         Command::Check {
             json,
@@ -232,36 +205,22 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
             explain,
             paths,
         } => {
-            if list_rules {
-                let _ = write!(out, "{}", guard::report::rule_list(&catalogue::bundled()));
+            let request = if list_rules {
+                check::Request::ListRules
             } else if let Some(id) = explain {
-                let _ = write!(
-                    out,
-                    "{}",
-                    guard::report::explain(guard::rules::lookup(&id)?)
-                );
+                check::Request::Explain(id)
             } else {
-                let color =
-                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-                let opts = CheckOptions { json, paths, color };
-                return guard::check::command(&dir, &opts, out);
-            }
+                check::Request::Check { json, paths }
+            };
+            check::run(dir, request, out)
         }
         Command::Hook { action } => {
-            let repo = guard::hook::open(&dir)?;
-            match action {
-                HookAction::Install => {
-                    let exe = std::env::current_exe().map_err(|e| Error::io("flake-migrate", e))?;
-                    guard::hook::install(&repo, &exe, out)?;
-                }
-                HookAction::Uninstall => guard::hook::uninstall(&repo, out)?,
-                HookAction::Run => {
-                    let color =
-                        std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-                    return guard::hook::run(&repo, &mut std::io::stderr(), color);
-                }
-            }
+            let action = match action {
+                HookAction::Install => hook::Action::Install,
+                HookAction::Uninstall => hook::Action::Uninstall,
+                HookAction::Run => hook::Action::Run,
+            };
+            hook::run(dir, action, out)
         }
     }
-    Ok(exit::OK)
 }

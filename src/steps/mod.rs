@@ -7,7 +7,6 @@ pub mod host_packages;
 pub mod import_overlay;
 pub mod remove_old_override;
 pub mod switch;
-pub mod verify;
 pub mod write_overlay;
 
 use std::collections::BTreeMap;
@@ -36,8 +35,9 @@ pub enum Plan {
     Changes(Changeset),
     /// It cannot be done automatically; `help` teaches the manual step.
     Blocked { reason: String, help: String },
-    /// The step runs a command (a verification) rather than editing files.
-    Run,
+    /// The step is a verification: `flake-migrate verify` (or `up`) runs
+    /// nix over the tree and records the result; nothing is edited.
+    Verify,
 }
 
 #[derive(Debug, Default)]
@@ -67,7 +67,7 @@ pub fn plan(operation: &Operation, ctx: &Context) -> Result<Plan> {
         Operation::WriteOverlay { max_lines } => write_overlay::plan(ctx, *max_lines),
         Operation::RewriteHostPackages => host_packages::plan(ctx),
         Operation::RemoveOldOverride => remove_old_override::plan(ctx),
-        Operation::Verify { .. } => verify::plan(ctx),
+        Operation::Verify { .. } => Ok(Plan::Verify),
         Operation::Switch => switch::plan(ctx),
         Operation::ImportOverlay => import_overlay::plan(ctx),
     }

@@ -1,13 +1,18 @@
-//! Checklist progress, computed from the record and from what the files say.
+//! `flake-migrate status`: checklist progress, computed from the record and
+//! from what the files say.
+
+use std::io::Write;
+use std::path::Path;
 
 use serde::Serialize;
 
 use crate::catalogue::Operation;
 use crate::config::Config;
 use crate::engine::Session;
-use crate::error::Result;
+use crate::error::{Result, exit};
 use crate::git;
 use crate::guard;
+use crate::output::{self, Stream};
 use crate::steps::{self, Context, Plan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -62,6 +67,20 @@ pub struct StepStatus {
     pub detail: Option<String>,
 }
 
+/// `flake-migrate status [--json]`.
+pub fn run(dir: &Path, json: bool, out: &mut dyn Write) -> Result<i32> {
+    let session = Session::open(dir)?;
+    let steps = compute(&session)?;
+    if json {
+        let text = serde_json::to_string_pretty(&steps).expect("serializes");
+        let _ = writeln!(out, "{text}");
+    } else {
+        let color = output::color(Stream::Stdout);
+        let _ = write!(out, "{}", render(&steps, session.config()?.as_ref(), color));
+    }
+    Ok(exit::OK)
+}
+
 pub fn compute(session: &Session) -> Result<Vec<StepStatus>> {
     let config = session.config()?;
     let state = session.state()?;
@@ -96,7 +115,7 @@ pub fn compute(session: &Session) -> Result<Vec<StepStatus>> {
                     Plan::Blocked { reason, help } => {
                         (StepState::Blocked, Some(format!("{reason}; {help}")))
                     }
-                    Plan::Run => (StepState::Pending, None),
+                    Plan::Verify => (StepState::Pending, None),
                 }
             }
         };
@@ -135,7 +154,7 @@ pub fn compute(session: &Session) -> Result<Vec<StepStatus>> {
         if matches!(m.operation, Operation::Switch)
             && !status.done()
             && let Some(config) = &config
-            && let Some(hint) = steps::switch::status_hint(session, config, &state)
+            && let Some(hint) = super::switch::status_hint(session, config, &state)
         {
             detail = Some(match detail {
                 Some(d) => format!("{d}; {hint}"),

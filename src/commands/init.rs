@@ -1,12 +1,12 @@
-//! `flake-migrate init`: find the hosts, take the user's variants, write
+//! `flake-migrate init [--host NAME=VARIANT]… [--yes]`: find the hosts, take the user's variants, write
 //! and commit `flake-migrate.toml`.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::config::{CONFIG_FILE, Variant};
 use crate::engine::Session;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, exit};
 use crate::files::Files;
 use crate::flake::FLAKE_FILE;
 use crate::git;
@@ -17,6 +17,12 @@ pub struct InitOptions {
     /// `NAME=VARIANT` pairs from `--host`.
     pub hosts: Vec<String>,
     pub yes: bool,
+}
+
+pub fn command(dir: &Path, opts: &InitOptions, out: &mut dyn Write) -> Result<i32> {
+    let session = Session::open_for_change(dir, out)?;
+    run(&session, opts, out)?;
+    Ok(exit::OK)
 }
 
 pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result<()> {

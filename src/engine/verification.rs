@@ -1,27 +1,22 @@
-//! 0006: `nix flake check` passes, and each host really gets upstream
-//! llama.cpp. Planning only says "run me"; `run` runs nix (the flake check,
-//! then the host evaluation of `verify::hosts`) and, when everything passes,
-//! records which tree was verified through the engine's transaction.
+//! Step 0006's verification: `nix flake check`, then each host's packages
+//! evaluated against the upstream input (`eval::upstream`); on success the
+//! verified tree is recorded in a commit of its own.
 
 use std::io::Write;
 
-use super::{Context, Plan};
+use super::Session;
+use super::transaction::record;
 use crate::catalogue::{Migration, Operation};
 use crate::config::Config;
-use crate::engine::{self, Session};
 use crate::error::{Error, Result};
 use crate::eval::upstream as hosts;
 use crate::git;
 use crate::nix;
-use crate::output::spinner;
+use crate::output::{say, spinner};
 use crate::record::{Applied, State, Verification};
 
-pub fn plan(_ctx: &Context) -> Result<Plan> {
-    Ok(Plan::Run)
-}
-
 /// `flake-migrate verify [-- NIX ARGS]`.
-pub fn command(session: &Session, nix_args: &[String], out: &mut dyn Write) -> Result<()> {
+pub fn verify(session: &Session, nix_args: &[String], out: &mut dyn Write) -> Result<()> {
     let config = session.require_config()?;
     let m = session
         .migrations
@@ -34,7 +29,7 @@ pub fn command(session: &Session, nix_args: &[String], out: &mut dyn Write) -> R
 
 /// Runs the verification of step `m` and records it on success. On failure
 /// nothing is written, and the error lists each host and what is wrong.
-pub fn run(
+pub(super) fn run(
     session: &Session,
     config: &Config,
     state: &mut State,
@@ -132,7 +127,7 @@ pub fn run(
             notes.push(format!("{}: {g}", v.label()));
         }
     }
-    engine::record(session, m, state, None, &notes)?;
+    record(session, m, state, None, &notes)?;
     say(
         out,
         format!(
@@ -198,8 +193,4 @@ fn flake_check(
     }
     say(out, format!("`{label}` passed ({}s)", took.as_secs()));
     Ok(())
-}
-
-fn say(out: &mut dyn Write, line: String) {
-    let _ = writeln!(out, "{line}");
 }

@@ -2,16 +2,18 @@
 //! migrated step by step, with the guard blocking a regression. Needs no
 //! `nix`: what needs it (flake.lock, the verification) is said and skipped.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::{init, status};
 use crate::engine::{self, RunOptions, Session};
 use crate::error::{Error, Result};
-use crate::{git, guard, init, status};
+use crate::output::{self, Stream};
+use crate::{git, guard};
 
 macro_rules! example {
     ($($path:literal),* $(,)?) => {
-        &[$(($path, include_str!(concat!("../tests/fixtures/repos/seed/", $path)))),*]
+        &[$(($path, include_str!(concat!("../../tests/fixtures/repos/seed/", $path)))),*]
     };
 }
 
@@ -54,7 +56,7 @@ pub fn run(dir: Option<PathBuf>, out: &mut dyn Write) -> Result<()> {
             .keep(),
     };
     create_repository(&dir)?;
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = output::color(Stream::Stdout);
     let _ = writeln!(
         out,
         "The seed plan's fleet, as a git repository in {}\n",

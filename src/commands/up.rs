@@ -1,0 +1,13 @@
+//! `flake-migrate up [--to ID] [--dry-run] [--no-lock] [-- NIX ARGS]`.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::engine::{self, RunOptions, Session};
+use crate::error::{Result, exit};
+
+pub fn run(dir: &Path, opts: &RunOptions, out: &mut dyn Write) -> Result<i32> {
+    let session = Session::open_for_change(dir, out)?;
+    engine::up(&session, opts, out)?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,104 @@
+//! Applying and rolling back steps. Each step lands completely (files,
+//! record, commit) or not at all: a journal written before any file is
+//! touched lets the next run finish or undo a step that was interrupted.
+//!
+//! `up` and `down` plan with `steps` and write here; `verification` runs
+//! step 0006's nix evaluation and records it; `transaction` is the one way
+//! anything is written and committed; `journal` and `lock` keep runs safe.
+
+mod down;
+mod journal;
+mod lock;
+mod transaction;
+mod up;
+mod verification;
+
+pub use down::down;
+pub use transaction::record;
+pub use up::up;
+pub use verification::verify;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use git2::Repository;
+
+use crate::catalogue::{self, Migration};
+use crate::config::{CONFIG_FILE, Config};
+use crate::error::{Error, Result};
+use crate::files::WorkTree;
+use crate::git;
+use crate::record::State;
+
+/// Options shared by `up` and `down`.
+#[derive(Debug, Default, Clone)]
+pub struct RunOptions {
+    pub to: Option<String>,
+    pub dry_run: bool,
+    /// `down --all`.
+    pub all: bool,
+    /// Skip `nix flake lock` in step 0001.
+    pub no_lock: bool,
+    /// Extra arguments for nix (`--override-input NAME PATH`, …).
+    pub nix_args: Vec<String>,
+}
+
+/// An open repository, locked for this run.
+pub struct Session {
+    pub repo: Repository,
+    pub root: PathBuf,
+    pub migrations: Vec<Migration>,
+    _lock: Option<lock::Lock>,
+}
+
+impl Session {
+    /// Opens the repository holding `dir` for reading only.
+    pub fn open(dir: &Path) -> Result<Session> {
+        let repo = git::open(dir)?;
+        let root = git::workdir(&repo)?;
+        Ok(Session {
+            repo,
+            root,
+            migrations: catalogue::bundled(),
+            _lock: None,
+        })
+    }
+
+    /// Opens it for changes: takes the lock and recovers an interrupted run.
+    pub fn open_for_change(dir: &Path, out: &mut dyn Write) -> Result<Session> {
+        let mut session = Session::open(dir)?;
+        session._lock = Some(lock::Lock::take(&session.repo)?);
+        journal::recover(&session.repo, out)?;
+        Ok(session)
+    }
+
+    pub fn config(&self) -> Result<Option<Config>> {
+        Config::load(&self.root)
+    }
+
+    pub fn require_config(&self) -> Result<Config> {
+        self.config()?.ok_or_else(|| {
+            Error::usage(
+                format!("no {CONFIG_FILE} in {}", self.root.display()),
+                "run `flake-migrate init` first: it finds your hosts and suggests a variant for each",
+            )
+        })
+    }
+
+    pub fn state(&self) -> Result<State> {
+        State::load(&self.root)
+    }
+
+    pub fn work_tree(&self) -> Result<WorkTree> {
+        Ok(WorkTree::new(&self.root, git::tracked_files(&self.repo)?))
+    }
+
+    pub fn refuse_dirty(&self) -> Result<()> {
+        let files = git::dirty_files(&self.repo)?;
+        if files.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Dirty { files })
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The one way a step is written: files, `nix flake lock` when asked, and
+//! the commit, under a journal; plus the commit message every step shares.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::journal::Journal;
+use super::{RunOptions, Session};
+use crate::catalogue::Migration;
+use crate::error::{Error, Result};
+use crate::git;
+use crate::nix;
+use crate::output::say;
+use crate::record::{Applied, FileChange, STATE_FILE, State};
+use crate::steps::Changeset;
+
+fn commit_message(m: &Migration, notes: &[String], adopted: bool) -> String {
+    let mut msg = if adopted {
+        format!("Record as done: {}\n\n", m.title)
+    } else {
+        format!("{}\n\n", m.subject)
+    };
+    if adopted {
+        msg.push_str("The repository already satisfied this checklist item; flake-migrate\nrecorded it without editing any file.\n\n");
+    }
+    msg.push_str(&format!("Checklist: {}\n", m.title));
+    for note in notes {
+        msg.push_str(&format!("Note: {note}\n"));
+    }
+    msg.push_str(&format!(
+        "\n{}: {}\n{}: {}\n",
+        git::TRAILER_STEP,
+        m.id,
+        git::TRAILER_CHECKSUM,
+        m.checksum
+    ));
+    msg
+}
+
+/// Commits `state` as a record of step `m` that changes no other file (a
+/// verification, a switch), through the same transaction as every step.
+/// `subject` replaces the step's commit subject when given.
+pub fn record(
+    session: &Session,
+    m: &Migration,
+    state: &State,
+    subject: Option<&str>,
+    notes: &[String],
+) -> Result<()> {
+    let files = vec![(PathBuf::from(STATE_FILE), Some(state.to_toml()))];
+    transact(session, &m.id, &files, None, |_| {
+        let msg = commit_message(m, notes, false);
+        match subject {
+            Some(s) => msg.replacen(&m.subject, s, 1),
+            None => msg,
+        }
+    })?;
+    Ok(())
+}
+
+pub(super) fn adopt(session: &Session, state: &mut State, m: &Migration) -> Result<()> {
+    state.record(Applied {
+        id: m.id.clone(),
+        checksum: m.checksum.clone(),
+        adopted: true,
+        files: Vec::new(),
+    });
+    let files = vec![(PathBuf::from(STATE_FILE), Some(state.to_toml()))];
+    transact(session, &m.id, &files, None, |_| {
+        commit_message(m, &[], true)
+    })?;
+    Ok(())
+}
+
+pub(super) fn apply(
+    session: &Session,
+    state: &mut State,
+    m: &Migration,
+    changes: &Changeset,
+    opts: &RunOptions,
+    out: &mut dyn Write,
+) -> Result<()> {
+    for path in changes.files.keys() {
+        let untracked =
+            session.root.join(path).exists() && session.repo.index()?.get_path(path, 0).is_none();
+        if untracked {
+            return Err(Error::Failed(format!(
+                "{}: {} would overwrite the untracked file {}; nothing was changed",
+                m.id,
+                m.title,
+                path.display()
+            )));
+        }
+    }
+    let mut notes = changes.notes.clone();
+    let repo = &session.repo;
+    let mut record = Vec::new();
+    for (path, after) in &changes.files {
+        let before = git::head_blob(repo, path)?;
+        record.push(FileChange {
+            path: path.clone(),
+            before: before
+                .map(|b| repo.blob(&b).map(|o| o.to_string()))
+                .transpose()?
+                .unwrap_or_default(),
+            after: after
+                .as_ref()
+                .map(|a| repo.blob(a.as_bytes()).map(|o| o.to_string()))
+                .transpose()?
+                .unwrap_or_default(),
+        });
+    }
+    state.record(Applied {
+        id: m.id.clone(),
+        checksum: m.checksum.clone(),
+        adopted: false,
+        files: record,
+    });
+    let mut files: Vec<(PathBuf, Option<String>)> = changes
+        .files
+        .iter()
+        .map(|(p, c)| (p.clone(), c.clone()))
+        .collect();
+    files.push((PathBuf::from(STATE_FILE), Some(state.to_toml())));
+    let lock = changes.lock_flake.then_some(opts);
+    let lock_note = transact(session, &m.id, &files, lock, |lock_note| {
+        let mut all = notes.clone();
+        all.extend(lock_note.map(String::from));
+        commit_message(m, &all, false)
+    })?;
+    notes.extend(lock_note);
+    say(out, format!("{}: {} (committed)", m.id, m.title));
+    for note in &notes {
+        say(out, format!("  note: {note}"));
+    }
+    Ok(())
+}
+
+/// Runs `nix flake lock`; returns what the user should know.
+fn lock_flake(root: &Path, opts: &RunOptions) -> String {
+    if opts.no_lock {
+        return "flake.lock not updated (--no-lock): run `nix flake lock` before building".into();
+    }
+    if !nix::available() {
+        return "nix is not installed here, so flake.lock was not updated: run `nix flake lock` where nix is".into();
+    }
+    match nix::run(root, &["flake", "lock"], &opts.nix_args) {
+        Ok(o) if o.status.success() => "flake.lock updated with `nix flake lock`".into(),
+        Ok(o) => {
+            // nix's own words go to the terminal, not into the commit message.
+            eprintln!("nix flake lock said:\n{}", nix::stderr_tail(&o, 3));
+            "`nix flake lock` failed (offline?), so flake.lock was not updated: run `nix flake lock` yourself".into()
+        }
+        Err(e) => format!("could not run `nix flake lock` ({e}): run it yourself"),
+    }
+}
+
+/// Writes `files`, runs `nix flake lock` when asked, and commits it all,
+/// under a journal that lets `recover` finish or undo an interrupted run.
+/// Returns what the lock attempt should tell the user.
+pub(super) fn transact(
+    session: &Session,
+    step: &str,
+    files: &[(PathBuf, Option<String>)],
+    lock: Option<&RunOptions>,
+    message: impl FnOnce(Option<&str>) -> String,
+) -> Result<Option<String>> {
+    let repo = &session.repo;
+    let mut paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+    if lock.is_some() {
+        paths.push(PathBuf::from("flake.lock"));
+    }
+    let journal = Journal {
+        step: step.to_string(),
+        head: git::head_commit(repo)?.id().to_string(),
+        paths: paths.clone(),
+    };
+    journal.write(repo)?;
+    let result = (|| {
+        for (path, content) in files {
+            let full = session.root.join(path);
+            match content {
+                Some(text) => git::write_atomic(&full, text.as_bytes())?,
+                None => {
+                    if full.exists() {
+                        std::fs::remove_file(&full).map_err(|e| Error::io(&full, e))?;
+                        git::remove_empty_parents(&session.root, &full);
+                    }
+                }
+            }
+        }
+        let lock_note = lock.map(|opts| lock_flake(&session.root, opts));
+        git::commit_paths(repo, &paths, &message(lock_note.as_deref()))?;
+        Ok(lock_note)
+    })();
+    if result.is_err() {
+        // Put everything back as HEAD has it: the step did not happen.
+        git::checkout_paths(repo, &paths)?;
+    }
+    Journal::remove(repo);
+    result
+}
