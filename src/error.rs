@@ -50,12 +50,10 @@ pub enum Error {
     #[error("no git identity: user.name and user.email are not set")]
     NoIdentity,
 
-    #[error("step {step} needs manual action: {reason}")]
-    Manual {
-        step: String,
-        reason: String,
-        help: String,
-    },
+    /// `up` planned the whole run and some steps cannot be done
+    /// automatically; nothing was written.
+    #[error("{}", blocked_message(.0))]
+    Blocked(Vec<Blocked>),
 
     #[error("`nix` is not installed: {what}")]
     NixMissing { what: String },
@@ -71,7 +69,14 @@ impl Error {
     /// What the user should do next, printed under the error.
     pub fn help(&self) -> Option<String> {
         match self {
-            Error::Usage { help, .. } | Error::Manual { help, .. } => Some(help.clone()),
+            Error::Usage { help, .. } => Some(help.clone()),
+            Error::Blocked(blocked) => Some(
+                blocked
+                    .iter()
+                    .map(|b| format!("{}: {}", b.step, b.help))
+                    .collect::<Vec<_>>()
+                    .join("\n      "),
+            ),
             Error::Dirty { .. } => Some(
                 "commit or stash these changes first (`git stash --include-untracked`), then run again"
                     .into(),
@@ -98,7 +103,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage { .. } => exit::USAGE,
-            Error::Manual { .. } => exit::MANUAL,
+            Error::Blocked(_) => exit::MANUAL,
             Error::Violations { .. } => exit::VIOLATIONS,
             Error::NixMissing { .. } => exit::NIX_MISSING,
             _ => exit::ERROR,
@@ -121,3 +126,22 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One step that needs manual action, found while planning a run.
+#[derive(Debug, Clone)]
+pub struct Blocked {
+    pub step: String,
+    pub reason: String,
+    pub help: String,
+}
+
+fn blocked_message(blocked: &[Blocked]) -> String {
+    let lines: Vec<String> = blocked
+        .iter()
+        .map(|b| format!("step {} needs manual action: {}", b.step, b.reason))
+        .collect();
+    format!(
+        "{}\nnothing was written: the whole run is planned before any step is committed",
+        lines.join("\n")
+    )
+}

@@ -1146,3 +1146,86 @@ fn down_dry_run_prints_the_revert_and_changes_nothing() {
     assert_same_tree(&tree_bytes(dir), &tree_before);
     assert_eq!(porcelain(dir), "");
 }
+
+// ---------------------------------------------------------------------------
+// The whole run is planned before anything is written
+
+/// `up` that must refuse: exit 3, every blocked step named, and the
+/// repository exactly as before (no commit, no file changed).
+#[track_caller]
+fn assert_refused_unchanged(dir: &Path, args: &[&str], blocked: &[&str]) -> Run {
+    let before_head = head(dir);
+    let before_tree = tree_bytes(dir);
+    let run = fm(dir, args);
+    assert_eq!(run.code, 3, "{run:#?}");
+    for step in blocked {
+        assert!(
+            run.stderr.contains(&format!("step {step}")),
+            "step {step} not named: {run:#?}"
+        );
+    }
+    assert!(run.stderr.contains("nothing was written"), "{run:#?}");
+    assert_eq!(head(dir), before_head, "a refused run commits nothing");
+    assert_eq!(porcelain(dir), "", "a refused run leaves a clean tree");
+    assert_same_tree(&tree_bytes(dir), &before_tree);
+    run
+}
+
+#[test]
+fn up_that_is_blocked_at_a_later_step_commits_none_of_the_earlier_ones() {
+    let repo = seed();
+    let dir = repo.path();
+    // A host the flake does not define blocks 0003 and 0004; 0001 and 0002
+    // alone would apply.
+    let config = repo.read("flake-migrate.toml");
+    repo.write(
+        "flake-migrate.toml",
+        &config.replace("[hosts]\n", "[hosts]\nghost = \"cpu\"\n"),
+    );
+    repo.commit_all("add a host that does not exist");
+    let run = assert_refused_unchanged(dir, &["up", "--no-lock"], &["0003", "0004"]);
+    assert!(run.stderr.contains("ghost"), "{run:#?}");
+    // Nothing recorded either: 0001 and 0002 are still pending, and
+    // status shows the blocked ones as blocked.
+    let states = status_states(dir);
+    for (id, want) in [
+        ("0001", "pending"),
+        ("0002", "pending"),
+        ("0003", "blocked"),
+        ("0004", "blocked"),
+    ] {
+        assert_eq!(states[id], want, "{id}: {states:?}");
+    }
+}
+
+#[test]
+fn up_dry_run_that_is_blocked_exits_3_and_changes_nothing() {
+    let repo = fixture_repo("shared-conflict");
+    let dir = repo.path();
+    fm(
+        dir,
+        &["init", "--host", "gpu1=cuda", "--host", "igpu=vulkan"],
+    )
+    .ok();
+    let run = assert_refused_unchanged(dir, &["up", "--dry-run", "--no-lock"], &["0004"]);
+    assert!(run.stderr.contains("common/ai.nix:"), "{run:#?}");
+    // The steps before the refusal are still shown as they would apply.
+    assert!(run.stdout.contains("0001-flake-input"), "{run:#?}");
+}
+
+#[test]
+fn up_to_a_step_before_the_blocked_one_applies() {
+    let repo = fixture_repo("shared-conflict");
+    let dir = repo.path();
+    fm(
+        dir,
+        &["init", "--host", "gpu1=cuda", "--host", "igpu=vulkan"],
+    )
+    .ok();
+    assert_refused_unchanged(dir, &["up", "--no-lock"], &["0004"]);
+    fm(dir, &["up", "--no-lock", "--to", "3"]).ok();
+    assert_eq!(
+        trailer(dir, "HEAD", "Migration").as_deref(),
+        Some("0003-import-overlay")
+    );
+}

@@ -1,18 +1,28 @@
-//! `flake-migrate up`: plan each pending step against the tree as the
-//! previous steps leave it, then write them one commit each.
+//! `flake-migrate up`: plan every pending step up to the target against the
+//! tree as the previous steps leave it, and only when none is blocked write
+//! them, one commit each. A run that cannot finish its file edits writes
+//! nothing. The verification (0006) and the switch (0007) are not edits:
+//! they run, or wait for their own commands, after the edits have landed.
 
 use std::io::Write;
 
 use super::transaction::{adopt, apply};
 use super::{RunOptions, Session};
-use crate::catalogue::{self, Migration};
+use crate::catalogue::{self, Migration, Operation};
+use crate::config::Config;
 use crate::edit;
-use crate::error::{Error, Result};
-use crate::files::WorkTree;
+use crate::error::{Blocked, Error, Result};
+use crate::files::{Files, WorkTree};
 use crate::git;
 use crate::output::say;
-use crate::record::Applied;
+use crate::record::{Applied, State};
 use crate::steps::{self, Changeset, Context, Plan};
+
+/// A step's plan, made before anything is written.
+enum Planned<'a> {
+    Adopt(&'a Migration),
+    Apply(&'a Migration, Changeset),
+}
 
 /// `flake-migrate up`.
 pub fn up(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result<()> {
@@ -25,25 +35,49 @@ pub fn up(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result<(
         Some(q) => Some(catalogue::find(&session.migrations, q)?.number()),
         None => None,
     };
+    let pending: Vec<&Migration> = session
+        .migrations
+        .iter()
+        .take_while(|m| target.is_none_or(|t| m.number() <= t))
+        .collect();
     let mut state = session.state()?;
-    let mut tree = session.work_tree()?;
-    let mut did_something = false;
-    for m in &session.migrations {
-        if target.is_some_and(|t| m.number() > t) {
-            break;
+    for m in &pending {
+        if let Some(applied) = state.get(&m.id)
+            && applied.checksum != m.checksum
+        {
+            say(
+                out,
+                format!(
+                    "note: {} changed since it was applied (recorded {}, now {}); `status` shows it",
+                    m.id, applied.checksum, m.checksum
+                ),
+            );
         }
-        if let Some(applied) = state.get(&m.id) {
-            if applied.checksum != m.checksum {
-                say(
-                    out,
-                    format!(
-                        "note: {} changed since it was applied (recorded {}, now {}); `status` shows it",
-                        m.id, applied.checksum, m.checksum
-                    ),
-                );
+    }
+
+    let (edits, rest): (Vec<&Migration>, Vec<&Migration>) = pending
+        .into_iter()
+        .filter(|m| !state.is_applied(&m.id))
+        .partition(|m| is_edit(&m.operation));
+    let planned = plan_edits(session, &config, &state, &edits, opts.dry_run, out)?;
+    let mut did_something = !planned.is_empty();
+    if !opts.dry_run {
+        for step in &planned {
+            match step {
+                Planned::Adopt(m) => {
+                    adopt(session, &mut state, m)?;
+                    say(
+                        out,
+                        format!("{}: already done by hand; recorded as adopted", m.id),
+                    );
+                }
+                Planned::Apply(m, changes) => apply(session, &mut state, m, changes, opts, out)?,
             }
-            continue;
         }
+    }
+
+    for m in rest {
+        let tree = session.work_tree()?;
         let ctx = Context {
             files: &tree,
             config: &config,
@@ -55,45 +89,20 @@ pub fn up(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result<(
                 if opts.dry_run {
                     say(
                         out,
-                        format!(
-                            "{}: already done by hand; would be recorded (adopted)",
-                            m.id
-                        ),
+                        format!("{}: already done; would be recorded (adopted)", m.id),
                     );
                 } else {
                     adopt(session, &mut state, m)?;
-                    say(
-                        out,
-                        format!("{}: already done by hand; recorded as adopted", m.id),
-                    );
+                    say(out, format!("{}: already done; recorded as adopted", m.id));
                 }
             }
-            Plan::Changes(changes) => {
-                did_something = true;
-                if opts.dry_run {
-                    print_dry_run(&tree, m, &changes, out)?;
-                    for (path, content) in &changes.files {
-                        tree.stage(path, content.clone());
-                    }
-                    let mut would = state.clone();
-                    would.record(Applied {
-                        id: m.id.clone(),
-                        checksum: m.checksum.clone(),
-                        adopted: false,
-                        files: Vec::new(),
-                    });
-                    state = would;
-                } else {
-                    apply(session, &mut state, m, &changes, opts, out)?;
-                    tree = session.work_tree()?;
-                }
-            }
+            Plan::Changes(_) => unreachable!("{} is not an edit step", m.id),
             Plan::Blocked { reason, help } => {
-                return Err(Error::Manual {
+                return Err(Error::Blocked(vec![Blocked {
                     step: m.id.clone(),
                     reason,
                     help,
-                });
+                }]));
             }
             Plan::Verify => {
                 did_something = true;
@@ -105,9 +114,9 @@ pub fn up(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result<(
                             m.id
                         ),
                     );
-                } else {
-                    super::verification::run(session, &config, &mut state, m, &opts.nix_args, out)?;
+                    continue;
                 }
+                super::verification::run(session, &config, &mut state, m, &opts.nix_args, out)?;
             }
         }
     }
@@ -120,6 +129,81 @@ pub fn up(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result<(
     Ok(())
 }
 
+/// Steps that edit files (0001–0005) are planned together before any is
+/// written; the others run nix or wait for a command.
+fn is_edit(op: &Operation) -> bool {
+    !matches!(op, Operation::Verify { .. } | Operation::Switch)
+}
+
+/// Plans `steps` in order, each against the tree with the earlier ones'
+/// edits laid over it. Every blocked step is reported, not only the first;
+/// a dry run prints each plan's diff.
+fn plan_edits<'a>(
+    session: &Session,
+    config: &Config,
+    state: &State,
+    steps: &[&'a Migration],
+    dry_run: bool,
+    out: &mut dyn Write,
+) -> Result<Vec<Planned<'a>>> {
+    let mut tree = session.work_tree()?;
+    let mut state = state.clone();
+    let mut planned = Vec::new();
+    let mut blocked = Vec::new();
+    for m in steps {
+        let ctx = Context {
+            files: &tree,
+            config,
+            state: &state,
+        };
+        let adopted = match steps::plan(&m.operation, &ctx)? {
+            Plan::Satisfied => {
+                if dry_run {
+                    say(
+                        out,
+                        format!(
+                            "{}: already done by hand; would be recorded (adopted)",
+                            m.id
+                        ),
+                    );
+                }
+                planned.push(Planned::Adopt(m));
+                true
+            }
+            Plan::Changes(changes) => {
+                if dry_run && blocked.is_empty() {
+                    print_dry_run(&tree, m, &changes, out)?;
+                }
+                for (path, content) in &changes.files {
+                    tree.stage(path, content.clone());
+                }
+                planned.push(Planned::Apply(m, changes));
+                false
+            }
+            Plan::Blocked { reason, help } => {
+                blocked.push(Blocked {
+                    step: m.id.clone(),
+                    reason,
+                    help,
+                });
+                continue;
+            }
+            Plan::Verify => unreachable!("{} is not an edit step", m.id),
+        };
+        state.record(Applied {
+            id: m.id.clone(),
+            checksum: m.checksum.clone(),
+            adopted,
+            files: Vec::new(),
+        });
+    }
+    if blocked.is_empty() {
+        Ok(planned)
+    } else {
+        Err(Error::Blocked(blocked))
+    }
+}
+
 fn print_dry_run(
     tree: &WorkTree,
     m: &Migration,
@@ -128,7 +212,7 @@ fn print_dry_run(
 ) -> Result<()> {
     say(out, format!("{}: {} (dry run)", m.id, m.title));
     for (path, after) in &changes.files {
-        let before = crate::files::Files::read(tree, path)?;
+        let before = tree.read(path)?;
         let _ = write!(
             out,
             "{}",
