@@ -8,6 +8,10 @@
 //! `passes*` must not block, cases named `triggers*` must, and must report
 //! the rule they are filed under. Set `UPDATE_EXPECT=1` to rewrite the
 //! `.expect` files from the current output.
+//!
+//! Each case is its own test, `<rule>::<case>` with `-` written `_`, so a
+//! failure names its fixture; [`every_fixture_is_a_test`] keeps the list
+//! below and the directories in step.
 
 mod guard_support;
 mod support;
@@ -17,13 +21,68 @@ use std::path::{Path, PathBuf};
 
 use guard_support::{Repo, json_locations, migrated_seed, stderr, stdout};
 
-fn cases() -> Vec<(String, String, PathBuf)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/guard/rules");
+/// One test per `rule { case, … }`, and [`CASES`] listing them all.
+macro_rules! rule_cases {
+    ($($rule:ident { $($case:ident),* $(,)? })*) => {
+        const CASES: &[(&str, &str)] = &[$($((stringify!($rule), stringify!($case)),)*)*];
+        $(mod $rule {
+            $(#[test]
+            fn $case() {
+                super::check_case(stringify!($rule), stringify!($case));
+            })*
+        })*
+    };
+}
+
+rule_cases! {
+    flake_input {
+        passes_nested_and_pinned,
+        triggers_follows_elsewhere,
+        triggers_removed,
+    }
+    llama_cpp_fork_input {
+        passes_similar_names,
+        triggers,
+    }
+    llama_cpp_override {
+        passes_overrides_of_other_packages,
+        triggers,
+    }
+    nixpkgs_llama_cpp {
+        passes_allowed,
+        passes_host_without_variant,
+        passes_look_alikes,
+        triggers,
+        triggers_in_a_shared_home_module,
+    }
+    old_override {
+        passes_another_overlay,
+        triggers_file_back,
+        triggers_reference_back,
+    }
+    overlay_file {
+        passes_rewritten_by_hand,
+        triggers_deleted,
+        triggers_variant_dropped,
+        triggers_variant_from_nixpkgs,
+    }
+    overlay_imported {
+        passes_imported_by_the_host_module,
+        triggers,
+    }
+}
+
+fn rules_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/guard/rules")
+}
+
+/// `(rule, case)` for every case directory, sorted.
+fn cases_on_disk() -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for rule in sorted_dirs(&root) {
+    for rule in sorted_dirs(&rules_dir()) {
         for case in sorted_dirs(&rule) {
             let name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
-            out.push((name(&rule), name(&case), case));
+            out.push((name(&rule), name(&case)));
         }
     }
     out
@@ -59,10 +118,31 @@ fn apply(repo: &Repo, case: &Path, rel: &Path) {
     }
 }
 
+/// A test name as its directory is named.
+fn dir_name(ident: &str) -> String {
+    ident.replace('_', "-")
+}
+
 #[test]
-fn every_rule_triggers_on_its_fixtures_and_not_on_look_alikes() {
-    let all = cases();
-    let rules: Vec<&str> = all.iter().map(|(r, _, _)| r.as_str()).collect();
+fn every_fixture_is_a_test() {
+    let listed: Vec<(String, String)> = CASES
+        .iter()
+        .map(|(rule, case)| (dir_name(rule), dir_name(case)))
+        .collect();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        cases_on_disk(),
+        "the cases in `rule_cases!` and the directories under {} differ",
+        rules_dir().display()
+    );
+}
+
+#[test]
+fn every_rule_has_a_triggering_and_a_passing_case() {
+    let all = cases_on_disk();
+    let rules: Vec<&str> = all.iter().map(|(r, _)| r.as_str()).collect();
     for id in [
         "flake-input",
         "overlay-file",
@@ -72,75 +152,79 @@ fn every_rule_triggers_on_its_fixtures_and_not_on_look_alikes() {
         "llama-cpp-fork-input",
         "llama-cpp-override",
     ] {
-        let has = |prefix: &str| all.iter().any(|(r, c, _)| r == id && c.starts_with(prefix));
+        let has = |prefix: &str| all.iter().any(|(r, c)| r == id && c.starts_with(prefix));
         assert!(
             has("triggers") && has("passes"),
             "{id}: needs a `triggers*` and a `passes*` case ({rules:?})"
         );
     }
+}
 
+/// Lays case `rule/case` over a migrated seed with the hook installed, then
+/// checks what `check --json` reports and what the hook does on commit.
+fn check_case(rule: &str, case: &str) {
+    let (rule, case) = (dir_name(rule), dir_name(case));
+    let dir = rules_dir().join(&rule).join(&case);
+    let label = format!("{rule}/{case}");
     let update = std::env::var_os("UPDATE_EXPECT").is_some();
     let mut failures = Vec::new();
-    for (rule, case, dir) in &all {
-        let label = format!("{rule}/{case}");
-        let repo = migrated_seed();
-        repo.fm_ok(&["hook", "install"]);
-        apply(&repo, dir, Path::new(""));
-        // Staged, so that new files are tracked (check reads tracked files).
-        repo.git_ok(&["add", "-A"]);
+    let repo = migrated_seed();
+    repo.fm_ok(&["hook", "install"]);
+    apply(&repo, &dir, Path::new(""));
+    // Staged, so that new files are tracked (check reads tracked files).
+    repo.git_ok(&["add", "-A"]);
 
-        // The working tree, as CI sees it.
-        let check = repo.fm(&["check", "--json"]);
-        let found = json_locations(&stdout(&check));
-        let expect_file = dir.with_extension("expect");
-        if update {
-            let mut text = found.join("\n");
-            text.push('\n');
-            fs::write(&expect_file, if found.is_empty() { "" } else { &text }).unwrap();
-        }
-        let expected: Vec<String> = fs::read_to_string(&expect_file)
-            .unwrap_or_default()
-            .lines()
-            .map(String::from)
-            .collect();
-        if found != expected {
-            failures.push(format!(
-                "{label}: check reported\n  {}\nexpected\n  {}",
-                found.join("\n  "),
-                expected.join("\n  ")
-            ));
-        }
-        let blocking: Vec<&String> = found.iter().filter(|f| !f.ends_with("(allowed)")).collect();
-        let triggers = case.starts_with("triggers");
-        if triggers && !blocking.iter().any(|f| f.ends_with(&format!(" {rule}"))) {
-            failures.push(format!("{label}: does not trigger {rule}"));
-        }
-        if !triggers && !blocking.is_empty() {
-            failures.push(format!("{label}: must pass, got {blocking:?}"));
-        }
-        let want_code = if blocking.is_empty() { 0 } else { 4 };
-        if check.status.code() != Some(want_code) {
-            failures.push(format!("{label}: check exited {:?}", check.status.code()));
-        }
+    // The working tree, as CI sees it.
+    let check = repo.fm(&["check", "--json"]);
+    let found = json_locations(&stdout(&check));
+    let expect_file = dir.with_extension("expect");
+    if update {
+        let mut text = found.join("\n");
+        text.push('\n');
+        fs::write(&expect_file, if found.is_empty() { "" } else { &text }).unwrap();
+    }
+    let expected: Vec<String> = fs::read_to_string(&expect_file)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect();
+    if found != expected {
+        failures.push(format!(
+            "{label}: check reported\n  {}\nexpected\n  {}",
+            found.join("\n  "),
+            expected.join("\n  ")
+        ));
+    }
+    let blocking: Vec<&String> = found.iter().filter(|f| !f.ends_with("(allowed)")).collect();
+    let triggers = case.starts_with("triggers");
+    if triggers && !blocking.iter().any(|f| f.ends_with(&format!(" {rule}"))) {
+        failures.push(format!("{label}: does not trigger {rule}"));
+    }
+    if !triggers && !blocking.is_empty() {
+        failures.push(format!("{label}: must pass, got {blocking:?}"));
+    }
+    let want_code = if blocking.is_empty() { 0 } else { 4 };
+    if check.status.code() != Some(want_code) {
+        failures.push(format!("{label}: check exited {:?}", check.status.code()));
+    }
 
-        // The same change committed: the hook reports the same.
-        let commit = repo.commit(&label, &[]);
-        let err = stderr(&commit);
-        if commit.status.success() == triggers {
-            failures.push(format!(
-                "{label}: the commit {} by the hook\n{err}",
-                if triggers {
-                    "was not blocked"
-                } else {
-                    "was blocked"
-                }
-            ));
-        }
-        for f in &blocking {
-            let (place, id) = f.rsplit_once(' ').unwrap();
-            if !err.contains(&format!("error[{id}]")) || !err.contains(&format!("--> {place}")) {
-                failures.push(format!("{label}: the hook did not report {f}\n{err}"));
+    // The same change committed: the hook reports the same.
+    let commit = repo.commit(&label, &[]);
+    let err = stderr(&commit);
+    if commit.status.success() == triggers {
+        failures.push(format!(
+            "{label}: the commit {} by the hook\n{err}",
+            if triggers {
+                "was not blocked"
+            } else {
+                "was blocked"
             }
+        ));
+    }
+    for f in &blocking {
+        let (place, id) = f.rsplit_once(' ').unwrap();
+        if !err.contains(&format!("error[{id}]")) || !err.contains(&format!("--> {place}")) {
+            failures.push(format!("{label}: the hook did not report {f}\n{err}"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));

@@ -5,7 +5,8 @@
 mod guard_support;
 mod support;
 
-use flake_migrate::guard::staged::{ChangeKind, StagedIndex};
+use flake_migrate::files::StagedIndex;
+use flake_migrate::guard::staged::{self, ChangeKind};
 use guard_support::{Repo, migrated_seed};
 
 /// Adds, modifies, deletes and renames in nested and new directories, and
@@ -57,10 +58,8 @@ type Pairs = Vec<(String, String)>;
 fn our_view(repo: &Repo) -> (Pairs, Pairs) {
     let git = git2::Repository::open(repo.path()).unwrap();
     let head = git.head().unwrap().peel_to_tree().unwrap();
-    let changes = StagedIndex::load(&git)
-        .unwrap()
-        .changes(&git, Some(&head))
-        .unwrap();
+    let index = StagedIndex::load(&git).unwrap();
+    let changes = staged::changes(&git, &index, Some(&head)).unwrap();
     let letter = |k: ChangeKind| match k {
         ChangeKind::Added => "A",
         ChangeKind::Modified => "M",

@@ -7,13 +7,12 @@ use std::path::{Component, Path, PathBuf};
 
 use git2::Repository;
 
-use super::staged::TreeFiles;
 use super::{Rule, Scope, Selection, Violation, report};
 use crate::catalogue::{self, Migration};
 use crate::config::{CONFIG_FILE, Config};
-use crate::engine::Session;
 use crate::error::{Error, Result, exit};
-use crate::files::Files;
+use crate::files::{Files, TreeFiles, WorkTree};
+use crate::git;
 use crate::record::{STATE_FILE, State};
 
 pub struct CheckOptions {
@@ -25,8 +24,9 @@ pub struct CheckOptions {
 
 /// Runs the check and prints the report; returns the exit code.
 pub fn command(dir: &Path, opts: &CheckOptions, out: &mut dyn Write) -> Result<i32> {
-    let session = Session::open(dir)?;
-    let Some(config) = session.config()? else {
+    let repo = git::open(dir)?;
+    let root = git::workdir(&repo)?;
+    let Some(config) = Config::load(&root)? else {
         if opts.json {
             let _ = writeln!(out, "[]");
         } else {
@@ -37,19 +37,19 @@ pub fn command(dir: &Path, opts: &CheckOptions, out: &mut dyn Write) -> Result<i
         }
         return Ok(exit::OK);
     };
-    let state = session.state()?;
-    let rules = super::active_rules(&state, &session.migrations);
+    let state = State::load(&root)?;
+    let rules = super::active_rules(&state, &catalogue::bundled());
     let selection = if opts.paths.is_empty() {
         Selection::All
     } else {
         Selection::Paths(
             opts.paths
                 .iter()
-                .map(|p| repo_relative(&session.root, dir, p))
+                .map(|p| repo_relative(&root, dir, p))
                 .collect::<Result<_>>()?,
         )
     };
-    let tree = session.work_tree()?;
+    let tree = WorkTree::new(&root, git::tracked_files(&repo)?);
     let scope = Scope::new(
         &tree,
         &config,

@@ -11,12 +11,11 @@ use std::path::{Path, PathBuf};
 
 use git2::Repository;
 
-use super::staged::{StagedFiles, StagedIndex, TreeFiles};
-use super::{Scope, Selection, report};
+use super::{Scope, Selection, report, staged};
 use crate::catalogue;
 use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result, exit};
-use crate::files::Files;
+use crate::files::{Files, StagedFiles, StagedIndex, TreeFiles};
 use crate::record::{STATE_FILE, State};
 
 const TEMPLATE: &str = include_str!("../../hooks/pre-commit");
@@ -208,7 +207,7 @@ pub fn run(repo: &Repository, err: &mut dyn Write, color: bool) -> Result<i32> {
         return Ok(exit::OK);
     }
     let head = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
-    let changes = files.index().changes(repo, head.as_ref())?;
+    let changes = staged::changes(repo, files.index(), head.as_ref())?;
     if changes.is_empty() {
         return Ok(exit::OK);
     }

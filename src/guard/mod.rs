@@ -1,14 +1,16 @@
 //! The guard: once a step is applied, the rules it names keep the repository
 //! from sliding back. The same rules run on the working tree (`check`, for
 //! CI and editors), on the staged index (`hook run`, before each commit) and
-//! on HEAD (`status`, to call a step drifted). They only read.
+//! on HEAD (`status`, to call a step drifted). They only read: the guard
+//! depends on the model, refs and files (where each of those three views
+//! comes from), never on the steps or the engine.
 //!
 //! - [`rules`]: one file per rule, its id, message and help beside its matcher.
 //! - [`scope`]: what a rule looks at: the files, which of them to examine,
 //!   the config and the record.
 //! - [`allow`]: the inline `# flake-migrate: allow RULE` exception.
 //! - [`report`]: rustc-style and JSON output.
-//! - [`staged`]: what a commit would change, read from git's index.
+//! - [`staged`]: what a commit would change: the staged index against HEAD.
 //! - [`check`], [`hook`]: the two commands.
 
 pub mod allow;

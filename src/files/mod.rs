@@ -1,0 +1,49 @@
+//! Where Nix files are read from. Paths are relative to the repository root,
+//! with `/` separators.
+//!
+//! - [`WorkTree`]: the working tree with planned edits laid over it, so
+//!   steps planned one after another see each other's changes.
+//! - [`StagedFiles`]: the blobs staged in git's index, for the pre-commit
+//!   guard, which must see what a commit would hold, not what is on disk.
+//!   [`index`] reads the index itself (see its doc for why).
+//! - [`TreeFiles`]: a commit's tree (HEAD's), for what a commit changes and
+//!   for `status`.
+
+pub mod index;
+mod staged;
+mod tree;
+mod work_tree;
+
+use std::path::{Path, PathBuf};
+
+use git2::{Oid, Repository};
+
+use crate::error::Result;
+
+pub use index::StagedIndex;
+pub use staged::StagedFiles;
+pub use tree::TreeFiles;
+pub use work_tree::WorkTree;
+
+pub trait Files {
+    /// The file's text, `None` when it does not exist.
+    fn read(&self, path: &Path) -> Result<Option<String>>;
+    /// Every tracked `.nix` file, sorted.
+    fn nix_files(&self) -> Vec<PathBuf>;
+    fn exists(&self, path: &Path) -> bool {
+        matches!(self.read(path), Ok(Some(_)))
+    }
+}
+
+/// Whether a git file mode is a regular file's (not a symlink's, a
+/// submodule's or a directory's).
+fn is_regular_file(mode: u32) -> bool {
+    mode & 0o170000 == 0o100000
+}
+
+/// A blob's content as text; the rules only match on text, so bytes that
+/// are not UTF-8 need not stop them.
+fn blob_text(repo: &Repository, oid: Oid) -> Result<String> {
+    let blob = repo.find_blob(oid)?;
+    Ok(String::from_utf8_lossy(blob.content()).into_owned())
+}
