@@ -16,6 +16,7 @@ use crate::catalogue;
 use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result, exit};
 use crate::files::{Files, StagedFiles, StagedIndex, TreeFiles};
+use crate::output::say;
 use crate::record::{STATE_FILE, State};
 
 const TEMPLATE: &str = include_str!("../../hooks/pre-commit");
@@ -145,7 +146,10 @@ pub fn install(repo: &Repository, exe: &Path, out: &mut dyn Write) -> Result<()>
             );
         }
     }
-    say(out, "it checks staged files against the rules of the applied steps; `git commit --no-verify` bypasses it".into());
+    say(
+        out,
+        "it checks staged files against the rules of the applied steps; `git commit --no-verify` bypasses it",
+    );
     Ok(())
 }
 
@@ -182,10 +186,6 @@ pub fn uninstall(repo: &Repository, out: &mut dyn Write) -> Result<()> {
         ),
     }
     Ok(())
-}
-
-fn say(out: &mut dyn Write, line: String) {
-    let _ = writeln!(out, "{line}");
 }
 
 /// `hook run`: checks what the commit would change, from the index.
