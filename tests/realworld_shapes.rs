@@ -475,3 +475,58 @@ fn hosts_from_read_dir_are_listed_or_reported_with_their_location() {
         init.all()
     );
 }
+
+// ---------------------------------------------------------------------------
+// `init --yes` with nothing to accept writes nothing
+
+fn head_of(dir: &Path) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .expect("run git");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn init_yes_without_any_host_writes_nothing_and_says_why() {
+    let repo = repo(&[(
+        "flake.nix",
+        "{\n  inputs.nixpkgs.url = \"github:NixOS/nixpkgs/nixos-unstable\";\n  outputs = { self, nixpkgs }: { packages = { }; };\n}\n",
+    )]);
+    let before = head_of(repo.path());
+    let init = fm(repo.path(), &["init", "--yes"]);
+    assert_ne!(init.code, 0, "{}", init.all());
+    assert!(init.stderr.contains("no host found"), "{}", init.all());
+    assert!(!repo.path().join("flake-migrate.toml").exists());
+    assert_eq!(head_of(repo.path()), before, "nothing committed");
+}
+
+#[test]
+fn init_yes_when_no_host_uses_llama_cpp_writes_nothing_and_says_why() {
+    let repo = repo(&[
+        (
+            "flake.nix",
+            "{\n  inputs.nixpkgs.url = \"github:NixOS/nixpkgs/nixos-unstable\";\n  outputs = { self, nixpkgs }: {\n    nixosConfigurations.desk = nixpkgs.lib.nixosSystem {\n      system = \"x86_64-linux\";\n      modules = [ ./desk.nix ];\n    };\n  };\n}\n",
+        ),
+        (
+            "desk.nix",
+            "{ pkgs, ... }: {\n  environment.systemPackages = [ pkgs.git ];\n}\n",
+        ),
+    ]);
+    let before = head_of(repo.path());
+    let init = fm(repo.path(), &["init", "--yes"]);
+    assert_ne!(init.code, 0, "{}", init.all());
+    assert!(
+        init.stdout.contains("desk"),
+        "the host is listed: {}",
+        init.all()
+    );
+    assert!(
+        init.stderr.contains("no host uses llama.cpp"),
+        "{}",
+        init.all()
+    );
+    assert!(!repo.path().join("flake-migrate.toml").exists());
+    assert_eq!(head_of(repo.path()), before, "nothing committed");
+}

@@ -71,6 +71,9 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
         );
     }
     let mut config = session.config()?.unwrap_or_default();
+    if opts.yes && opts.hosts.is_empty() && config.hosts.is_empty() {
+        refuse_empty(&found, &suggestions)?;
+    }
     if opts.yes {
         for s in &suggestions {
             if let Some(v) = s.variant {
@@ -125,6 +128,22 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
         "wrote and committed {CONFIG_FILE}: {}",
         hosts.join(", ")
     );
+    Ok(())
+}
+
+/// `init --yes` with nothing to accept: writing a config without hosts
+/// would let `up` add the input to a fleet it then cannot migrate.
+fn refuse_empty(found: &[String], suggestions: &[suggest::Suggestion]) -> Result<()> {
+    if found.is_empty() {
+        return Err(Error::Failed(format!(
+            "no host found in nixosConfigurations, so {CONFIG_FILE} was not written; see the notes above, or name hosts with --host NAME=VARIANT"
+        )));
+    }
+    if suggestions.iter().all(|s| s.variant.is_none()) {
+        return Err(Error::Failed(format!(
+            "no host uses llama.cpp as far as flake-migrate can see, so {CONFIG_FILE} was not written; name the hosts that should get it with --host NAME=VARIANT"
+        )));
+    }
     Ok(())
 }
 
