@@ -3,8 +3,13 @@
 //! list when there is one, else as a new inline module there, else in the
 //! host's own module file.
 
+mod import_expr;
+mod insertion;
+
+pub use import_expr::relative_path;
+
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use rnix::SyntaxNode;
 use rnix::ast;
@@ -18,7 +23,9 @@ use crate::files::Files;
 use crate::flake::{self, FLAKE_FILE};
 use crate::model::{Host, Model};
 use crate::refs;
-use crate::syntax::{self, end, start};
+use crate::syntax::{self, start};
+use import_expr::{braces, import_expr};
+use insertion::{add_entry, append_item, prepend_item};
 
 pub fn plan(ctx: &Context) -> Result<Plan> {
     let config = ctx.config;
@@ -221,52 +228,6 @@ fn inputs_binding(file: &Path, text: &str, root: &ast::Root) -> Option<String> {
     }
 }
 
-fn import_expr(from_file: &Path, config: &Config, binding: &str, text: &str) -> String {
-    let path = relative_path(from_file, &config.overlay);
-    let arg = if binding == "inputs" {
-        "{ inherit inputs; }".to_string()
-    } else {
-        format!("{{ inputs = {binding}; }}")
-    };
-    braces(text, &format!("(import {path} {arg})"))
-}
-
-/// Writes `{ a; }` as `{a;}` in files whose sets are written that way
-/// (alejandra's style), so the new code looks like its neighbours.
-fn braces(text: &str, code: &str) -> String {
-    let tight = text.matches("{inherit").count() + text.matches("{...}").count();
-    let spaced = text.matches("{ inherit").count() + text.matches("{ ... }").count();
-    if tight > spaced {
-        code.replace("{ ", "{").replace(" }", "}")
-    } else {
-        code.to_string()
-    }
-}
-
-/// `target` as a Nix path literal relative to `from_file`'s directory.
-pub fn relative_path(from_file: &Path, target: &Path) -> String {
-    let from: Vec<Component> = from_file
-        .parent()
-        .unwrap_or(Path::new(""))
-        .components()
-        .collect();
-    let to: Vec<Component> = target.components().collect();
-    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
-    let mut parts: Vec<String> = vec![if common == from.len() {
-        ".".into()
-    } else {
-        String::new()
-    }];
-    parts.retain(|p| !p.is_empty());
-    for _ in common..from.len() {
-        parts.push("..".into());
-    }
-    for c in &to[common..] {
-        parts.push(c.as_os_str().to_string_lossy().into_owned());
-    }
-    parts.join("/")
-}
-
 /// The `nixpkgs.overlays` list of an inline module in a modules list.
 fn inline_overlay_list(modules: &ast::List) -> Option<ast::List> {
     modules.items().find_map(|item| {
@@ -304,73 +265,5 @@ fn module_body(root: &ast::Root) -> Option<(Option<ast::Pattern>, ast::AttrSet)>
             }
         }
         _ => None,
-    }
-}
-
-/// Adds an entry after the last one of a set, in its indentation.
-fn add_entry(text: &str, set: &ast::AttrSet, entry: &str) -> Splice {
-    let last = syntax::entry_nodes(set).last();
-    match last {
-        Some(last) => edit::after_entry(text, &last, &[entry.to_string()]),
-        None => {
-            let open = end(set.syntax()) - 1;
-            let indent = syntax::line_indent(text, start(set.syntax())).to_string();
-            let unit = syntax::indent_unit(text);
-            Splice::replace(
-                start(set.syntax()) + 1..open,
-                format!("\n{indent}{unit}{entry}\n{indent}"),
-            )
-        }
-    }
-}
-
-/// Appends an item to a list, on its own line when the list has one item
-/// per line, else inline.
-fn append_item(text: &str, list: &ast::List, item: &str) -> Splice {
-    let items: Vec<ast::Expr> = list.items().collect();
-    let open = start(list.syntax());
-    match items.last() {
-        None => Splice::replace(open + 1..end(list.syntax()) - 1, format!(" {item} ")),
-        Some(last) if edit::same_line(text, open, start(last.syntax())) => {
-            Splice::insert(end(last.syntax()), format!(" {item}"))
-        }
-        Some(last) => edit::after_entry(text, last.syntax(), &[item.to_string()]),
-    }
-}
-
-/// Puts an item first in a list, keeping the list's layout.
-fn prepend_item(text: &str, list: &ast::List, item: &str) -> Splice {
-    let open = start(list.syntax());
-    match list.items().next() {
-        None => Splice::replace(open + 1..end(list.syntax()) - 1, format!(" {item} ")),
-        Some(first) if edit::same_line(text, open, start(first.syntax())) => {
-            Splice::insert(start(first.syntax()), format!("{item} "))
-        }
-        Some(first) => {
-            let indent = syntax::line_indent(text, start(first.syntax())).to_string();
-            Splice::insert(start(first.syntax()), format!("{item}\n{indent}"))
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relative_paths_climb_and_descend() {
-        let overlay = Path::new("nixos/overlays/llama-cpp.nix");
-        assert_eq!(
-            relative_path(Path::new("flake.nix"), overlay),
-            "./nixos/overlays/llama-cpp.nix"
-        );
-        assert_eq!(
-            relative_path(Path::new("hosts/a/default.nix"), overlay),
-            "../../nixos/overlays/llama-cpp.nix"
-        );
-        assert_eq!(
-            relative_path(Path::new("nixos/default.nix"), overlay),
-            "./overlays/llama-cpp.nix"
-        );
     }
 }
