@@ -45,8 +45,10 @@ pub(super) fn replace_uses(
     for fork in forks {
         for (range, node) in fork_uses(root, fork) {
             let variant = hosts.and_then(|hosts| {
-                let vs: Vec<_> = hosts.iter().map(|h| config.hosts.get(h).copied()).collect();
-                vs.iter().all(|v| *v == vs[0]).then(|| vs[0]).flatten()
+                // One variant shared by every host of the file, and at least one host.
+                let mut vs = hosts.iter().map(|h| config.hosts.get(h).copied());
+                let first = vs.next()??;
+                vs.all(|v| v == Some(first)).then_some(first)
             });
             let in_package_list =
                 node.kind() == SyntaxKind::NODE_SELECT && node.to_string().contains(".packages.");
