@@ -36,11 +36,38 @@ pub fn workdir(repo: &Repository) -> Result<PathBuf> {
 
 /// Tracked paths, from the index.
 pub fn tracked_files(repo: &Repository) -> Result<Vec<PathBuf>> {
+    tracked_files_under(repo, Path::new(""))
+}
+
+/// Tracked paths below `prefix` (repository-relative), relative to it.
+pub fn tracked_files_under(repo: &Repository, prefix: &Path) -> Result<Vec<PathBuf>> {
     let index = repo.index()?;
     Ok(index
         .iter()
         .filter_map(|e| String::from_utf8(e.path).ok().map(PathBuf::from))
+        .filter_map(|p| p.strip_prefix(prefix).ok().map(Path::to_path_buf))
         .collect())
+}
+
+/// Where the flake is, relative to the working tree's root: the nearest
+/// directory from `dir` upwards (as nix looks) that holds a `flake.nix`,
+/// within the repository. Empty when that is the root, or when there is no
+/// flake at all (the commands then say so).
+pub fn flake_prefix(workdir: &Path, dir: &Path) -> PathBuf {
+    let (Ok(workdir), Ok(dir)) = (workdir.canonicalize(), dir.canonicalize()) else {
+        return PathBuf::new();
+    };
+    let mut here = dir.as_path();
+    while let Ok(rel) = here.strip_prefix(&workdir) {
+        if here.join("flake.nix").is_file() {
+            return rel.to_path_buf();
+        }
+        match here.parent() {
+            Some(parent) => here = parent,
+            None => break,
+        }
+    }
+    PathBuf::new()
 }
 
 /// Tracked files with staged or unstaged changes.

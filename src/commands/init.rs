@@ -2,7 +2,7 @@
 //! and commit `flake-migrate.toml`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::config::{CONFIG_FILE, Variant};
 use crate::engine::Session;
@@ -99,13 +99,14 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
     let path = session.root.join(CONFIG_FILE);
     let new_text = config.to_toml();
     git::signature(&session.repo)?;
-    let committed = git::head_blob(&session.repo, std::path::Path::new(CONFIG_FILE))?;
+    let committed = git::head_blob(&session.repo, &session.repo_path(Path::new(CONFIG_FILE)))?;
     if committed.as_deref() == Some(new_text.as_bytes()) {
         let _ = writeln!(out, "{CONFIG_FILE} is already up to date");
         return Ok(());
     }
+    let config_path = session.repo_path(Path::new(CONFIG_FILE));
     let dirty = git::dirty_files(&session.repo)?;
-    if dirty.iter().any(|f| f != CONFIG_FILE) {
+    if dirty.iter().any(|f| Path::new(f) != config_path) {
         return Err(Error::Dirty { files: dirty });
     }
     git::write_atomic(&path, new_text.as_bytes())?;
@@ -122,7 +123,11 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
             hosts.join(", ")
         }
     );
-    git::commit_paths(&session.repo, &[PathBuf::from(CONFIG_FILE)], &message)?;
+    git::commit_paths(
+        &session.repo,
+        &[session.repo_path(Path::new(CONFIG_FILE))],
+        &message,
+    )?;
     let _ = writeln!(
         out,
         "wrote and committed {CONFIG_FILE}: {}",

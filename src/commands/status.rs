@@ -137,7 +137,7 @@ pub fn compute(session: &Session) -> Result<Vec<StepStatus>> {
             };
             // Its guard rules failing on HEAD means a commit got past the hook.
             if status.done()
-                && let Some(why) = guard::check::drift(&session.repo, m)?
+                && let Some(why) = guard::check::drift(&session.repo, &session.prefix, m)?
             {
                 status = StepState::Drifted;
                 detail = Some(why);

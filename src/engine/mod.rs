@@ -46,7 +46,12 @@ pub struct RunOptions {
 /// An open repository, locked for this run.
 pub struct Session {
     pub repo: Repository,
+    /// The flake's directory: where its files, the config and the record
+    /// are. Every path a step plans is relative to it.
     pub root: PathBuf,
+    /// `root` relative to the repository's working tree (empty when the
+    /// flake is at the top, `configs/nixos` for a flake below it).
+    pub prefix: PathBuf,
     pub migrations: Vec<Migration>,
     _lock: Option<lock::Lock>,
 }
@@ -55,10 +60,12 @@ impl Session {
     /// Opens the repository holding `dir` for reading only.
     pub fn open(dir: &Path) -> Result<Session> {
         let repo = git::open(dir)?;
-        let root = git::workdir(&repo)?;
+        let workdir = git::workdir(&repo)?;
+        let prefix = git::flake_prefix(&workdir, dir);
         Ok(Session {
             repo,
-            root,
+            root: workdir.join(&prefix),
+            prefix,
             migrations: catalogue::bundled(),
             _lock: None,
         })
@@ -90,7 +97,15 @@ impl Session {
     }
 
     pub fn work_tree(&self) -> Result<WorkTree> {
-        Ok(WorkTree::new(&self.root, git::tracked_files(&self.repo)?))
+        Ok(WorkTree::new(
+            &self.root,
+            git::tracked_files_under(&self.repo, &self.prefix)?,
+        ))
+    }
+
+    /// A path of the flake (as steps plan it) as git names it.
+    pub fn repo_path(&self, path: &Path) -> PathBuf {
+        self.prefix.join(path)
     }
 
     pub fn refuse_dirty(&self) -> Result<()> {

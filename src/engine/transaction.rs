@@ -81,8 +81,12 @@ pub(super) fn apply(
     out: &mut dyn Write,
 ) -> Result<()> {
     for path in changes.files.keys() {
-        let untracked =
-            session.root.join(path).exists() && session.repo.index()?.get_path(path, 0).is_none();
+        let untracked = session.root.join(path).exists()
+            && session
+                .repo
+                .index()?
+                .get_path(&session.repo_path(path), 0)
+                .is_none();
         if untracked {
             return Err(Error::Failed(format!(
                 "{}: {} would overwrite the untracked file {}; nothing was changed",
@@ -96,7 +100,7 @@ pub(super) fn apply(
     let repo = &session.repo;
     let mut record = Vec::new();
     for (path, after) in &changes.files {
-        let before = git::head_blob(repo, path)?;
+        let before = git::head_blob(repo, &session.repo_path(path))?;
         record.push(FileChange {
             path: path.clone(),
             before: before
@@ -166,9 +170,9 @@ pub(super) fn transact(
     message: impl FnOnce(Option<&str>) -> String,
 ) -> Result<Option<String>> {
     let repo = &session.repo;
-    let mut paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+    let mut paths: Vec<PathBuf> = files.iter().map(|(p, _)| session.repo_path(p)).collect();
     if lock.is_some() {
-        paths.push(PathBuf::from("flake.lock"));
+        paths.push(session.repo_path(Path::new("flake.lock")));
     }
     let journal = Journal {
         step: step.to_string(),

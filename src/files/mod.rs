@@ -1,5 +1,6 @@
-//! Where Nix files are read from. Paths are relative to the repository root,
-//! with `/` separators.
+//! Where Nix files are read from. Paths are relative to the flake's
+//! directory (the repository root, unless the flake sits below it), with
+//! `/` separators.
 //!
 //! - [`WorkTree`]: the working tree with planned edits laid over it, so
 //!   steps planned one after another see each other's changes.
@@ -8,9 +9,11 @@
 //!   [`index`] reads the index itself (see its doc for why).
 //! - [`TreeFiles`]: a commit's tree (HEAD's), for what a commit changes and
 //!   for `status`.
+//! - [`Subdir`]: any of them seen from a flake below the repository root.
 
 pub mod index;
 mod staged;
+mod subdir;
 mod tree;
 mod work_tree;
 
@@ -22,6 +25,7 @@ use crate::error::Result;
 
 pub use index::StagedIndex;
 pub use staged::StagedFiles;
+pub use subdir::Subdir;
 pub use tree::TreeFiles;
 pub use work_tree::WorkTree;
 

@@ -11,7 +11,7 @@ use super::{Rule, Scope, Selection, Violation, report};
 use crate::catalogue::{self, Migration};
 use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result, exit};
-use crate::files::{Files, TreeFiles, WorkTree};
+use crate::files::{Files, Subdir, TreeFiles, WorkTree};
 use crate::git;
 use crate::record::{STATE_FILE, State};
 
@@ -25,7 +25,9 @@ pub struct CheckOptions {
 /// Runs the check and prints the report; returns the exit code.
 pub fn command(dir: &Path, opts: &CheckOptions, out: &mut dyn Write) -> Result<i32> {
     let repo = git::open(dir)?;
-    let root = git::workdir(&repo)?;
+    let workdir = git::workdir(&repo)?;
+    let prefix = git::flake_prefix(&workdir, dir);
+    let root = workdir.join(&prefix);
     let Some(config) = Config::load(&root)? else {
         if opts.json {
             let _ = writeln!(out, "[]");
@@ -49,7 +51,7 @@ pub fn command(dir: &Path, opts: &CheckOptions, out: &mut dyn Write) -> Result<i
                 .collect::<Result<_>>()?,
         )
     };
-    let tree = WorkTree::new(&root, git::tracked_files(&repo)?);
+    let tree = WorkTree::new(&root, git::tracked_files_under(&repo, &prefix)?);
     let scope = Scope::new(
         &tree,
         &config,
@@ -82,7 +84,7 @@ pub fn command(dir: &Path, opts: &CheckOptions, out: &mut dyn Write) -> Result<i
 }
 
 /// `path` (as given on the command line, relative to `dir`) relative to the
-/// repository root.
+/// flake's directory `root`.
 fn repo_relative(root: &Path, dir: &Path, path: &Path) -> Result<PathBuf> {
     let full = if path.is_absolute() {
         path.to_path_buf()
@@ -120,8 +122,13 @@ fn normalize(path: &Path) -> PathBuf {
 }
 
 /// The violations of `migration`'s rules in HEAD's tree, with HEAD's config
-/// and record: what makes `status` call an applied step drifted.
-pub fn failing_on_head(repo: &Repository, migration: &Migration) -> Result<Vec<Violation>> {
+/// and record, for the flake at `prefix`: what makes `status` call an
+/// applied step drifted.
+pub fn failing_on_head(
+    repo: &Repository,
+    prefix: &Path,
+    migration: &Migration,
+) -> Result<Vec<Violation>> {
     let rules: Vec<&'static Rule> = migration
         .guard
         .rules
@@ -134,7 +141,8 @@ pub fn failing_on_head(repo: &Repository, migration: &Migration) -> Result<Vec<V
     let Ok(head) = repo.head().and_then(|h| h.peel_to_tree()) else {
         return Ok(Vec::new());
     };
-    let files = TreeFiles::new(repo, head);
+    let head_files = TreeFiles::new(repo, head);
+    let files = Subdir::new(&head_files, prefix);
     let Some(config_text) = files.read(Path::new(CONFIG_FILE))? else {
         return Ok(Vec::new());
     };
@@ -159,8 +167,8 @@ pub fn failing_on_head(repo: &Repository, migration: &Migration) -> Result<Vec<V
 
 /// Why `status` should call `migration` drifted: its first rule failing on
 /// HEAD, or `None` when they all pass.
-pub fn drift(repo: &Repository, migration: &Migration) -> Result<Option<String>> {
-    let violations = failing_on_head(repo, migration)?;
+pub fn drift(repo: &Repository, prefix: &Path, migration: &Migration) -> Result<Option<String>> {
+    let violations = failing_on_head(repo, prefix, migration)?;
     let Some(first) = violations.first() else {
         return Ok(None);
     };

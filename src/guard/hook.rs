@@ -15,7 +15,7 @@ use super::{Scope, Selection, report, staged};
 use crate::catalogue;
 use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result, exit};
-use crate::files::{Files, StagedFiles, StagedIndex, TreeFiles};
+use crate::files::{Files, StagedFiles, StagedIndex, Subdir, TreeFiles};
 use crate::output::say;
 use crate::record::{STATE_FILE, State};
 
@@ -193,7 +193,11 @@ pub fn uninstall(repo: &Repository, out: &mut dyn Write) -> Result<()> {
 /// to block it.
 pub fn run(repo: &Repository, err: &mut dyn Write, color: bool) -> Result<i32> {
     let index = StagedIndex::load(repo)?;
-    let files = StagedFiles::new(repo, index);
+    let staged = StagedFiles::new(repo, index);
+    let Some(prefix) = flake_prefix(staged.index()) else {
+        return Ok(exit::OK);
+    };
+    let files = Subdir::new(&staged, &prefix);
     let Some(config_text) = files.read(Path::new(CONFIG_FILE))? else {
         return Ok(exit::OK);
     };
@@ -207,11 +211,12 @@ pub fn run(repo: &Repository, err: &mut dyn Write, color: bool) -> Result<i32> {
         return Ok(exit::OK);
     }
     let head = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
-    let changes = staged::changes(repo, files.index(), head.as_ref())?;
+    let changes = staged::changes(repo, staged.index(), head.as_ref())?.within(&prefix);
     if changes.is_empty() {
         return Ok(exit::OK);
     }
-    let previous = head.as_ref().map(|t| TreeFiles::new(repo, t.clone()));
+    let head_files = head.as_ref().map(|t| TreeFiles::new(repo, t.clone()));
+    let previous = head_files.as_ref().map(|t| Subdir::new(t, &prefix));
     let mut scope = Scope::new(
         &files,
         &config,
@@ -235,6 +240,22 @@ pub fn run(repo: &Repository, err: &mut dyn Write, color: bool) -> Result<i32> {
          (CI's `flake-migrate check` will still report it)."
     );
     Ok(exit::VIOLATIONS)
+}
+
+/// Where the migrated flake is in the index: the directory of the
+/// shallowest `flake-migrate.toml` staged beside a `flake.nix` (the root for
+/// most repositories). `None` when no flake is configured.
+fn flake_prefix(index: &StagedIndex) -> Option<PathBuf> {
+    let paths: std::collections::HashSet<&str> = index.file_paths().collect();
+    paths
+        .iter()
+        .filter_map(|p| {
+            let dir = p.strip_suffix(CONFIG_FILE)?;
+            let configured = dir.is_empty() || dir.ends_with('/');
+            (configured && paths.contains(format!("{dir}flake.nix").as_str())).then_some(dir)
+        })
+        .min_by_key(|dir| (dir.matches('/').count(), dir.to_string()))
+        .map(|dir| PathBuf::from(dir.trim_end_matches('/')))
 }
 
 #[cfg(test)]

@@ -71,6 +71,29 @@ impl Changes {
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }
+
+    /// The changes below `prefix` (a flake below the repository root),
+    /// with paths relative to it.
+    pub fn within(self, prefix: &Path) -> Changes {
+        let strip = |p: &Path| p.strip_prefix(prefix).ok().map(Path::to_path_buf);
+        Changes {
+            changes: self
+                .changes
+                .into_iter()
+                .filter_map(|c| {
+                    Some(Change {
+                        path: strip(&c.path)?,
+                        kind: c.kind,
+                    })
+                })
+                .collect(),
+            renames: self
+                .renames
+                .into_iter()
+                .filter_map(|(from, to)| Some((strip(&from)?, strip(&to)?)))
+                .collect(),
+        }
+    }
 }
 
 /// What committing `index` would change on top of `head` (`None` before

@@ -1,0 +1,60 @@
+//! A flake below the repository's root, seen as if it were the root: the
+//! guard and `status` read it through this, so every rule sees `flake.nix`
+//! and paths relative to the flake, whatever the repository around it.
+
+use std::path::{Path, PathBuf};
+
+use super::Files;
+use crate::error::Result;
+
+pub struct Subdir<'a> {
+    inner: &'a dyn Files,
+    prefix: PathBuf,
+}
+
+impl<'a> Subdir<'a> {
+    pub fn new(inner: &'a dyn Files, prefix: &Path) -> Self {
+        Subdir {
+            inner,
+            prefix: prefix.to_path_buf(),
+        }
+    }
+}
+
+impl Files for Subdir<'_> {
+    fn read(&self, path: &Path) -> Result<Option<String>> {
+        self.inner.read(&self.prefix.join(path))
+    }
+
+    fn nix_files(&self) -> Vec<PathBuf> {
+        self.inner
+            .nix_files()
+            .into_iter()
+            .filter_map(|p| p.strip_prefix(&self.prefix).ok().map(Path::to_path_buf))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::WorkTree;
+
+    #[test]
+    fn reads_and_lists_relative_to_the_subdirectory() {
+        let mut tree = WorkTree::new(Path::new("/nonexistent"), Vec::new());
+        tree.stage(Path::new("configs/nixos/flake.nix"), Some("{ }".into()));
+        tree.stage(Path::new("configs/nixos/hosts/a.nix"), Some("{ }".into()));
+        tree.stage(Path::new("other/flake.nix"), Some("{ }".into()));
+        let sub = Subdir::new(&tree, Path::new("configs/nixos"));
+        assert_eq!(
+            sub.nix_files(),
+            [PathBuf::from("flake.nix"), PathBuf::from("hosts/a.nix")]
+        );
+        assert_eq!(
+            sub.read(Path::new("flake.nix")).unwrap().as_deref(),
+            Some("{ }")
+        );
+        assert!(!sub.exists(Path::new("other/flake.nix")));
+    }
+}
