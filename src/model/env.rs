@@ -47,11 +47,21 @@ impl Env {
         env
     }
 
+    /// The value of a bound name, or of an attribute of a bound set
+    /// (`cfg.modules` where `cfg = { modules = [ … ]; }`).
     pub(super) fn lookup(&self, expr: &ast::Expr) -> Option<ast::Expr> {
-        if let ast::Expr::Ident(i) = syntax::unparen(expr.clone()) {
-            return self.bindings.get(&i.syntax().text().to_string()).cloned();
+        match syntax::unparen(expr.clone()) {
+            ast::Expr::Ident(i) => self.bindings.get(&i.syntax().text().to_string()).cloned(),
+            select @ ast::Expr::Select(_) => {
+                let path = syntax::select_path(&select)?;
+                let mut value = self.bindings.get(&path[0]).cloned()?;
+                for name in &path[1..] {
+                    value = call_attr(&value, name, self, 0)?;
+                }
+                Some(value)
+            }
+            _ => None,
         }
-        None
     }
 }
 
@@ -127,7 +137,9 @@ pub(super) fn find_system_call(expr: ast::Expr, env: Env, depth: usize) -> Optio
     None
 }
 
-fn bind_param(lambda: &ast::Lambda, arg: &ast::Expr, env: &mut Env) {
+/// Binds the parameter of `lambda` to `arg` (a set's entries to the
+/// names of a `{ a, b ? d }` pattern, defaults for those not given).
+pub(super) fn bind_param(lambda: &ast::Lambda, arg: &ast::Expr, env: &mut Env) {
     match lambda.param() {
         Some(ast::Param::IdentParam(p)) => {
             let name = p.syntax().text().to_string();
@@ -164,6 +176,22 @@ fn bind_param(lambda: &ast::Lambda, arg: &ast::Expr, env: &mut Env) {
                             env.strings.insert(names[0].clone(), text);
                         }
                         env.bindings.insert(names[0].clone(), v);
+                    }
+                }
+                let given: Vec<String> = syntax::named_entries(&set)
+                    .into_iter()
+                    .filter_map(|(n, _)| n.into_iter().next())
+                    .chain(
+                        set.inherits()
+                            .flat_map(|i| i.attrs().filter_map(|a| syntax::attr_name(&a))),
+                    )
+                    .collect();
+                for entry in pat.pat_entries() {
+                    if let (Some(ident), Some(default)) = (entry.ident(), entry.default()) {
+                        let name = ident.syntax().text().to_string();
+                        if !given.contains(&name) {
+                            env.bindings.insert(name, default);
+                        }
                     }
                 }
             }

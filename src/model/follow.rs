@@ -2,30 +2,37 @@
 //! modules it lists.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::rc::Rc;
 
 use rnix::ast;
 use rowan::ast::AstNode;
 
-use super::env::{Env, call_attr, find_system_call, passes_inputs};
-use super::{Host, Unresolved, closure, located};
+use super::env::{Env, bind_param, call_attr, find_system_call, passes_inputs};
+use super::hosts::{Arg, Definition};
+use super::items::{ListItems, ModuleItem, list_items, module_item};
+use super::{Ctx, Host, Unresolved, closure, located, root_text};
 use crate::error::Result;
-use crate::files::Files;
 use crate::nix_paths;
 use crate::syntax::{self, end, start};
 
 pub(super) fn resolve_host(
-    files: &dyn Files,
-    def_file: &Path,
-    text: &str,
-    name: String,
-    expr: ast::Expr,
+    def: Definition,
+    ctx: &Ctx,
     unresolved: &mut Vec<Unresolved>,
 ) -> Result<Host> {
-    let range = start(expr.syntax())..end(expr.syntax());
+    let Definition {
+        name,
+        file: def_file,
+        expr,
+        args,
+        env: shape_env,
+        at,
+    } = def;
+    let text = root_text(&at);
+    let range = start(&at)..end(&at);
     let mut host = Host {
         name: name.clone(),
-        def_file: def_file.to_path_buf(),
+        def_file: def_file.clone(),
         range: range.clone(),
         modules_list: None,
         own_module: None,
@@ -38,98 +45,131 @@ pub(super) fn resolve_host(
         home_manager_global_pkgs: false,
     };
     let mut env = Env::around(expr.syntax());
-    // `genAttrs [ … ] mkHost` hands us the function: apply it to the name.
-    let call = match syntax::unparen(expr.clone()) {
-        ast::Expr::Ident(i)
-            if matches!(
-                env.lookup(&ast::Expr::Ident(i.clone())),
-                Some(ast::Expr::Lambda(_))
-            ) =>
-        {
-            let Some(ast::Expr::Lambda(l)) = env.lookup(&ast::Expr::Ident(i)) else {
-                unreachable!()
-            };
-            if let Some(ast::Param::IdentParam(p)) = l.param() {
-                env.strings
-                    .insert(p.syntax().text().to_string(), name.clone());
-            }
-            l.body().and_then(|b| find_system_call(b, env.clone(), 0))
-        }
-        // `mapAttrs (name: _: mkHost name) …` hands us a lambda.
-        ast::Expr::Lambda(l) => {
-            if let Some(ast::Param::IdentParam(p)) = l.param() {
-                env.strings
-                    .insert(p.syntax().text().to_string(), name.clone());
-            }
-            let mut body = l.body();
-            while let Some(ast::Expr::Lambda(inner)) = body.clone().map(syntax::unparen) {
-                body = inner.body();
-            }
-            body.and_then(|b| find_system_call(b, env.clone(), 0))
-        }
-        other => find_system_call(other, env.clone(), 0),
+    env.bindings.extend(shape_env.bindings);
+    env.strings.extend(shape_env.strings);
+    let report = |unresolved: &mut Vec<Unresolved>, offset: usize, what: String| {
+        unresolved.push(located(&def_file, &text, offset, what))
     };
-    let Some(call) = call else {
-        unresolved.push(located(
-            def_file,
-            text,
+    let Some(call) = apply(expr.clone(), &args, env) else {
+        report(
+            unresolved,
             range.start,
             format!(
                 "host `{name}`: no `nixosSystem` call or `modules` list found in its definition"
             ),
-        ));
+        );
         host.followed = false;
         return Ok(host);
     };
     host.inputs_in_modules = call_attr(&call.args, "specialArgs", &call.env, 0)
         .is_some_and(|sa| passes_inputs(&sa, &call.env));
+    let Some(modules) = call_attr(&call.args, "modules", &call.env, 0) else {
+        report(
+            unresolved,
+            start(call.args.syntax()),
+            format!("host `{name}`: no `modules` found in the arguments of its `nixosSystem` call"),
+        );
+        host.followed = false;
+        return Ok(host);
+    };
+    let mut list = ListItems::default();
+    list_items(&modules, &Rc::new(call.env.clone()), &mut list, 0);
+    // The host's own list: a literal list inside its definition, either
+    // written there or handed to a helper (`mkHost "a" { extraModules =
+    // [ … ]; }`) whose items end up in `modules`.
+    host.modules_list = modules
+        .syntax()
+        .descendants()
+        .filter_map(ast::List::cast)
+        .chain(
+            list.items
+                .iter()
+                .filter_map(|(i, _)| i.syntax().parent().and_then(ast::List::cast)),
+        )
+        .find(|l| range.contains(&start(l.syntax())))
+        .map(|l| start(l.syntax())..end(l.syntax()));
+    for part in &list.unknown {
+        report(
+            unresolved,
+            start(part.syntax()),
+            format!(
+                "host `{name}`: module list `{}` is computed at evaluation time",
+                part.syntax()
+            ),
+        );
+    }
     let mut module_files = Vec::new();
     let mut inline = Vec::new();
-    if let Some(modules) = call_attr(&call.args, "modules", &call.env, 0) {
-        let mut items = Vec::new();
-        closure::list_items(&modules, &call.env, &mut items, 0);
-        // The host's own list: a literal list inside its definition, either
-        // written there or handed to a helper (`mkHost "a" { extraModules =
-        // [ … ]; }`) whose items end up in `modules`.
-        host.modules_list = modules
-            .syntax()
-            .descendants()
-            .filter_map(ast::List::cast)
-            .chain(
-                items
-                    .iter()
-                    .filter_map(|i| i.syntax().parent().and_then(ast::List::cast)),
-            )
-            .find(|l| range.contains(&start(l.syntax())))
-            .map(|l| start(l.syntax())..end(l.syntax()));
-        for item in items {
-            match closure::module_item(&item, &call.env, def_file) {
-                closure::ModuleItem::Path(p) => {
-                    if let Some(p) = nix_paths::module_file(files, &p) {
-                        if item_mentions_host(&item, &call.env) && host.own_module.is_none() {
-                            host.own_module = Some(p.clone());
-                        }
-                        module_files.push(p);
+    for (item, item_env) in &list.items {
+        match module_item(item, item_env, &def_file, ctx.self_modules) {
+            ModuleItem::Path(p) => match nix_paths::module_file(ctx.files, &p) {
+                Some(p) => {
+                    if item_mentions_host(item, item_env) && host.own_module.is_none() {
+                        host.own_module = Some(p.clone());
                     }
+                    module_files.push(p);
                 }
-                closure::ModuleItem::Inline(node) => inline.push(node),
-                closure::ModuleItem::External => {}
-                closure::ModuleItem::Unknown => unresolved.push(located(
-                    def_file,
-                    text,
+                None => report(
+                    unresolved,
                     start(item.syntax()),
-                    format!(
-                        "host `{name}`: module `{}` is computed at evaluation time",
-                        item.syntax()
-                    ),
-                )),
-            }
+                    format!("host `{name}`: module {} does not exist", p.display()),
+                ),
+            },
+            ModuleItem::Inline(file, node) => inline.push((file, node)),
+            ModuleItem::External => {}
+            ModuleItem::Unknown => report(
+                unresolved,
+                start(item.syntax()),
+                format!(
+                    "host `{name}`: module `{}` is computed at evaluation time",
+                    item.syntax()
+                ),
+            ),
         }
     }
     host.paths
-        .extend(closure::path_literals(expr.syntax(), def_file));
-    closure::close(&mut host, def_file, module_files, inline, files, unresolved)?;
+        .extend(closure::path_literals(expr.syntax(), &def_file));
+    if at.text_range() != expr.syntax().text_range() {
+        host.paths.extend(closure::path_literals(&at, &def_file));
+    }
+    closure::close(&mut host, module_files, inline, ctx, unresolved)?;
     Ok(host)
+}
+
+/// The `nixosSystem` call `expr` makes once applied to `args` (the host's
+/// name, a set entry): a function bound in scope (`mkHost`) or written in
+/// place (`name: mkHost name`) has its parameters bound first.
+fn apply(expr: ast::Expr, args: &[Arg], mut env: Env) -> Option<super::env::SystemCall> {
+    let mut func = syntax::unparen(expr.clone());
+    if !args.is_empty()
+        && let Some(bound @ ast::Expr::Lambda(_)) = env.lookup(&func).map(syntax::unparen)
+    {
+        func = bound;
+    }
+    let ast::Expr::Lambda(mut lambda) = func else {
+        return find_system_call(expr, env, 0);
+    };
+    for arg in args {
+        match arg {
+            Arg::Name(name) => {
+                if let Some(ast::Param::IdentParam(p)) = lambda.param() {
+                    env.strings
+                        .insert(p.syntax().text().to_string(), name.clone());
+                }
+            }
+            Arg::Value(value) => bind_param(&lambda, value, &mut env),
+        }
+        match lambda.body().map(syntax::unparen)? {
+            ast::Expr::Lambda(next) => lambda = next,
+            body => return find_system_call(body, env, 0),
+        }
+    }
+    // Parameters the shape does not give (`name: _: …` over readDir).
+    let mut body = lambda.body()?;
+    while let ast::Expr::Lambda(inner) = syntax::unparen(body.clone()) {
+        body = inner.body()?;
+    }
+    find_system_call(body, env, 0)
 }
 
 fn item_mentions_host(item: &ast::Expr, env: &Env) -> bool {

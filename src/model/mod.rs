@@ -9,6 +9,11 @@ mod env;
 mod follow;
 mod home_manager;
 mod hosts;
+mod items;
+mod needs_eval;
+mod self_modules;
+#[cfg(test)]
+mod shape_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -16,7 +21,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use rnix::ast;
 use rowan::ast::AstNode;
+
+use self_modules::SelfModules;
 
 use crate::error::Result;
 use crate::files::Files;
@@ -124,36 +132,87 @@ impl Model {
         let Some(text) = files.read(flake)? else {
             return Ok(model);
         };
-        // flake.nix, plus flake-parts modules it imports, may define hosts.
-        let mut sources = vec![(flake.to_path_buf(), text)];
-        let mut i = 0;
-        while i < sources.len() {
-            let (file, text) = sources[i].clone();
-            i += 1;
-            let root = syntax::parse(&file, &text)?;
-            // flake-parts modules may define hosts, or import modules that
-            // do, any number of levels deep.
-            for (p, _) in closure::import_paths(root.syntax(), &file, files, &mut model.unresolved)
-            {
-                if !sources.iter().any(|(f, _)| f == &p)
-                    && let Some(t) = files.read(&p)?
-                {
-                    sources.push((p, t));
-                }
+        let sources = output_sources(flake, text, files)?;
+        // `self.nixosModules.x` may name a module any of them defines.
+        let mut self_modules = SelfModules::default();
+        for (file, root) in &sources {
+            self_modules.add(root, file);
+        }
+        let ctx = Ctx {
+            files,
+            self_modules: &self_modules,
+        };
+        for (file, root) in &sources {
+            closure::import_paths(root.syntax(), file, &ctx, &mut model.unresolved);
+            for (node, what) in needs_eval::calls_in(root.syntax()) {
+                model
+                    .unresolved
+                    .push(located(file, &root_text(&node), syntax::start(&node), what));
             }
-            let definitions = hosts::host_definitions(&root, &file, files);
-            if file == flake || !definitions.is_empty() {
+            let definitions = hosts::host_definitions(root, file, files, &mut model.unresolved)?;
+            if file == flake || definitions.iter().any(|d| &d.file == file) {
                 model.flake_files.push(file.clone());
             }
-            for (name, expr) in definitions {
-                let host =
-                    follow::resolve_host(files, &file, &text, name, expr, &mut model.unresolved)?;
+            for def in definitions {
+                if !model.flake_files.contains(&def.file) {
+                    model.flake_files.push(def.file.clone());
+                }
+                let host = follow::resolve_host(def, &ctx, &mut model.unresolved)?;
                 model.hosts.push(host);
             }
         }
+        // A module shared by hosts, or a call found twice, is one entry.
+        let mut seen = BTreeSet::new();
+        model
+            .unresolved
+            .retain(|u| seen.insert((u.file.clone(), u.line, u.column, u.what.clone())));
         model.choose_own_modules();
         Ok(model)
     }
+}
+
+/// What the model reads from files: the file set and the flake's own
+/// modules.
+struct Ctx<'a> {
+    files: &'a dyn Files,
+    self_modules: &'a SelfModules,
+}
+
+/// flake.nix and the flake-parts modules it imports, any number of levels
+/// deep: the files that may define outputs, hosts among them.
+fn output_sources(
+    flake: &Path,
+    text: String,
+    files: &dyn Files,
+) -> Result<Vec<(PathBuf, ast::Root)>> {
+    let mut sources = vec![(flake.to_path_buf(), syntax::parse(flake, &text)?)];
+    let no_modules = SelfModules::default();
+    let ctx = Ctx {
+        files,
+        self_modules: &no_modules,
+    };
+    let mut i = 0;
+    while i < sources.len() {
+        let (file, root) = sources[i].clone();
+        i += 1;
+        // What cannot be followed is reported when the sources are read.
+        for (p, _) in closure::import_paths(root.syntax(), &file, &ctx, &mut Vec::new()) {
+            if !sources.iter().any(|(f, _)| f == &p)
+                && let Some(t) = files.read(&p)?
+            {
+                sources.push((p.clone(), syntax::parse(&p, &t)?));
+            }
+        }
+    }
+    Ok(sources)
+}
+
+/// The text of the file a node is in, for positions in messages.
+fn root_text(node: &rnix::SyntaxNode) -> String {
+    node.ancestors()
+        .last()
+        .map(|r| r.to_string())
+        .unwrap_or_default()
 }
 
 fn located(file: &Path, text: &str, offset: usize, what: String) -> Unresolved {
