@@ -1,0 +1,232 @@
+//! A static model of the configuration: each host of `nixosConfigurations`,
+//! where it is defined, its own module list, and the closure of module
+//! files it imports (paths in `modules`, `imports`, home-manager users).
+//! What cannot be resolved without evaluating Nix is reported with its
+//! location, never guessed. `init`, the steps and the guard share it.
+
+mod closure;
+mod env;
+mod follow;
+mod home_manager;
+mod hosts;
+mod items;
+mod needs_eval;
+mod self_modules;
+#[cfg(test)]
+mod shape_tests;
+#[cfg(test)]
+pub(crate) mod tests;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use rnix::ast;
+use rowan::ast::AstNode;
+
+use self_modules::SelfModules;
+
+use crate::error::Result;
+use crate::files::Files;
+use crate::flake::FLAKE_FILE;
+use crate::syntax;
+
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub name: String,
+    /// The file that defines it (flake.nix, or a flake-parts module).
+    pub def_file: PathBuf,
+    /// Byte range of its definition in `def_file`.
+    pub range: Range<usize>,
+    /// Its own literal `modules = [ … ]` list in `def_file`, when it has one
+    /// (not one shared through a helper such as `mkHost`).
+    pub modules_list: Option<Range<usize>>,
+    /// Its own module file (the first path module specific to this host).
+    pub own_module: Option<PathBuf>,
+    /// Module files of its `modules` list.
+    pub direct_modules: Vec<PathBuf>,
+    /// Module files it imports, transitively.
+    pub files: Vec<PathBuf>,
+    /// Whether `specialArgs` passes `inputs` to its modules.
+    pub inputs_in_modules: bool,
+    /// Whether its definition could be followed to its modules at all.
+    pub followed: bool,
+    /// Every relative path literal in its definition and its modules,
+    /// resolved (to tell, for example, whether it imports the overlay).
+    pub paths: BTreeSet<PathBuf>,
+    /// Module files reached through home-manager users (their packages come
+    /// from home-manager's pkgs, which has the system overlays only with
+    /// `useGlobalPkgs`).
+    pub home_files: BTreeSet<PathBuf>,
+    /// `home-manager.useGlobalPkgs = true` in its modules.
+    pub home_manager_global_pkgs: bool,
+}
+
+impl Host {
+    /// Whether its definition or one of its modules names `file` by a path
+    /// literal (as the overlay import of step 0003 does).
+    pub fn imports(&self, file: &Path) -> bool {
+        self.paths.contains(file)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unresolved {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub what: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Model {
+    pub hosts: Vec<Host>,
+    pub unresolved: Vec<Unresolved>,
+    /// Files that define hosts (flake.nix and flake-parts modules).
+    pub flake_files: Vec<PathBuf>,
+}
+
+impl Model {
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// For each module file, the hosts that import it.
+    pub fn file_hosts(&self) -> BTreeMap<PathBuf, Vec<String>> {
+        let mut map: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
+        for host in &self.hosts {
+            for f in &host.files {
+                map.entry(f.clone()).or_default().push(host.name.clone());
+            }
+        }
+        map
+    }
+
+    /// The hosts whose definition contains `offset` of `file`.
+    pub fn hosts_defined_at(&self, file: &Path, offset: usize) -> Vec<&Host> {
+        self.hosts
+            .iter()
+            .filter(|h| h.def_file == file && h.range.contains(&offset))
+            .collect()
+    }
+
+    /// A host's own module is the first module of its list that names it
+    /// (`./hosts/${name}`) or that no other host imports directly.
+    fn choose_own_modules(&mut self) {
+        let mut users: HashMap<PathBuf, usize> = HashMap::new();
+        for h in &self.hosts {
+            for m in &h.direct_modules {
+                *users.entry(m.clone()).or_default() += 1;
+            }
+        }
+        for h in &mut self.hosts {
+            if h.own_module.is_none() {
+                h.own_module = h.direct_modules.iter().find(|m| users[*m] == 1).cloned();
+            }
+        }
+    }
+
+    pub fn read(files: &dyn Files) -> Result<Model> {
+        let mut model = Model::default();
+        let flake = Path::new(FLAKE_FILE);
+        let Some(text) = files.read(flake)? else {
+            return Ok(model);
+        };
+        let sources = output_sources(flake, text, files)?;
+        // `self.nixosModules.x` may name a module any of them defines.
+        let mut self_modules = SelfModules::default();
+        for (file, root) in &sources {
+            self_modules.add(root, file);
+        }
+        let ctx = Ctx {
+            files,
+            self_modules: &self_modules,
+        };
+        for (file, root) in &sources {
+            closure::import_paths(root.syntax(), file, &ctx, &mut model.unresolved);
+            for (node, what) in needs_eval::calls_in(root.syntax()) {
+                model
+                    .unresolved
+                    .push(located(file, &root_text(&node), syntax::start(&node), what));
+            }
+            let definitions = hosts::host_definitions(root, file, files, &mut model.unresolved)?;
+            if file == flake || definitions.iter().any(|d| &d.file == file) {
+                model.flake_files.push(file.clone());
+            }
+            for def in definitions {
+                if !model.flake_files.contains(&def.file) {
+                    model.flake_files.push(def.file.clone());
+                }
+                let host = follow::resolve_host(def, &ctx, &mut model.unresolved)?;
+                model.hosts.push(host);
+            }
+        }
+        // A module shared by hosts, or a call found twice, is one entry.
+        let mut seen = BTreeSet::new();
+        model
+            .unresolved
+            .retain(|u| seen.insert((u.file.clone(), u.line, u.column, u.what.clone())));
+        model.choose_own_modules();
+        Ok(model)
+    }
+}
+
+/// What the model reads from files: the file set and the flake's own
+/// modules.
+struct Ctx<'a> {
+    files: &'a dyn Files,
+    self_modules: &'a SelfModules,
+}
+
+/// flake.nix and the flake-parts modules it imports, any number of levels
+/// deep: the files that may define outputs, hosts among them.
+fn output_sources(
+    flake: &Path,
+    text: String,
+    files: &dyn Files,
+) -> Result<Vec<(PathBuf, ast::Root)>> {
+    let mut sources = vec![(flake.to_path_buf(), syntax::parse(flake, &text)?)];
+    let no_modules = SelfModules::default();
+    let ctx = Ctx {
+        files,
+        self_modules: &no_modules,
+    };
+    let mut i = 0;
+    while i < sources.len() {
+        let (file, root) = sources[i].clone();
+        i += 1;
+        // What cannot be followed is reported when the sources are read.
+        for (p, _) in closure::import_paths(root.syntax(), &file, &ctx, &mut Vec::new()) {
+            if !sources.iter().any(|(f, _)| f == &p)
+                && let Some(t) = files.read(&p)?
+            {
+                sources.push((p.clone(), syntax::parse(&p, &t)?));
+            }
+        }
+    }
+    Ok(sources)
+}
+
+/// The text of the file a node is in, for positions in messages.
+fn root_text(node: &rnix::SyntaxNode) -> String {
+    node.ancestors()
+        .last()
+        .map(|r| r.to_string())
+        .unwrap_or_default()
+}
+
+fn located(file: &Path, text: &str, offset: usize, what: String) -> Unresolved {
+    let (line, column) = syntax::line_col(text, offset);
+    Unresolved {
+        file: file.to_path_buf(),
+        line,
+        column,
+        what,
+    }
+}
+
+/// Where a node sits, for messages: `file:line:col`.
+pub fn location(file: &Path, text: &str, offset: usize) -> String {
+    let (line, col) = syntax::line_col(text, offset);
+    format!("{}:{line}:{col}", file.display())
+}
