@@ -236,10 +236,11 @@ fn the_unmigrated_seed_fails_naming_the_missing_input() {
         "{}",
         run.stderr
     );
-    // The old overlay's llama-cpp-cuda is nixpkgs' llama-cpp, overridden.
+    // The old overlay's llama-cpp-cuda is nixpkgs' llama-cpp, overridden;
+    // the module system says which file installs it.
     assert!(
         run.stderr
-            .contains("nixpkgs' llama-cpp (llama-cpp-6000, overridden) is still installed, from environment.systemPackages: use pkgs.llama-cpp-cuda instead"),
+            .contains("nixpkgs' llama-cpp (llama-cpp-6000, overridden) is still installed, from environment.systemPackages (defined in machines/carbon.nix): use pkgs.llama-cpp-cuda instead"),
         "{}",
         run.stderr
     );

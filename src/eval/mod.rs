@@ -1,4 +1,8 @@
-//! Asking Nix about the configuration: `upstream` evaluates what each host
-//! installs after the migration (checklist item 6).
+//! Asking Nix about the configuration, through a wrapper flake (`wrapper`):
+//! `discover` says where each host gets llama.cpp from (which files define
+//! what), `upstream` evaluates what each host installs after the migration
+//! (checklist item 6).
 
+pub mod discover;
 pub mod upstream;
+pub mod wrapper;

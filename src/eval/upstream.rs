@@ -1,27 +1,10 @@
 //! Step 0006's host evaluation: what each host installs of llama.cpp, and
 //! whether that is the upstream input's package for the host's variant.
 //!
-//! How it evaluates (the choice, for Nix >= 2.8): the comparison needs the
-//! host's packages *and* the input's own `packages.<system>.<variant>` in one
-//! evaluation, with the input's `follows` honored (upstream's packages follow
-//! the user's nixpkgs, so their store paths depend on it). An installable such
-//! as `.#nixosConfigurations.H.config` cannot reach the flake's inputs, and
-//! `builtins.getFlake` in `nix eval --impure --expr` reads only the committed
-//! flake.lock: it ignores `--override-input`, so the hosts would be checked
-//! against other inputs than `nix flake check` just used. So flake-migrate
-//! writes a tiny wrapper flake in a temporary directory whose one input,
-//! `target`, is the repository (`git+file://ROOT`, i.e. HEAD, the tree is
-//! clean), and evaluates it:
-//!
-//! ```text
-//! nix eval --json path:/tmp/…#result [--override-input target/NAME REF]…
-//! ```
-//!
-//! Nix locks `target`'s inputs from the repository's own flake.lock, and the
-//! user's `--override-input NAME REF` become `target/NAME`. A locked input
-//! flake exposes its inputs (`target.inputs.llama-cpp`), so `upstream.nix`
-//! compares store paths (`outPath`) directly, never names (upstream's CPU
-//! build is `llama-cpp-blas-…`).
+//! It goes through the wrapper flake (see `wrapper.rs` for why), which
+//! exposes the repository's inputs, so `upstream.nix` compares store paths
+//! (`outPath`) directly, never names (upstream's CPU build is
+//! `llama-cpp-blas-…`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -32,6 +15,8 @@ use crate::config::{Config, Variant};
 use crate::error::{Error, Result};
 use crate::nix;
 use crate::output::spinner;
+
+use super::wrapper::{Wrapper, nix_string, spawn_error};
 
 const HOSTS_NIX: &str = include_str!("upstream.nix");
 
@@ -110,122 +95,34 @@ impl Verdict {
     }
 }
 
-/// The extra arguments for the wrapper's `nix eval`: overrides of the
-/// repository's inputs move under `target/`; options only `nix flake check`
-/// knows, and lock-file options meant for the repository, are dropped.
-pub fn eval_args(extra: &[String]) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < extra.len() {
-        let arg = extra[i].as_str();
-        match arg {
-            "--override-input" if i + 2 < extra.len() => {
-                out.push(arg.to_string());
-                out.push(format!("target/{}", extra[i + 1]));
-                out.push(extra[i + 2].clone());
-                i += 3;
-                continue;
-            }
-            "--update-input" if i + 1 < extra.len() => {
-                out.push(arg.to_string());
-                out.push(format!("target/{}", extra[i + 1]));
-                i += 2;
-                continue;
-            }
-            "--no-build"
-            | "--all-systems"
-            | "--no-update-lock-file"
-            | "--no-write-lock-file"
-            | "--commit-lock-file"
-            | "--recreate-lock-file" => {}
-            _ => out.push(arg.to_string()),
-        }
-        i += 1;
-    }
-    out
-}
-
-/// Escapes `s` for a Nix double-quoted string.
-fn nix_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '$' => out.push_str("\\$"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A `git+file://` URL for a local directory.
-fn git_file_url(root: &Path) -> String {
-    let mut url = String::from("git+file://");
-    for b in root.to_string_lossy().bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' | b'+' => {
-                url.push(b as char)
-            }
-            _ => url.push_str(&format!("%{b:02X}")),
-        }
-    }
-    url
-}
-
-/// The wrapper flake's `flake.nix`.
-fn wrapper_flake(root: &Path, input: &str) -> String {
-    format!(
-        "# Written by flake-migrate verify: evaluates the repository's hosts.\n\
-         {{\n  inputs.target.url = {url};\n  outputs = {{ target, ... }}: {{\n    \
-         result = import ./hosts.nix {{\n      flake = target;\n      input = {input};\n      \
-         hosts = builtins.fromJSON (builtins.readFile ./hosts.json);\n    }};\n  }};\n}}\n",
-        url = nix_string(&git_file_url(root)),
-        input = nix_string(input),
-    )
-}
+pub use super::wrapper::eval_args;
 
 /// Evaluates every host of the flake in `root` (which must be clean: the
 /// wrapper reads HEAD). `extra` are the user's nix arguments.
 pub fn evaluate(root: &Path, config: &Config, extra: &[String]) -> Result<Evaluation> {
-    let dir = tempfile::Builder::new()
-        .prefix("flake-migrate-verify-")
-        .tempdir()
-        .map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let hosts: BTreeMap<&str, &str> = config
         .hosts
         .iter()
         .map(|(h, v)| (h.as_str(), v.name()))
         .collect();
-    let write = |name: &str, text: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, text).map_err(|e| Error::io(path, e))
-    };
-    write("flake.nix", &wrapper_flake(root, &config.input))?;
-    write("hosts.nix", HOSTS_NIX)?;
-    write(
-        "hosts.json",
-        &serde_json::to_string(&hosts).expect("hosts serialize"),
+    let result = format!(
+        "import ./hosts.nix {{ flake = target; input = {}; hosts = builtins.fromJSON (builtins.readFile ./hosts.json); }}",
+        nix_string(&config.input)
+    );
+    let wrapper = Wrapper::create(
+        root,
+        Path::new(""),
+        &result,
+        &[
+            ("hosts.nix", HOSTS_NIX),
+            (
+                "hosts.json",
+                &serde_json::to_string(&hosts).expect("hosts serialize"),
+            ),
+        ],
     )?;
-
-    let installable = format!("path:{}#result", dir.path().display());
-    let args = eval_args(extra);
-    let mut cmd = nix::command(root, &["eval", "--json", &installable], &args);
-    let mut shown = vec![
-        "eval".to_string(),
-        "--json".to_string(),
-        installable.clone(),
-    ];
-    shown.extend(args.iter().cloned());
-    let label = spinner::display("nix", &shown);
-    let (output, _) = spinner::run(&mut cmd, &label).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::NixMissing {
-            what: "cannot run `nix eval`".into(),
-        },
-        _ => Error::Failed(format!("could not run `nix eval`: {e}")),
-    })?;
+    let (mut cmd, label) = wrapper.eval_command("result", extra);
+    let (output, _) = spinner::run(&mut cmd, &label).map_err(spawn_error)?;
     if !output.status.success() {
         return Err(Error::Failed(format!(
             "evaluating the hosts failed (`{label}`); nothing was recorded. nix said:\n{}",
@@ -447,39 +344,6 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
-    }
-
-    #[test]
-    fn overrides_move_under_the_wrapper_input() {
-        let args = s(&[
-            "--override-input",
-            "nixpkgs",
-            "path:/a",
-            "--no-build",
-            "--show-trace",
-            "--update-input",
-            "llama-cpp",
-        ]);
-        assert_eq!(
-            eval_args(&args),
-            s(&[
-                "--override-input",
-                "target/nixpkgs",
-                "path:/a",
-                "--show-trace",
-                "--update-input",
-                "target/llama-cpp",
-            ])
-        );
-    }
-
-    #[test]
-    fn urls_and_strings_are_escaped() {
-        assert_eq!(
-            git_file_url(Path::new("/tmp/a b#c")),
-            "git+file:///tmp/a%20b%23c"
-        );
-        assert_eq!(nix_string("a\"${b}"), "\"a\\\"\\${b}\"");
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //! when it is a terminal; nothing at all when it is not (logs, pipes, CI).
 //! Nix evaluations of a real fleet take minutes: silence looks like a hang.
 
-use std::io::IsTerminal;
-use std::process::{Command, Output};
-use std::sync::Arc;
+use std::io::{BufRead, IsTerminal, Read};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -21,12 +21,54 @@ pub fn run(cmd: &mut Command, label: &str) -> std::io::Result<(Output, Duration)
     result.map(|o| (o, start.elapsed()))
 }
 
+/// Like [`run`], but reads the command's stderr as it arrives: `status`
+/// turns a line into a new label (say, the host Nix is evaluating now).
+pub fn run_watching(
+    cmd: &mut Command,
+    label: &str,
+    status: impl Fn(&str) -> Option<String>,
+) -> std::io::Result<(Output, Duration)> {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        stdout.read_to_end(&mut buf).map(|_| buf)
+    });
+    let spinner = Spinner::start(label, start);
+    let mut stderr = Vec::new();
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("piped stderr"));
+    let mut line = Vec::new();
+    while lines.read_until(b'\n', &mut line)? > 0 {
+        if let Some(new) = status(String::from_utf8_lossy(&line).trim_end()) {
+            spinner.relabel(&new);
+        }
+        stderr.append(&mut line);
+    }
+    let status = child.wait()?;
+    drop(spinner);
+    let stdout = reader.join().expect("stdout reader")?;
+    Ok((
+        Output {
+            status,
+            stdout,
+            stderr,
+        },
+        start.elapsed(),
+    ))
+}
+
 /// Whether a spinner would be shown.
 pub fn enabled() -> bool {
     std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb")
 }
 
 struct Spinner {
+    label: Arc<Mutex<String>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -34,17 +76,24 @@ struct Spinner {
 impl Spinner {
     fn start(label: &str, start: Instant) -> Spinner {
         let stop = Arc::new(AtomicBool::new(false));
+        let label = Arc::new(Mutex::new(label.to_string()));
         if !enabled() {
-            return Spinner { stop, thread: None };
+            return Spinner {
+                label,
+                stop,
+                thread: None,
+            };
         }
         let term = console::Term::stderr();
         let width = usize::from(term.size().1).max(20);
-        // Room for the frame, a space and " (1234s)".
-        let label = console::truncate_str(label, width.saturating_sub(12), "…").into_owned();
         let flag = Arc::clone(&stop);
+        let shown = Arc::clone(&label);
         let thread = std::thread::spawn(move || {
             let mut frame = 0;
             while !flag.load(Ordering::Relaxed) {
+                // Room for the frame, a space and " (1234s)".
+                let label = shown.lock().map(|l| l.clone()).unwrap_or_default();
+                let label = console::truncate_str(&label, width.saturating_sub(12), "…");
                 let line = format!(
                     "{} {label} ({}s)",
                     FRAMES[frame % FRAMES.len()],
@@ -59,8 +108,15 @@ impl Spinner {
             let _ = term.clear_line();
         });
         Spinner {
+            label,
             stop,
             thread: Some(thread),
+        }
+    }
+
+    fn relabel(&self, label: &str) {
+        if let Ok(mut l) = self.label.lock() {
+            *l = label.to_string();
         }
     }
 }
@@ -98,6 +154,23 @@ mod tests {
             display("nix", &["flake".into(), "check".into(), "a b".into()]),
             "nix flake check 'a b'"
         );
+    }
+
+    #[test]
+    fn watching_keeps_both_outputs() {
+        let seen = std::cell::RefCell::new(Vec::new());
+        let (out, _) = run_watching(
+            Command::new("sh").args(["-c", "echo out; echo a >&2; echo b >&2"]),
+            "sh",
+            |l| {
+                seen.borrow_mut().push(l.to_string());
+                None
+            },
+        )
+        .unwrap();
+        assert_eq!(out.stdout, b"out\n");
+        assert_eq!(out.stderr, b"a\nb\n");
+        assert_eq!(*seen.borrow(), ["a", "b"]);
     }
 
     #[test]

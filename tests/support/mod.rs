@@ -257,12 +257,18 @@ impl TempRepo {
 
 /// A fresh git repository holding a copy of fixture `shape`, committed.
 pub fn fixture_repo(shape: &str) -> TempRepo {
-    let src = fixture_source(shape);
+    repo_from_dir(&fixture_source(shape), shape)
+}
+
+/// A fresh git repository holding a copy of the directory `src`, committed
+/// (`label` names the temporary directory and the commit).
+pub fn repo_from_dir(src: &Path, label: &str) -> TempRepo {
+    let shape = label;
     let dir = tempfile::Builder::new()
         .prefix(&format!("flake-migrate-{shape}-"))
         .tempdir()
         .expect("create temp dir");
-    copy_dir(&src, dir.path());
+    copy_dir(src, dir.path());
 
     let mut opts = git2::RepositoryInitOptions::new();
     opts.initial_head("main");

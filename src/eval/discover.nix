@@ -1,0 +1,180 @@
+# flake-migrate: where each host of a flake gets llama.cpp from, as the
+# module system knows it (definitionsWithLocations). Called from a wrapper
+# flake whose only input is the user's repository (see wrapper.rs).
+#
+# It forces as little as it can: attribute names and `name`s of packages,
+# `outPath` only of llama-like ones. Per-host work is wrapped in tryEval, which
+# catches throw/assert only; discover.rs falls back to one process per host
+# when a host fails otherwise.
+# `only`: the hosts to evaluate (null: all); `catch`: whether a host's throw
+# is caught (reported as an error) or left to fail the process, so that nix
+# prints its message.
+{ flake, only, catch }:
+let
+  inherit (builtins)
+    attrNames concatLists concatMap elem filter head isAttrs isFunction isList isPath isString
+    length listToAttrs map match substring stringLength tail toString trace tryEval;
+
+  try = default: v: let r = tryEval v; in if r.success then r.value else default;
+  strict = v: builtins.deepSeq v v;
+  uniq = xs: attrNames (listToAttrs (map (x: { name = x; value = null; }) xs));
+
+  nameOf = p: if isAttrs p && isString (p.name or null) then p.name else null;
+  llamaName = n: n != null && match ".*[Ll][Ll][Aa][Mm][Aa].*" n != null;
+  outOf = p: builtins.unsafeDiscardStringContext (toString p.outPath);
+  fileString = f: builtins.unsafeDiscardStringContext (toString f);
+
+  # The leaves of a raw definition value: mkMerge, mkIf, mkOverride and
+  # mkOrder inside a definition are resolved here (nixpkgs resolves only the
+  # outermost ones in definitionsWithLocations).
+  discharge = v:
+    let t = if isAttrs v then v._type or null else null; in
+    if t == "merge" then concatMap discharge v.contents
+    else if t == "if" then (if v.condition then discharge v.content else [ ])
+    else if t == "override" || t == "order" then discharge v.content
+    else [ v ];
+  plain = v: isAttrs v && !(v ? _type) && !(v ? outPath);
+  # The values at `path` inside a raw definition value.
+  at = path: v:
+    if path == [ ] then discharge v
+    else concatMap (x: if plain x && x ? ${head path} then at (tail path) x.${head path} else [ ]) (discharge v);
+  # A module value whose content cannot be read without the module system
+  # (a path, a function, imports): the files it may come from.
+  opaqueFiles = file: v:
+    if isPath v || isString v then [ (fileString v) ]
+    else if isFunction v then [ file ]
+    else if plain v && v ? imports then
+      concatMap (i: if isPath i || isString i then [ (fileString i) ] else [ file ]) v.imports
+      ++ (if removeAttrs v [ "imports" "_file" ] != { } then [ file ] else [ ])
+    else [ ];
+
+  # Only the files are forced here: values stay lazy.
+  defsOf = option: try [ ] (let ds = map (d: { file = fileString d.file; inherit (d) value; }) (option.definitionsWithLocations or [ ]);
+    in builtins.deepSeq (map (d: d.file) ds) ds);
+  # The per-user values of an attrsOf-submodule definition.
+  userValues = d: concatMap (v: if plain v then map (u: v.${u}) (attrNames v) else [ ]) (discharge d.value);
+  filesOf = defs: map (d: d.file) defs;
+
+  hosts = flake.nixosConfigurations or { };
+  names = attrNames hosts;
+  selected = if only == null then names else filter (n: elem n only) names;
+
+  # llama-like packages of the flake's inputs, by system: an input is
+  # upstream when its packages.<system> holds any.
+  upstreamOuts = system: concatMap (i:
+    let ps = try { } ((flake.inputs.${i}.packages or { }).${system} or { }); in
+    concatMap (a:
+      let p = ps.${a}; n = try null (nameOf p); in
+      if llamaName n then try [ ] (let o = outOf p; in builtins.seq o [ o ]) else [ ]) (try [ ] (attrNames ps)))
+    (attrNames (flake.inputs or { }));
+  # Memoized for the usual systems (a function call is not).
+  upstreamBySystem = listToAttrs (map (s: { name = s; value = upstreamOuts s; })
+    [ "x86_64-linux" "aarch64-linux" "x86_64-darwin" "aarch64-darwin" ]);
+
+  host = name:
+    let
+      nixos = hosts.${name};
+      cfg = nixos.config;
+      opts = nixos.options;
+      pkgs = nixos.pkgs or cfg._module.args.pkgs;
+      system = pkgs.stdenv.hostPlatform.system;
+      upstream = upstreamBySystem.${system} or (upstreamOuts system);
+      nixpkgsLlama = try null (let p = pkgs.llama-cpp; in strict {
+        out = outOf p;
+        pname = p.pname or null;
+        version = p.version or null;
+      });
+
+      origin = p:
+        let out = try null (outOf p); pname = try null (p.pname or null); version = try null (p.version or null); in
+        if out != null && elem out upstream then "upstream"
+        else if nixpkgsLlama != null && (out == nixpkgsLlama.out
+          || (pname != null && pname == nixpkgsLlama.pname && version == nixpkgsLlama.version)) then "nixpkgs"
+        else "other";
+      describe = option: file: p: { inherit option file; name = nameOf p; origin = origin p; };
+      # A package that fails to evaluate fails the host, as it fails its build.
+      llamaIn = list: filter (p: llamaName (nameOf p)) (if isList list then list else [ ]);
+
+      # Definitions of a list option, one per llama-like element.
+      listDefs = option: defs: concatMap (d: map (describe option d.file) (llamaIn d.value)) defs;
+
+      # users.users.<u>.packages and home-manager.users.<u>.home.packages:
+      # the raw per-file values are read where they are plain; what only the
+      # submodule knows (function or file modules) is attributed to the one
+      # file it can come from, or to none.
+      perUser = prefix: sub: defs: evaluated: concatMap (u:
+        let
+          option = "${prefix}.${u}.${builtins.concatStringsSep "." sub}";
+          found = concatMap (d: concatMap (l: map (describe option d.file) (llamaIn l)) (try [ ] (at ([ u ] ++ sub) d.value))) defs;
+          seen = map (x: x.name) found;
+          candidates = uniq (concatMap (d: concatMap (opaqueFiles d.file) (try [ ] (at [ u ] d.value))) defs);
+          file = if length candidates == 1 then head candidates else null;
+          rest = filter (p: !(elem (nameOf p) seen)) (llamaIn (try [ ] (at' sub evaluated.${u})));
+        in
+        found ++ map (describe option file) rest) (try [ ] (attrNames evaluated));
+      at' = path: v: if path == [ ] then v else at' (tail path) v.${head path};
+
+      sysDefs = defsOf (opts.environment.systemPackages or { });
+      userDefs = defsOf (opts.users.users or { });
+      hmDefs = defsOf (opts.home-manager.users or { });
+      svcOpts = opts.services.llama-cpp or { };
+      enableDefs = defsOf (svcOpts.enable or { });
+      packageDefs = defsOf (svcOpts.package or { });
+      overlayDefs = defsOf (opts.nixpkgs.overlays or { });
+      hostNameDefs = defsOf (opts.networking.hostName or { });
+      argDefs = defsOf (opts._module.args or { });
+
+      packages =
+        listDefs "environment.systemPackages" sysDefs
+        ++ perUser "users.users" [ "packages" ] userDefs (cfg.users.users or { })
+        ++ perUser "home-manager.users" [ "home" "packages" ] hmDefs (cfg.home-manager.users or { });
+
+      # Only an enabled service installs anything; its package may be the
+      # option's default (defined in nixpkgs' module, so in no repo file).
+      service =
+        if try false (cfg.services.llama-cpp.enable or false) then
+          map (d: { option = "services.llama-cpp.enable"; inherit (d) file; name = "true"; origin = "other"; }) enableDefs
+          ++ map (d: describe "services.llama-cpp.package" d.file d.value) packageDefs
+        else [ ];
+
+      # Each overlay applied to probe arguments: `final` is the host's pkgs,
+      # `prev` the same with llama-cpp marked, so that what is built from
+      # prev.llama-cpp (override, overrideAttrs, ...) keeps the mark.
+      mark = p: p // {
+        __flakeMigrateFromPrev = true;
+        override = a: mark (p.override a);
+        overrideAttrs = f: mark (p.overrideAttrs f);
+        overrideDerivation = f: mark (p.overrideDerivation f);
+      };
+      prev = pkgs // { llama-cpp = mark pkgs.llama-cpp; };
+      overlay = file: f:
+        let attrs = try { } (f pkgs prev); fromPrev = n: try false (attrs.${n}.__flakeMigrateFromPrev or false); in
+        { inherit file; names = try [ ] (attrNames attrs); fromPrevLlama = filter fromPrev (try [ ] (attrNames attrs)); };
+      overlays = concatMap (d: map (overlay d.file) (if isList d.value then d.value else [ ])) overlayDefs;
+
+      forced = filter (d: isAttrs d.value && (let p = d.value.pkgs or null; in isAttrs p && (p._type or null) == "override" && p.priority < 100)) argDefs;
+      specialArgs = try { } (cfg._module.specialArgs or { });
+    in
+    trace "flake-migrate: evaluating ${name}" (strict {
+      inherit system packages service overlays;
+      inputsInModules = specialArgs ? inputs || try false (cfg._module.args ? inputs);
+      hostNameFiles = filesOf hostNameDefs;
+      overlaysIgnored =
+        if specialArgs ? pkgs then "pkgs passed through specialArgs"
+        else if forced != [ ] then "_module.args.pkgs forced"
+        else null;
+      moduleFiles = uniq (filesOf (sysDefs ++ userDefs ++ hmDefs ++ enableDefs ++ packageDefs ++ overlayDefs ++ hostNameDefs)
+        ++ concatMap (d: concatMap (opaqueFiles d.file) (try [ ] (userValues d))) (userDefs ++ hmDefs));
+    });
+
+  result = name:
+    if catch then
+      let r = tryEval (host name); in
+      if r.success then { known = r.value; } else { error = "evaluation failed (throw or assert)"; }
+    else { known = host name; };
+in
+{
+  root = fileString (flake.sourceInfo.outPath or flake.outPath);
+  inherit names;
+  hosts = listToAttrs (map (n: { name = n; value = result n; }) selected);
+}
