@@ -24,6 +24,11 @@ struct Cli {
     #[arg(short = 'C', global = true, value_name = "DIR")]
     dir: Option<PathBuf>,
 
+    /// Read the flake statically only: do not evaluate it with nix to find
+    /// hosts and the files their definitions come from.
+    #[arg(long, global = true)]
+    no_eval: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -38,11 +43,17 @@ enum Command {
         /// Write the config even without --host.
         #[arg(long)]
         yes: bool,
+        /// Extra arguments for nix's evaluation, after `--`.
+        #[arg(last = true)]
+        nix_args: Vec<String>,
     },
     /// Show checklist progress.
     Status {
         #[arg(long)]
         json: bool,
+        /// Extra arguments for nix's evaluation, after `--`.
+        #[arg(last = true)]
+        nix_args: Vec<String>,
     },
     /// Apply pending steps, one commit each.
     Up {
@@ -164,11 +175,25 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
         None => std::env::current_dir().map_err(|e| Error::io(".", e))?,
     };
     let dir = dir.as_path();
+    let no_eval = cli.no_eval;
     match cli.command {
-        Command::Init { hosts, yes } => {
-            commands::init::command(dir, &InitOptions { hosts, yes }, out)
+        Command::Init {
+            hosts,
+            yes,
+            nix_args,
+        } => {
+            let opts = InitOptions {
+                hosts,
+                yes,
+                nix_args,
+                no_eval,
+            };
+            commands::init::command(dir, &opts, out)
         }
-        Command::Status { json } => commands::status::run(dir, json, out),
+        Command::Status { json, nix_args } => {
+            let eval = commands::status::EvalOptions { nix_args, no_eval };
+            commands::status::run(dir, json, &eval, out)
+        }
         Command::Up {
             to,
             dry_run,
@@ -180,6 +205,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
                 dry_run,
                 no_lock,
                 nix_args,
+                no_eval,
                 ..RunOptions::default()
             };
             commands::up::run(dir, &opts, out)

@@ -52,12 +52,12 @@ fn no_module_reaches_upward_or_sideways() {
     // module -> what it must not depend on.
     let forbidden: &[(&str, &[&str])] = &[
         ("engine", &["commands", "guard"]),
-        ("steps", &["commands", "engine", "guard", "eval"]),
+        ("steps", &["commands", "engine", "guard", "nix"]),
         ("guard", &["commands", "engine", "steps", "eval", "nix"]),
         ("eval", &["commands", "engine", "steps", "guard"]),
         (
             "model",
-            &["commands", "engine", "steps", "guard", "eval", "suggest"],
+            &["commands", "engine", "steps", "guard", "nix", "suggest"],
         ),
         ("refs", &["commands", "engine", "steps", "guard", "model"]),
         ("files", &["commands", "engine", "steps", "guard", "model"]),
@@ -72,6 +72,36 @@ fn no_module_reaches_upward_or_sideways() {
         for bad in *never {
             if let Some(file) = deps.get(*bad) {
                 wrong.push(format!("src/{} uses crate::{bad}", file.display()));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// The steps and the model read evaluation's results (the types of
+/// `eval::discover`); running nix is the engine's and the commands' job.
+#[test]
+fn steps_and_the_model_never_run_an_evaluation() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut wrong = Vec::new();
+    let mut stack = vec![src.join("steps"), src.join("model")];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = fs::read_to_string(&path).unwrap();
+            for call in [
+                "discover(",
+                "discover_cached(",
+                "eval::upstream",
+                "eval::wrapper",
+            ] {
+                if text.contains(call) {
+                    wrong.push(format!("{} has {call}", path.display()));
+                }
             }
         }
     }

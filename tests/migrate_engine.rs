@@ -41,9 +41,12 @@ impl Run {
 
 /// `flake-migrate -C dir args…`, isolated from the user's git and nix config.
 fn fm_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    // The engine's own behaviour, on the static reading; evaluation is
+    // exercised by migrate_shapes and eval_*.
     let out = Command::new(BIN)
         .arg("-C")
         .arg(dir)
+        .arg("--no-eval")
         .args(args)
         .env("NO_COLOR", "1")
         .env("NIX_CONFIG", NIX_CONFIG)

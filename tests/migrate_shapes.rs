@@ -176,11 +176,17 @@ fn migrate(shape: &str) -> Migrated {
         init.push("--host".into());
         init.push(format!("{host}={}", expect.hosts[host]));
     }
+    // Evaluation says where (against the stand-ins), the syntax tree how.
+    let nix_args = migration_override_args(dir);
+    init.push("--".into());
+    init.extend(nix_args.iter().cloned());
     let init: Vec<&str> = init.iter().map(String::as_str).collect();
     let run = fm(dir, &init);
     assert_eq!(run.code, 0, "{shape}: init failed: {run:#?}");
 
-    let up = fm(dir, &["up", "--no-lock", "--to", "5"]);
+    let mut up_args = vec!["up", "--no-lock", "--to", "5", "--"];
+    up_args.extend(nix_args.iter().map(String::as_str));
+    let up = fm(dir, &up_args);
     let refused = match up.code {
         0 => None,
         3 => {
@@ -457,7 +463,10 @@ fn edits_are_right_and_undone(shape: &str) {
 
     // Idempotence: the same run again makes no commit and edits nothing.
     let head_before = head(dir);
-    let again = fm(dir, &["up", "--no-lock", "--to", "5"]);
+    let nix_args = migration_override_args(dir);
+    let mut again_args = vec!["up", "--no-lock", "--to", "5", "--"];
+    again_args.extend(nix_args.iter().map(String::as_str));
+    let again = fm(dir, &again_args);
     assert_eq!(again.code, m.up.code, "{shape}: second up: {again:#?}");
     assert_eq!(head(dir), head_before, "{shape}: second up committed");
     assert_same_tree(shape, &tree_bytes(dir), &migrated);

@@ -23,9 +23,12 @@ impl Run {
 }
 
 fn fm(dir: &Path, args: &[&str]) -> Run {
+    // The static reading (`--no-eval`): each shape is either right or
+    // refused before any write without nix.
     let out = Command::new(BIN)
         .arg("-C")
         .arg(dir)
+        .arg("--no-eval")
         .args(args)
         .env("NO_COLOR", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")

@@ -26,6 +26,7 @@ const MIGRATED: &[&str] = &[
 fn flake_migrate(args: &[String]) -> (i32, String, String) {
     let out = Command::cargo_bin("flake-migrate")
         .unwrap()
+        .arg("--no-eval")
         .args(args)
         .env("NIX_CONFIG", NIX_CONFIG)
         .output()

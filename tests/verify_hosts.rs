@@ -76,6 +76,7 @@ fn flake_migrate(repo: &Path, args: &[&str], path: Option<&str>) -> Run {
     let mut cmd = Command::cargo_bin("flake-migrate").unwrap();
     cmd.arg("-C")
         .arg(repo)
+        .arg("--no-eval")
         .args(args)
         .env("NIX_CONFIG", NIX_CONFIG);
     if let Some(path) = path {

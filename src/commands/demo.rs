@@ -63,7 +63,8 @@ pub fn run(dir: Option<PathBuf>, out: &mut dyn Write) -> Result<()> {
         dir.display()
     );
 
-    step(out, "flake-migrate init --yes");
+    // The demo's inputs are not fetched, so it reads the flake statically.
+    step(out, "flake-migrate init --yes --no-eval");
     {
         let session = Session::open_for_change(&dir, out)?;
         init::run(
@@ -71,14 +72,16 @@ pub fn run(dir: Option<PathBuf>, out: &mut dyn Write) -> Result<()> {
             &init::InitOptions {
                 hosts: vec![],
                 yes: true,
+                nix_args: vec![],
+                no_eval: true,
             },
             out,
         )?;
     }
-    step(out, "flake-migrate status");
+    step(out, "flake-migrate status --no-eval");
     print_status(&dir, color, out)?;
 
-    step(out, "flake-migrate up --to 5 --no-lock");
+    step(out, "flake-migrate up --to 5 --no-lock --no-eval");
     let _ = writeln!(
         out,
         "(--no-lock: this demo does not fetch the upstream flake; step 6, `nix flake check`, needs it and is left for a real run)"
@@ -88,11 +91,12 @@ pub fn run(dir: Option<PathBuf>, out: &mut dyn Write) -> Result<()> {
         let opts = RunOptions {
             to: Some("5".into()),
             no_lock: true,
+            no_eval: true,
             ..RunOptions::default()
         };
         engine::up(&session, &opts, out)?;
     }
-    step(out, "flake-migrate status");
+    step(out, "flake-migrate status --no-eval");
     print_status(&dir, color, out)?;
 
     step(out, "flake-migrate hook install");
@@ -135,7 +139,11 @@ fn step(out: &mut dyn Write, command: &str) {
 
 fn print_status(dir: &Path, color: bool, out: &mut dyn Write) -> Result<()> {
     let session = Session::open(dir)?;
-    let steps = status::compute(&session)?;
+    let eval = status::EvalOptions {
+        nix_args: vec![],
+        no_eval: true,
+    };
+    let steps = status::compute(&session, &eval)?;
     let _ = write!(
         out,
         "{}",

@@ -1,5 +1,7 @@
-//! `flake-migrate init [--host NAME=VARIANT]… [--yes]`: find the hosts, take the user's variants, write
-//! and commit `flake-migrate.toml`.
+//! `flake-migrate init [--host NAME=VARIANT]… [--yes] [-- NIX ARGS]`: find
+//! the hosts (by evaluation when nix is here), take the user's variants,
+//! write and commit `flake-migrate.toml`. A host that fails to evaluate is
+//! never given a variant.
 
 use std::io::Write;
 use std::path::Path;
@@ -7,16 +9,21 @@ use std::path::Path;
 use crate::config::{CONFIG_FILE, Variant};
 use crate::engine::Session;
 use crate::error::{Error, Result, exit};
+use crate::eval::discover::{Definition, HostFacts, HostInfo, Origin};
 use crate::files::Files;
 use crate::flake::FLAKE_FILE;
 use crate::git;
-use crate::model::Model;
+use crate::model::{Differences, Model};
+use crate::output::say;
 use crate::suggest;
 
 pub struct InitOptions {
     /// `NAME=VARIANT` pairs from `--host`.
     pub hosts: Vec<String>,
     pub yes: bool,
+    /// For the evaluation that finds the hosts.
+    pub nix_args: Vec<String>,
+    pub no_eval: bool,
 }
 
 pub fn command(dir: &Path, opts: &InitOptions, out: &mut dyn Write) -> Result<i32> {
@@ -33,13 +40,38 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
             "run flake-migrate in the repository that holds your flake.nix (or pass -C DIR)",
         ));
     }
-    let model = Model::read(&tree)?;
-    let found: Vec<String> = model.hosts.iter().map(|h| h.name.clone()).collect();
-    let suggestions = suggest::suggest(&tree, &model)?;
+    let discovery = session.discover(&opts.nix_args, opts.no_eval, out)?;
+    let statically = Model::read(&tree)?;
+    let (model, diff) = match &discovery {
+        Some(found) => statically.with_evaluation(&tree, found)?,
+        None => (statically, Differences::default()),
+    };
+    let mut suggestions = suggest::suggest(&tree, &model)?;
+    if let Some(found) = &discovery {
+        for s in &mut suggestions {
+            if let Some(HostFacts::Known(info)) = found.hosts.get(&s.host) {
+                settle_with_evaluation(s, info);
+            }
+        }
+    }
+    for u in &model.unknown_hosts {
+        suggestions.push(suggest::Suggestion {
+            host: u.name.clone(),
+            variant: None,
+            evidence: "unknown: it failed to evaluate (see the note); choose with --host once it evaluates".into(),
+        });
+    }
+    suggestions.sort_by(|a, b| a.host.cmp(&b.host));
+    let found: Vec<String> = suggestions.iter().map(|s| s.host.clone()).collect();
     let width = found.iter().map(String::len).max().unwrap_or(0);
+    let how = if discovery.is_some() {
+        "evaluated"
+    } else {
+        "read statically"
+    };
     let _ = writeln!(
         out,
-        "hosts in nixosConfigurations, with the suggested variant and why:"
+        "hosts in nixosConfigurations ({how}), with the suggested variant and why:"
     );
     for s in &suggestions {
         let variant = s.variant.map_or("none".to_string(), |v| v.to_string());
@@ -47,29 +79,14 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
     }
     if found.is_empty() {
         let _ = writeln!(out, "  (none found)");
-        let flake = tree
-            .read(std::path::Path::new(FLAKE_FILE))?
-            .unwrap_or_default();
-        let framework = if flake.contains("mkFlake") {
-            " Its outputs are built by a `mkFlake` framework (snowfall-lib and the like), which makes hosts from directories at evaluation time;"
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            out,
-            "note: no `nixosConfigurations` entries in flake.nix or the flake-parts modules it imports.{framework} flake-migrate reads hosts statically and cannot migrate this layout: follow the plan in the README by hand."
-        );
+        if discovery.is_none() {
+            let _ = writeln!(
+                out,
+                "note: no `nixosConfigurations` entries in flake.nix or the flake-parts modules it imports, as far as the static reading follows; run without --no-eval where nix is installed to evaluate them."
+            );
+        }
     }
-    for u in &model.unresolved {
-        let _ = writeln!(
-            out,
-            "note: {}:{}:{}: {} (not followed)",
-            u.file.display(),
-            u.line,
-            u.column,
-            u.what
-        );
-    }
+    report_readings(&model, &diff, discovery.is_some(), out);
     let mut config = session.config()?.unwrap_or_default();
     if opts.yes && opts.hosts.is_empty() && config.hosts.is_empty() {
         refuse_empty(&found, &suggestions)?;
@@ -134,6 +151,110 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
         hosts.join(", ")
     );
     Ok(())
+}
+
+/// Evaluation knows what each host installs and runs: a host uses
+/// llama.cpp only where something it installs or runs is llama.cpp. An
+/// overlay that merely redefines `llama-cpp` is not use; `ollama` is not
+/// llama.cpp.
+fn settle_with_evaluation(s: &mut suggest::Suggestion, info: &HostInfo) {
+    let uses: Vec<&Definition> = info
+        .packages
+        .iter()
+        .chain(&info.service)
+        .filter(|d| is_llama_cpp(d))
+        .collect();
+    match (uses.first(), s.variant) {
+        (None, _) => {
+            s.variant = None;
+            s.evidence = "evaluation: installs and runs no llama.cpp".into();
+        }
+        (Some(d), None) => {
+            s.variant = Some(Variant::Cpu);
+            s.evidence = format!(
+                "evaluation: {} ({}, {}) (no GPU found in the configuration)",
+                d.name,
+                d.option,
+                d.file
+                    .as_ref()
+                    .map_or("inline".to_string(), |f| f.display().to_string())
+            );
+        }
+        (Some(_), Some(_)) => {}
+    }
+}
+
+fn is_llama_cpp(d: &Definition) -> bool {
+    d.option.ends_with(".enable")
+        || d.origin != Origin::Other
+        || d.name.starts_with("llama-cpp")
+        || d.name.starts_with("llama.cpp")
+}
+
+/// What the static reading could not follow, and, with evaluation, where
+/// the two readings differ (evaluation wins).
+fn report_readings(model: &Model, diff: &Differences, evaluated: bool, out: &mut dyn Write) {
+    if !diff.found_by_evaluation.is_empty() {
+        say(
+            out,
+            format!(
+                "note: evaluation found host(s) the static reading misses: {}",
+                diff.found_by_evaluation.join(", ")
+            ),
+        );
+    }
+    if !diff.not_in_evaluation.is_empty() {
+        say(
+            out,
+            format!(
+                "note: the static reading saw host(s) that nixosConfigurations does not have: {} (ignored)",
+                diff.not_in_evaluation.join(", ")
+            ),
+        );
+    }
+    for (host, files) in &diff.files_by_evaluation {
+        let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        say(
+            out,
+            format!(
+                "note: {host}: evaluation connects module file(s) the static reading does not follow: {}",
+                files.join(", ")
+            ),
+        );
+    }
+    for u in &model.unresolved {
+        let tail = if evaluated {
+            "static reading could not follow it; evaluation covers it"
+        } else {
+            "not followed: unknown without evaluation"
+        };
+        say(
+            out,
+            format!(
+                "note: {}:{}:{}: {} ({tail})",
+                u.file.display(),
+                u.line,
+                u.column,
+                u.what
+            ),
+        );
+    }
+    for u in &model.unknown_hosts {
+        let first = u
+            .error
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        say(
+            out,
+            format!(
+                "note: host {} failed to evaluate, so it gets no variant; nix said: {}",
+                u.name,
+                first.trim()
+            ),
+        );
+    }
 }
 
 /// `init --yes` with nothing to accept: writing a config without hosts

@@ -10,9 +10,11 @@ use crate::catalogue::Operation;
 use crate::config::Config;
 use crate::engine::Session;
 use crate::error::{Result, exit};
+use crate::eval::discover::{self, Discovery};
 use crate::git;
 use crate::guard;
 use crate::output::{self, Stream};
+use crate::record::State;
 use crate::steps::{self, Context, Plan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -67,10 +69,10 @@ pub struct StepStatus {
     pub detail: Option<String>,
 }
 
-/// `flake-migrate status [--json]`.
-pub fn run(dir: &Path, json: bool, out: &mut dyn Write) -> Result<i32> {
+/// `flake-migrate status [--json] [--no-eval] [-- NIX ARGS]`.
+pub fn run(dir: &Path, json: bool, eval: &EvalOptions, out: &mut dyn Write) -> Result<i32> {
     let session = Session::open(dir)?;
-    let steps = compute(&session)?;
+    let steps = compute(&session, eval)?;
     if json {
         let text = serde_json::to_string_pretty(&steps).expect("serializes");
         let _ = writeln!(out, "{text}");
@@ -81,10 +83,18 @@ pub fn run(dir: &Path, json: bool, out: &mut dyn Write) -> Result<i32> {
     Ok(exit::OK)
 }
 
-pub fn compute(session: &Session) -> Result<Vec<StepStatus>> {
+/// How `status` may learn where things are.
+#[derive(Debug, Default, Clone)]
+pub struct EvalOptions {
+    pub nix_args: Vec<String>,
+    pub no_eval: bool,
+}
+
+pub fn compute(session: &Session, eval: &EvalOptions) -> Result<Vec<StepStatus>> {
     let config = session.config()?;
     let state = session.state()?;
     let tree = session.work_tree()?;
+    let discovery = where_things_are(session, config.is_some(), &state, eval)?;
     let mut out = Vec::new();
     for m in &session.migrations {
         let applied = state.get(&m.id);
@@ -98,6 +108,7 @@ pub fn compute(session: &Session) -> Result<Vec<StepStatus>> {
                     files: &tree,
                     config,
                     state: &state,
+                    discovery: discovery.as_ref(),
                 };
                 match steps::plan(&m.operation, &ctx)? {
                     Plan::Satisfied => (StepState::Satisfied, None),
@@ -171,6 +182,30 @@ pub fn compute(session: &Session) -> Result<Vec<StepStatus>> {
         });
     }
     Ok(out)
+}
+
+/// Pending edit steps need evaluation (notes go to stderr, so `--json`
+/// stays JSON); with every edit applied only a remembered answer is used,
+/// and the static reading otherwise: drift is a question about the files.
+fn where_things_are(
+    session: &Session,
+    configured: bool,
+    state: &State,
+    eval: &EvalOptions,
+) -> Result<Option<Discovery>> {
+    if !configured || eval.no_eval {
+        return Ok(None);
+    }
+    let pending = session.migrations.iter().any(|m| {
+        !is_run(&m.operation)
+            && !matches!(m.operation, Operation::Switch)
+            && !state.is_applied(&m.id)
+    });
+    if pending {
+        session.discover(&eval.nix_args, false, &mut std::io::stderr())
+    } else {
+        discover::cached(&session.repo, &session.prefix, &eval.nix_args)
+    }
 }
 
 fn is_run(op: &Operation) -> bool {

@@ -26,8 +26,11 @@ use git2::Repository;
 use crate::catalogue::{self, Migration};
 use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result};
+use crate::eval::discover::{self, Discovery};
 use crate::files::WorkTree;
 use crate::git;
+use crate::nix;
+use crate::output::say;
 use crate::record::State;
 
 /// Options shared by `up` and `down`.
@@ -41,6 +44,8 @@ pub struct RunOptions {
     pub no_lock: bool,
     /// Extra arguments for nix (`--override-input NAME PATH`, …).
     pub nix_args: Vec<String>,
+    /// Read the flake statically only (`--no-eval`).
+    pub no_eval: bool,
 }
 
 /// An open repository, locked for this run.
@@ -101,6 +106,37 @@ impl Session {
             &self.root,
             git::tracked_files_under(&self.repo, &self.prefix)?,
         ))
+    }
+
+    /// Where things are, from evaluating the flake (one nix process for
+    /// the fleet, cached per tree). `None` with `--no-eval` or without nix,
+    /// said on `out`: the static reading then decides, and what it cannot
+    /// follow is reported as unknown. An evaluation that fails as a whole is
+    /// an error, not a reason to guess.
+    pub fn discover(
+        &self,
+        nix_args: &[String],
+        no_eval: bool,
+        out: &mut dyn Write,
+    ) -> Result<Option<Discovery>> {
+        if no_eval {
+            return Ok(None);
+        }
+        if !nix::available() {
+            say(
+                out,
+                "note: nix is not installed here, so the flake is read statically: hosts and modules it cannot follow are reported as unknown (install nix for evaluation)",
+            );
+            return Ok(None);
+        }
+        match discover::discover_cached(&self.repo, &self.prefix, nix_args) {
+            Ok(found) => Ok(Some(found)),
+            Err(Error::Failed(why)) => Err(Error::usage(
+                why,
+                "fix the evaluation (pass `-- --override-input NAME PATH` for inputs that cannot be fetched), or run with --no-eval to read the flake statically",
+            )),
+            Err(e) => Err(e),
+        }
     }
 
     /// A path of the flake (as steps plan it) as git names it.

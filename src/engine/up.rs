@@ -12,11 +12,12 @@ use crate::catalogue::{self, Migration, Operation};
 use crate::config::Config;
 use crate::edit;
 use crate::error::{Blocked, Error, Result};
+use crate::eval::discover::{self, Discovery};
 use crate::files::{Files, WorkTree};
 use crate::git;
 use crate::output::say;
 use crate::record::{Applied, State};
-use crate::steps::{self, Changeset, Context, Plan};
+use crate::steps::{self, Changeset, Context, Plan, coverage};
 
 /// A step's plan, made before anything is written.
 enum Planned<'a> {
@@ -59,7 +60,24 @@ pub fn up(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result<(
         .into_iter()
         .filter(|m| !state.is_applied(&m.id))
         .partition(|m| is_edit(&m.operation));
-    let planned = plan_edits(session, &config, &state, &edits, opts.dry_run, out)?;
+    // Evaluation only when there is something to plan: `up` with every
+    // edit applied goes straight to the verification.
+    let discovery = if edits.is_empty() {
+        None
+    } else {
+        session.discover(&opts.nix_args, opts.no_eval, out)?
+    };
+    let planned = plan_edits(
+        session,
+        &Planning {
+            config: &config,
+            state: &state,
+            discovery: discovery.as_ref(),
+        },
+        &edits,
+        opts.dry_run,
+        out,
+    )?;
     let mut did_something = !planned.is_empty();
     if !opts.dry_run {
         for step in &planned {
@@ -74,6 +92,11 @@ pub fn up(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result<(
                 Planned::Apply(m, changes) => apply(session, &mut state, m, changes, opts, out)?,
             }
         }
+        if let Some(found) = &discovery
+            && !planned.is_empty()
+        {
+            discover::carry_forward(&session.repo, &session.prefix, &opts.nix_args, found)?;
+        }
     }
 
     for m in rest {
@@ -82,6 +105,7 @@ pub fn up(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result<(
             files: &tree,
             config: &config,
             state: &state,
+            discovery: None,
         };
         match steps::plan(&m.operation, &ctx)? {
             Plan::Satisfied => {
@@ -135,19 +159,27 @@ fn is_edit(op: &Operation) -> bool {
     !matches!(op, Operation::Verify { .. } | Operation::Switch)
 }
 
+/// What every plan of a run reads besides the files.
+struct Planning<'a> {
+    config: &'a Config,
+    state: &'a State,
+    discovery: Option<&'a Discovery>,
+}
+
 /// Plans `steps` in order, each against the tree with the earlier ones'
 /// edits laid over it. Every blocked step is reported, not only the first;
-/// a dry run prints each plan's diff.
+/// a dry run prints each plan's diff. With evaluation, the tree the plans
+/// leave is checked against it (`steps::coverage`).
 fn plan_edits<'a>(
     session: &Session,
-    config: &Config,
-    state: &State,
+    planning: &Planning,
     steps: &[&'a Migration],
     dry_run: bool,
     out: &mut dyn Write,
 ) -> Result<Vec<Planned<'a>>> {
+    let config = planning.config;
     let mut tree = session.work_tree()?;
-    let mut state = state.clone();
+    let mut state = planning.state.clone();
     let mut planned = Vec::new();
     let mut blocked = Vec::new();
     for m in steps {
@@ -155,6 +187,7 @@ fn plan_edits<'a>(
             files: &tree,
             config,
             state: &state,
+            discovery: planning.discovery,
         };
         let adopted = match steps::plan(&m.operation, &ctx)? {
             Plan::Satisfied => {
@@ -196,6 +229,22 @@ fn plan_edits<'a>(
             adopted,
             files: Vec::new(),
         });
+    }
+    let host_step = steps
+        .iter()
+        .find(|m| matches!(m.operation, Operation::RewriteHostPackages));
+    if let (Some(discovery), Some(m), true) = (planning.discovery, host_step, blocked.is_empty()) {
+        for gap in coverage::gaps(&tree, config, discovery)? {
+            blocked.push(Blocked {
+                step: m.id.clone(),
+                reason: gap.reason,
+                help: format!(
+                    "rewrite it by hand to `pkgs.{}` (the overlay's name for {}'s variant) and commit, then run `flake-migrate up` again",
+                    config.hosts[&gap.host].package_attr(),
+                    gap.host
+                ),
+            });
+        }
     }
     if blocked.is_empty() {
         Ok(planned)

@@ -225,20 +225,10 @@ pub fn discover_cached(
     flake_dir: &Path,
     nix_args: &[String],
 ) -> Result<Discovery> {
-    let root = git::workdir(repo)?;
-    if !git::dirty_files(repo)?.is_empty() {
-        return discover(&root, flake_dir, nix_args);
-    }
-    let path = repo.path().join("flake-migrate").join(format!(
-        "discover-{}.json",
-        cache_key(repo, flake_dir, nix_args)?
-    ));
-    if let Some(hit) = std::fs::read(&path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-    {
+    if let Some(hit) = cached(repo, flake_dir, nix_args)? {
         return Ok(hit);
     }
+    let root = git::workdir(repo)?;
     let found = discover(&root, flake_dir, nix_args)?;
     // Every host failing looks like a broken environment (no network, no
     // store), not like the tree's answer: not worth remembering.
@@ -246,11 +236,56 @@ pub fn discover_cached(
         .hosts
         .values()
         .all(|h| matches!(h, HostFacts::Unknown { .. }));
-    if !all_unknown {
+    if !all_unknown && git::dirty_files(repo)?.is_empty() {
         let json = serde_json::to_vec(&found).expect("discovery serializes");
-        git::write_atomic(&path, &json)?;
+        git::write_atomic(&cache_path(repo, flake_dir, nix_args)?, &json)?;
     }
     Ok(found)
+}
+
+/// The remembered answer for HEAD's tree, if there is one and the working
+/// tree has no tracked changes; never runs nix.
+pub fn cached(
+    repo: &git2::Repository,
+    flake_dir: &Path,
+    nix_args: &[String],
+) -> Result<Option<Discovery>> {
+    if !git::dirty_files(repo)?.is_empty() {
+        return Ok(None);
+    }
+    Ok(std::fs::read(cache_path(repo, flake_dir, nix_args)?)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+}
+
+fn cache_path(repo: &git2::Repository, flake_dir: &Path, nix_args: &[String]) -> Result<PathBuf> {
+    Ok(repo.path().join("flake-migrate").join(format!(
+        "discover-{}.json",
+        cache_key(repo, flake_dir, nix_args)?
+    )))
+}
+
+/// Remembers `discovery` as the answer for HEAD as it is now. `up` calls
+/// this after its commits: they change what the hosts install, not where
+/// things are (which hosts exist, which files define their options, their
+/// own modules), which is all the steps ask of it, so `status` after `up`
+/// need not evaluate again. Files the commits deleted are dropped from it.
+/// Its `origin`s describe the tree before `up`.
+pub fn carry_forward(
+    repo: &git2::Repository,
+    flake_dir: &Path,
+    nix_args: &[String],
+    discovery: &Discovery,
+) -> Result<()> {
+    let root = git::workdir(repo)?.join(flake_dir);
+    let mut kept = discovery.clone();
+    for facts in kept.hosts.values_mut() {
+        if let HostFacts::Known(info) = facts {
+            info.module_files.retain(|f| root.join(f).exists());
+        }
+    }
+    let json = serde_json::to_vec(&kept).expect("discovery serializes");
+    git::write_atomic(&cache_path(repo, flake_dir, nix_args)?, &json)
 }
 
 fn cache_key(repo: &git2::Repository, flake_dir: &Path, nix_args: &[String]) -> Result<String> {

@@ -6,6 +6,7 @@
 
 mod closure;
 mod env;
+mod evaluated;
 mod follow;
 mod home_manager;
 mod hosts;
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 use rnix::ast;
 use rowan::ast::AstNode;
 
+pub use evaluated::{Differences, UnknownHost};
 use self_modules::SelfModules;
 
 use crate::error::Result;
@@ -84,6 +86,8 @@ pub struct Model {
     pub unresolved: Vec<Unresolved>,
     /// Files that define hosts (flake.nix and flake-parts modules).
     pub flake_files: Vec<PathBuf>,
+    /// Hosts that exist but failed to evaluate (only with evaluation).
+    pub unknown_hosts: Vec<UnknownHost>,
 }
 
 impl Model {

@@ -317,6 +317,7 @@ mod tests {
             files: &files,
             config: &config,
             state: &state,
+            discovery: None,
         };
         plan(&ctx, "nixpkgs").unwrap()
     }

@@ -3,6 +3,7 @@
 //! writes. The engine writes, commits and records.
 
 pub mod add_flake_input;
+pub mod coverage;
 pub mod host_packages;
 pub mod import_overlay;
 pub mod remove_old_override;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 use crate::catalogue::Operation;
 use crate::config::Config;
 use crate::error::Result;
+use crate::eval::discover::Discovery;
 use crate::files::Files;
 use crate::model::Model;
 use crate::record::State;
@@ -24,6 +26,21 @@ pub struct Context<'a> {
     pub files: &'a dyn Files,
     pub config: &'a Config,
     pub state: &'a State,
+    /// Where things are, as Nix evaluation says (`None`: static reading
+    /// only, `--no-eval` or no nix).
+    pub discovery: Option<&'a Discovery>,
+}
+
+impl Context<'_> {
+    /// The model of the hosts: the syntax tree's, corrected by evaluation
+    /// when there is one.
+    pub fn model(&self) -> Result<Model> {
+        let model = Model::read(self.files)?;
+        match self.discovery {
+            Some(d) => Ok(model.with_evaluation(self.files, d)?.0),
+            None => Ok(model),
+        }
+    }
 }
 
 /// What an operation found.

@@ -16,14 +16,14 @@ use super::{Changeset, Context, Plan};
 use crate::config::Variant;
 use crate::edit;
 use crate::error::Result;
-use crate::model::{self, Model};
+use crate::model::{self};
 use crate::refs::{self, LlamaRef};
 use crate::syntax;
 use rewrite::rewrite;
 use shared::shared_conflict;
 
 pub fn plan(ctx: &Context) -> Result<Plan> {
-    let model = Model::read(ctx.files)?;
+    let model = ctx.model()?;
     if let Some(missing) = super::missing_host(ctx.config, &model) {
         return Ok(missing);
     }

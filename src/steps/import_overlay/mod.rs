@@ -21,7 +21,7 @@ use crate::edit::{self, Splice};
 use crate::error::Result;
 use crate::files::Files;
 use crate::flake::{self, FLAKE_FILE};
-use crate::model::{Host, Model};
+use crate::model::Host;
 use crate::refs;
 use crate::syntax::{self, start};
 use import_expr::{braces, import_expr};
@@ -29,7 +29,7 @@ use insertion::{add_entry, append_item, prepend_item};
 
 pub fn plan(ctx: &Context) -> Result<Plan> {
     let config = ctx.config;
-    let model = Model::read(ctx.files)?;
+    let model = ctx.model()?;
     if let Some(missing) = super::missing_host(config, &model) {
         return Ok(missing);
     }

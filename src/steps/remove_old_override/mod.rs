@@ -15,7 +15,6 @@ use super::{Changeset, Context, Plan};
 use crate::edit;
 use crate::error::Result;
 use crate::flake::{self, FLAKE_FILE};
-use crate::model::Model;
 use crate::old_override;
 use crate::refs;
 use crate::syntax;
@@ -27,7 +26,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         Ok(f) => fork_inputs(&f, ctx.config),
         Err(_) => Vec::new(),
     };
-    let model = Model::read(ctx.files)?;
+    let model = ctx.model()?;
     let file_hosts = model.file_hosts();
     let mut changes = Changeset::default();
     for path in &old {
