@@ -45,13 +45,15 @@ impl Model {
         files: &dyn Files,
         discovery: &Discovery,
     ) -> Result<(Model, Differences)> {
-        let mut diff = Differences::default();
-        diff.not_in_evaluation = self
-            .hosts
-            .iter()
-            .filter(|h| !discovery.hosts.contains_key(&h.name))
-            .map(|h| h.name.clone())
-            .collect();
+        let mut diff = Differences {
+            not_in_evaluation: self
+                .hosts
+                .iter()
+                .filter(|h| !discovery.hosts.contains_key(&h.name))
+                .map(|h| h.name.clone())
+                .collect(),
+            ..Differences::default()
+        };
         self.hosts.retain(|h| discovery.hosts.contains_key(&h.name));
         for (name, facts) in &discovery.hosts {
             let info = match facts {
