@@ -549,11 +549,17 @@ fn hosts_get_their_upstream_variant(shape: &str) {
 // ---------------------------------------------------------------------------
 
 macro_rules! shape_tests {
-    ($($shape:literal => $edits:ident, $(#[$meta:meta])* $hosts:ident;)*) => {
+    ($($shape:literal => $edits:ident, $(#[$meta:meta])* $hosts:ident, $static:ident;)*) => {
         $(
             #[test]
             fn $edits() {
                 edits_are_right_and_undone($shape);
+            }
+
+            #[test]
+            fn $static() {
+                require_nix!();
+                without_evaluation_the_same_or_refused($shape);
             }
 
             #[test]
@@ -578,37 +584,97 @@ macro_rules! shape_tests {
 shape_tests! {
     "seed" =>
         seed_up_edits_as_snapshotted_and_down_all_restores,
-        seed_migrated_hosts_get_their_upstream_variant;
+        seed_migrated_hosts_get_their_upstream_variant,
+        seed_without_evaluation_is_the_same_or_refused_before_writing;
     "override-fleet" =>
         override_fleet_up_edits_as_snapshotted_and_down_all_restores,
-        override_fleet_migrated_hosts_get_their_upstream_variant;
+        override_fleet_migrated_hosts_get_their_upstream_variant,
+        override_fleet_without_evaluation_is_the_same_or_refused_before_writing;
     "dotted-mkhost" =>
         dotted_mkhost_up_edits_as_snapshotted_and_down_all_restores,
-        dotted_mkhost_migrated_hosts_get_their_upstream_variant;
+        dotted_mkhost_migrated_hosts_get_their_upstream_variant,
+        dotted_mkhost_without_evaluation_is_the_same_or_refused_before_writing;
     "home-manager-users" =>
         home_manager_users_up_edits_as_snapshotted_and_down_all_restores,
-        home_manager_users_migrated_hosts_get_their_upstream_variant;
+        home_manager_users_migrated_hosts_get_their_upstream_variant,
+        home_manager_users_without_evaluation_is_the_same_or_refused_before_writing;
     "services" =>
         services_up_edits_as_snapshotted_and_down_all_restores,
-        services_migrated_hosts_get_their_upstream_variant;
+        services_migrated_hosts_get_their_upstream_variant,
+        services_without_evaluation_is_the_same_or_refused_before_writing;
     "let-alias" =>
         let_alias_up_edits_as_snapshotted_and_down_all_restores,
-        let_alias_migrated_hosts_get_their_upstream_variant;
+        let_alias_migrated_hosts_get_their_upstream_variant,
+        let_alias_without_evaluation_is_the_same_or_refused_before_writing;
     "shared-conflict" =>
         shared_conflict_up_edits_as_snapshotted_and_down_all_restores,
-        shared_conflict_migrated_hosts_get_their_upstream_variant;
+        shared_conflict_migrated_hosts_get_their_upstream_variant,
+        shared_conflict_without_evaluation_is_the_same_or_refused_before_writing;
     "fork-pin" =>
         fork_pin_up_edits_as_snapshotted_and_down_all_restores,
-        fork_pin_migrated_hosts_get_their_upstream_variant;
+        fork_pin_migrated_hosts_get_their_upstream_variant,
+        fork_pin_without_evaluation_is_the_same_or_refused_before_writing;
     "tabs" =>
         tabs_up_edits_as_snapshotted_and_down_all_restores,
-        tabs_migrated_hosts_get_their_upstream_variant;
+        tabs_migrated_hosts_get_their_upstream_variant,
+        tabs_without_evaluation_is_the_same_or_refused_before_writing;
     "let-root" =>
         let_root_up_edits_as_snapshotted_and_down_all_restores,
-        let_root_migrated_hosts_get_their_upstream_variant;
+        let_root_migrated_hosts_get_their_upstream_variant,
+        let_root_without_evaluation_is_the_same_or_refused_before_writing;
     "flake-parts" =>
         flake_parts_up_edits_as_snapshotted_and_down_all_restores,
-        flake_parts_migrated_hosts_get_their_upstream_variant;
+        flake_parts_migrated_hosts_get_their_upstream_variant,
+        flake_parts_without_evaluation_is_the_same_or_refused_before_writing;
+    "eval-only" =>
+        eval_only_up_edits_as_snapshotted_and_down_all_restores,
+        eval_only_migrated_hosts_get_their_upstream_variant,
+        eval_only_without_evaluation_is_the_same_or_refused_before_writing;
+}
+
+/// The static reading (`--no-eval`) of a shape either migrates it exactly
+/// as evaluation does, or refuses before writing anything: `init` without a
+/// config, or `up` without a commit.
+fn without_evaluation_the_same_or_refused(shape: &str) {
+    let expect = expectations(shape);
+    let evaluated = migrate(shape);
+    let repo = fixture_repo(shape);
+    let dir = repo.path();
+    let first = head(dir);
+    let mut init: Vec<String> = vec!["--no-eval".into(), "init".into()];
+    for host in expect.llama_hosts() {
+        init.push("--host".into());
+        init.push(format!("{host}={}", expect.hosts[host]));
+    }
+    let init: Vec<&str> = init.iter().map(String::as_str).collect();
+    let run = fm(dir, &init);
+    if run.code != 0 {
+        assert_eq!(head(dir), first, "{shape}: a refused init commits nothing");
+        assert_eq!(porcelain(dir), "", "{shape}: a refused init writes nothing");
+        assert!(
+            expect.raw.get("needs_eval").is_some(),
+            "{shape}: the static reading refused a shape it should read: {run:#?}"
+        );
+        return;
+    }
+    let configured = head(dir);
+    let up = fm(dir, &["--no-eval", "up", "--no-lock", "--to", "5"]);
+    match up.code {
+        0 => {
+            let statically = tree_bytes(dir);
+            let by_evaluation = tree_bytes(evaluated.dir());
+            assert_same_tree(shape, &statically, &by_evaluation);
+        }
+        3 => {
+            assert_eq!(
+                head(dir),
+                configured,
+                "{shape}: a refused up commits nothing"
+            );
+            assert_eq!(porcelain(dir), "", "{shape}: a refused up writes nothing");
+        }
+        _ => panic!("{shape}: up --no-eval failed: {up:#?}"),
+    }
 }
 
 // ---------------------------------------------------------------------------

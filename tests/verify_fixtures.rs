@@ -14,6 +14,7 @@ use support::*;
 /// pkgs never sees the overlay, which verify reports with nix's error.
 const MIGRATED: &[&str] = &[
     "dotted-mkhost",
+    "eval-only",
     "fork-pin",
     "let-alias",
     "let-root",
@@ -26,7 +27,6 @@ const MIGRATED: &[&str] = &[
 fn flake_migrate(args: &[String]) -> (i32, String, String) {
     let out = Command::cargo_bin("flake-migrate")
         .unwrap()
-        .arg("--no-eval")
         .args(args)
         .env("NIX_CONFIG", NIX_CONFIG)
         .output()
@@ -52,6 +52,8 @@ fn every_migrated_fixture_verifies() {
                 init.extend(["--host".to_string(), format!("{host}={variant}")]);
             }
         }
+        init.push("--".into());
+        init.extend(migration_override_args(repo.path()));
         let (code, _, err) = flake_migrate(&init);
         assert_eq!(code, 0, "{shape}: init failed: {err}");
 
