@@ -55,6 +55,10 @@ impl Model {
             ..Differences::default()
         };
         self.hosts.retain(|h| discovery.hosts.contains_key(&h.name));
+        // Evaluation lists every host: nothing hides any more.
+        for u in &mut self.unresolved {
+            u.hides_hosts = false;
+        }
         for (name, facts) in &discovery.hosts {
             let info = match facts {
                 HostFacts::Known(info) => info,

@@ -93,9 +93,11 @@ struct Collector<'a> {
 }
 
 impl Collector<'_> {
+    /// Something in the host set it cannot follow: hosts may hide there.
     fn report(&mut self, file: &Path, node: &SyntaxNode, what: String) {
-        self.unresolved
-            .push(located(file, &root_text(node), start(node), what));
+        let mut u = located(file, &root_text(node), start(node), what);
+        u.hides_hosts = true;
+        self.unresolved.push(u);
     }
 
     fn define(

@@ -78,6 +78,9 @@ pub struct Unresolved {
     pub line: usize,
     pub column: usize,
     pub what: String,
+    /// It hides hosts (not just a module of a known host): the static
+    /// reading then cannot tell which hosts share a module.
+    pub hides_hosts: bool,
 }
 
 #[derive(Debug, Default)]
@@ -149,9 +152,9 @@ impl Model {
         for (file, root) in &sources {
             closure::import_paths(root.syntax(), file, &ctx, &mut model.unresolved);
             for (node, what) in needs_eval::calls_in(root.syntax()) {
-                model
-                    .unresolved
-                    .push(located(file, &root_text(&node), syntax::start(&node), what));
+                let mut u = located(file, &root_text(&node), syntax::start(&node), what);
+                u.hides_hosts = true;
+                model.unresolved.push(u);
             }
             let definitions = hosts::host_definitions(root, file, files, &mut model.unresolved)?;
             if file == flake || definitions.iter().any(|d| &d.file == file) {
@@ -226,6 +229,7 @@ fn located(file: &Path, text: &str, offset: usize, what: String) -> Unresolved {
         line,
         column,
         what,
+        hides_hosts: false,
     }
 }
 

@@ -90,8 +90,42 @@ pub fn plan(operation: &Operation, ctx: &Context) -> Result<Plan> {
     }
 }
 
-/// A configured host that the flake does not define.
+/// A configured host that the flake does not define, or that fails to
+/// evaluate: nothing can be planned for it.
 pub fn missing_host(config: &Config, model: &Model) -> Option<Plan> {
+    let hiding: Vec<String> = model
+        .unresolved
+        .iter()
+        .filter(|u| u.hides_hosts)
+        .map(|u| format!("{}:{}:{}: {}", u.file.display(), u.line, u.column, u.what))
+        .collect();
+    if !hiding.is_empty() {
+        return Some(Plan::blocked(
+            format!(
+                "the static reading cannot list every host, so it cannot tell which hosts share a module it would edit: {}",
+                hiding.join("; ")
+            ),
+            "run where nix is installed, without --no-eval: evaluation lists every host and the files each one uses",
+        ));
+    }
+    let unknown: Vec<String> = config
+        .hosts
+        .keys()
+        .filter_map(|h| model.unknown_host(h))
+        .map(|u| {
+            let said = u.error.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+            format!("{} ({})", u.name, said.trim())
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Some(Plan::blocked(
+            format!(
+                "host(s) with a variant fail to evaluate, so where their llama.cpp comes from is unknown: {}",
+                unknown.join("; ")
+            ),
+            "fix the evaluation (`nix eval .#nixosConfigurations.HOST.config.system.build.toplevel.drvPath` shows nix's error), then run `flake-migrate up` again",
+        ));
+    }
     let missing: Vec<&String> = config
         .hosts
         .keys()

@@ -19,6 +19,7 @@ use super::{Context, Plan};
 use crate::config::Config;
 use crate::edit::{self, Splice};
 use crate::error::Result;
+use crate::eval::discover::HostFacts;
 use crate::files::Files;
 use crate::flake::{self, FLAKE_FILE};
 use crate::model::Host;
@@ -32,6 +33,9 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
     let model = ctx.model()?;
     if let Some(missing) = super::missing_host(config, &model) {
         return Ok(missing);
+    }
+    if let Some(ignored) = overlays_ignored(ctx) {
+        return Ok(ignored);
     }
     let mut splices: BTreeMap<PathBuf, Vec<Splice>> = BTreeMap::new();
     let mut texts: BTreeMap<PathBuf, String> = BTreeMap::new();
@@ -70,6 +74,36 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
             .insert(file.clone(), Some(edit::apply(&file, text, s)?));
     }
     Ok(Plan::Changes(changes))
+}
+
+/// Configured hosts whose `nixpkgs.overlays` never reaches their `pkgs`
+/// (evaluation tells): a package set passed through `specialArgs.pkgs`, or
+/// `_module.args.pkgs` forced. Importing the overlay there would change
+/// nothing, so the step says where it has to go instead.
+fn overlays_ignored(ctx: &Context) -> Option<Plan> {
+    let discovery = ctx.discovery?;
+    let hosts: Vec<String> = ctx
+        .config
+        .hosts
+        .keys()
+        .filter_map(|h| match discovery.hosts.get(h)? {
+            HostFacts::Known(info) => info.overlays_take_effect.as_ref().err().map(|why| format!("{h} ({why})")),
+            HostFacts::Unknown { .. } => None,
+        })
+        .collect();
+    if hosts.is_empty() {
+        return None;
+    }
+    Some(Plan::blocked(
+        format!(
+            "nixpkgs.overlays does not reach the package set of {}: the overlay would have no effect there",
+            hosts.join(", ")
+        ),
+        format!(
+            "add `(import ./{} {{ inherit inputs; }})` to the overlays where that package set is made (`import nixpkgs {{ overlays = [ … ]; }}` or `pkgs.extend`), or pass the package set as nixosSystem's `pkgs` argument instead of through specialArgs; then run `flake-migrate up` again",
+            ctx.config.overlay.display()
+        ),
+    ))
 }
 
 /// A file that defines hosts, parsed once.
