@@ -95,6 +95,7 @@ fixture_tests! {
     tabs_fixture_evaluates_before_migration => "tabs",
     let_root_fixture_evaluates_before_migration => "let-root",
     flake_parts_fixture_evaluates_before_migration => "flake-parts",
+    overlay_names_fixture_evaluates_before_migration => "overlay-names",
 }
 
 #[test]

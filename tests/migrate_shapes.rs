@@ -600,6 +600,9 @@ shape_tests! {
     "flake-parts" =>
         flake_parts_up_edits_as_snapshotted_and_down_all_restores,
         flake_parts_migrated_hosts_get_their_upstream_variant;
+    "overlay-names" =>
+        overlay_names_up_edits_as_snapshotted_and_down_all_restores,
+        overlay_names_migrated_hosts_get_their_upstream_variant;
 }
 
 // ---------------------------------------------------------------------------
