@@ -603,6 +603,9 @@ shape_tests! {
     "overlay-names" =>
         overlay_names_up_edits_as_snapshotted_and_down_all_restores,
         overlay_names_migrated_hosts_get_their_upstream_variant;
+    "upstream-input" =>
+        upstream_input_up_edits_as_snapshotted_and_down_all_restores,
+        upstream_input_migrated_hosts_get_their_upstream_variant;
 }
 
 // ---------------------------------------------------------------------------
