@@ -131,6 +131,16 @@ pub fn add_formal(text: &str, pattern: &rnix::ast::Pattern, name: &str) -> Optio
     let last = last.syntax();
     let last_end = syntax::end(last);
     let after = &text[last_end..];
+    // Leading commas (`{ pkgs\n, inputs\n, ... }`): a new line `, name`
+    // before the next one.
+    if let Some((gap, rest)) = after.split_once('\n')
+        && gap.trim().is_empty()
+    {
+        let indent = &rest[..rest.len() - rest.trim_start_matches([' ', '\t']).len()];
+        if rest[indent.len()..].starts_with(',') {
+            return Some(Splice::insert(last_end, format!("\n{indent}, {name}")));
+        }
+    }
     let trailing_comma = after.trim_start().starts_with(',');
     let line_start = text[..syntax::start(last)].rfind('\n').map_or(0, |i| i + 1);
     let prefix = &text[line_start..syntax::start(last)];
@@ -171,6 +181,38 @@ mod tests {
     fn an_edit_that_breaks_syntax_is_refused() {
         let err = apply(Path::new("x.nix"), "{ a = 1; }", vec![Splice::delete(6..8)]).unwrap_err();
         assert!(err.to_string().contains("would not parse"), "{err}");
+    }
+
+    fn with_formal(src: &str, name: &str) -> String {
+        use rowan::ast::AstNode;
+        let root = syntax::parse(Path::new("m.nix"), src).unwrap();
+        let pattern = root
+            .syntax()
+            .descendants()
+            .find_map(rnix::ast::Pattern::cast)
+            .unwrap();
+        let splice = add_formal(src, &pattern, name).unwrap();
+        apply(Path::new("m.nix"), src, vec![splice]).unwrap()
+    }
+
+    #[test]
+    fn a_formal_follows_the_comma_style() {
+        assert_eq!(
+            with_formal("{ pkgs\n, lib\n, ...\n}: { }\n", "inputs"),
+            "{ pkgs\n, lib\n, inputs\n, ...\n}: { }\n"
+        );
+        assert_eq!(
+            with_formal("{ pkgs\n, ... }: { }\n", "inputs"),
+            "{ pkgs\n, inputs\n, ... }: { }\n"
+        );
+        assert_eq!(
+            with_formal("{\n  pkgs,\n  ...\n}: { }\n", "inputs"),
+            "{\n  pkgs,\n  inputs,\n  ...\n}: { }\n"
+        );
+        assert_eq!(
+            with_formal("{ pkgs, ... }: { }\n", "inputs"),
+            "{ pkgs, inputs, ... }: { }\n"
+        );
     }
 
     #[test]

@@ -95,3 +95,22 @@ pub(crate) fn is_old_override(root: &ast::Root) -> bool {
             .filter_map(|s| syntax::select_path(&ast::Expr::Select(s)))
             .any(|p| p.len() >= 2 && p[0] == refs::PACKAGE && p[1].starts_with("override"))
 }
+
+/// The attribute set an overlay file returns (`final: prev: { … }`, after
+/// any leading `{ inputs }:`), `None` for any other file.
+pub(crate) fn overlay_set(root: &ast::Root) -> Option<ast::AttrSet> {
+    let mut expr = root.expr()?;
+    let mut params = 0;
+    while let ast::Expr::Lambda(l) = syntax::unparen(expr.clone()) {
+        if !matches!(l.param()?, ast::Param::IdentParam(_)) {
+            params = 0;
+        } else {
+            params += 1;
+        }
+        expr = l.body()?;
+    }
+    match syntax::body(expr) {
+        ast::Expr::AttrSet(set) if params >= 2 => Some(set),
+        _ => None,
+    }
+}

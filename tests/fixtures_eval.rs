@@ -96,6 +96,8 @@ fixture_tests! {
     let_root_fixture_evaluates_before_migration => "let-root",
     flake_parts_fixture_evaluates_before_migration => "flake-parts",
     eval_only_fixture_evaluates_before_migration => "eval-only",
+    overlay_names_fixture_evaluates_before_migration => "overlay-names",
+    upstream_input_fixture_evaluates_before_migration => "upstream-input",
 }
 
 #[test]

@@ -582,13 +582,17 @@ fn down_that_conflicts_with_later_work_changes_nothing_and_names_the_file() {
     let dir = repo.path();
     // Later work rewrites the lines around the ones 0005 removed.
     let shared = repo.read("nixos/default.nix");
-    let edited = shared.replacen("    overlays = [];\n", "    overlays = [ ];\n", 1);
+    let edited = shared.replacen(
+        "  nixpkgs = {\n    config.allowUnfree = true;\n  };\n",
+        "  nixpkgs.config.allowUnfree = true;\n",
+        1,
+    );
     assert_ne!(
         shared, edited,
-        "0005 left the overlay list where this test expects it"
+        "0005 left the nixpkgs set where this test expects it"
     );
     repo.write("nixos/default.nix", &edited);
-    git(dir, &["commit", "-qam", "Tidy the overlay list"]);
+    git(dir, &["commit", "-qam", "Tidy the nixpkgs settings"]);
     let head_before = head(dir);
     let tree_before = tree_bytes(dir);
     let run = fm(dir, &["down"]);

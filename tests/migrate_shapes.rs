@@ -630,6 +630,14 @@ shape_tests! {
         eval_only_up_edits_as_snapshotted_and_down_all_restores,
         eval_only_migrated_hosts_get_their_upstream_variant,
         eval_only_without_evaluation_is_the_same_or_refused_before_writing;
+    "overlay-names" =>
+        overlay_names_up_edits_as_snapshotted_and_down_all_restores,
+        overlay_names_migrated_hosts_get_their_upstream_variant,
+        overlay_names_without_evaluation_is_the_same_or_refused_before_writing;
+    "upstream-input" =>
+        upstream_input_up_edits_as_snapshotted_and_down_all_restores,
+        upstream_input_migrated_hosts_get_their_upstream_variant,
+        upstream_input_without_evaluation_is_the_same_or_refused_before_writing;
 }
 
 /// The static reading (`--no-eval`) of a shape either migrates it exactly

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::config::{CONFIG_FILE, Variant};
+use crate::config::{CONFIG_FILE, Config, Variant};
 use crate::engine::Session;
 use crate::error::{Error, Result, exit};
 use crate::eval::discover::{Definition, HostFacts, HostInfo, Origin};
@@ -15,6 +15,7 @@ use crate::flake::FLAKE_FILE;
 use crate::git;
 use crate::model::{Differences, Model};
 use crate::output::say;
+use crate::steps::write_overlay;
 use crate::suggest;
 
 pub struct InitOptions {
@@ -87,7 +88,13 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
         }
     }
     report_readings(&model, &diff, discovery.is_some(), out);
-    let mut config = session.config()?.unwrap_or_default();
+    let mut config = match session.config()? {
+        Some(config) => config,
+        None => Config {
+            overlay: write_overlay::overlay_path(&tree)?,
+            ..Config::default()
+        },
+    };
     if opts.yes && opts.hosts.is_empty() && config.hosts.is_empty() {
         refuse_empty(&found, &suggestions)?;
     }

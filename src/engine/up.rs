@@ -99,6 +99,12 @@ pub fn up(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result<(
         }
     }
 
+    // 0001 may have reused an input under another name and recorded it.
+    let config = if opts.dry_run {
+        config
+    } else {
+        session.require_config()?
+    };
     for m in rest {
         let tree = session.work_tree()?;
         let ctx = Context {

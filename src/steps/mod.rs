@@ -113,7 +113,12 @@ pub fn missing_host(config: &Config, model: &Model) -> Option<Plan> {
         .keys()
         .filter_map(|h| model.unknown_host(h))
         .map(|u| {
-            let said = u.error.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let said = u
+                .error
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
             format!("{} ({})", u.name, said.trim())
         })
         .collect();

@@ -1,9 +1,13 @@
 //! 0002: write the one small overlay that names upstream's packages
 //! `llama-cpp-<variant>`, for exactly the variants the hosts use.
 
+use std::path::{Path, PathBuf};
+
 use super::{Changeset, Context, Plan};
 use crate::config::{Config, Variant};
 use crate::error::Result;
+use crate::files::Files;
+use crate::flake::{self, FLAKE_FILE};
 use crate::syntax;
 
 pub fn plan(ctx: &Context, max_lines: usize) -> Result<Plan> {
@@ -15,7 +19,7 @@ pub fn plan(ctx: &Context, max_lines: usize) -> Result<Plan> {
             "add hosts under [hosts] (for example `carbon = \"cuda\"`), or run `flake-migrate init`",
         ));
     }
-    let wanted = overlay_text(config);
+    let wanted = overlay_text(config, &upstream_input(ctx)?);
     debug_assert!(wanted.lines().count() <= max_lines);
     let path = config.overlay.as_path();
     match ctx.files.read(path)? {
@@ -54,14 +58,56 @@ pub fn plan(ctx: &Context, max_lines: usize) -> Result<Plan> {
     }
 }
 
+/// Where a new config puts the overlay: in the overlays directory the
+/// repository already has (`overlays/`, `nix/overlays/`; the shallowest),
+/// else the default. A directory that loads every file in it
+/// (`builtins.readDir` in its `default.nix`) is passed over: the overlay
+/// would then be applied to every host, and not as a function of `inputs`.
+pub fn overlay_path(files: &dyn Files) -> Result<PathBuf> {
+    let mut dirs: Vec<PathBuf> = files
+        .nix_files()
+        .iter()
+        .filter_map(|p| p.parent())
+        .filter(|d| d.file_name().is_some_and(|n| n == "overlays"))
+        .map(Path::to_path_buf)
+        .collect();
+    dirs.sort_by_key(|d| (d.components().count(), d.clone()));
+    dirs.dedup();
+    for dir in dirs {
+        let loads_all = files
+            .read(&dir.join("default.nix"))?
+            .is_some_and(|t| t.contains("readDir"));
+        if loads_all {
+            continue;
+        }
+        for name in ["llama-cpp.nix", "llama-cpp-upstream.nix"] {
+            if !files.exists(&dir.join(name)) {
+                return Ok(dir.join(name));
+            }
+        }
+    }
+    Ok(Config::default().overlay)
+}
+
 const HEADER: &str =
     "# Upstream llama.cpp flake builds as llama-cpp-<variant> (portable: GGML_NATIVE off).";
 
-/// The overlay, at most 10 lines for all four variants.
-pub fn overlay_text(config: &Config) -> String {
+/// The flake input the overlay reads: the configured one, or the input
+/// that already brought upstream under another name (step 0001 reuses it).
+fn upstream_input(ctx: &Context) -> Result<String> {
+    let text = ctx.files.read(Path::new(FLAKE_FILE))?.unwrap_or_default();
+    let found = match flake::parse(&text) {
+        Ok(Ok(flake)) => flake.upstream_input(&ctx.config.input, &ctx.config.url),
+        _ => None,
+    };
+    Ok(found.unwrap_or_else(|| ctx.config.input.clone()))
+}
+
+/// The overlay reading the flake input `input`, at most 10 lines for all
+/// four variants.
+pub fn overlay_text(config: &Config, input: &str) -> String {
     let mut out = format!(
-        "{HEADER}\n{{ inputs }}:\n_final: prev:\nlet upstream = inputs.{}.packages.${{prev.stdenv.hostPlatform.system}}; in\n{{\n",
-        config.input
+        "{HEADER}\n{{ inputs }}:\n_final: prev:\nlet upstream = inputs.{input}.packages.${{prev.stdenv.hostPlatform.system}}; in\n{{\n"
     );
     for v in config.variants() {
         out.push_str(&format!(
@@ -106,7 +152,7 @@ mod tests {
         for (i, v) in Variant::ALL.into_iter().enumerate() {
             config.hosts.insert(format!("h{i}"), v);
         }
-        let text = overlay_text(&config);
+        let text = overlay_text(&config, &config.input);
         assert!(text.lines().count() <= 10, "{text}");
         syntax::parse(std::path::Path::new("o.nix"), &text).unwrap();
         assert!(text.contains("llama-cpp-cpu = upstream.default;"));
@@ -120,6 +166,43 @@ mod tests {
         let mut config = Config::default();
         config.hosts.insert("carbon".into(), Variant::Cuda);
         config.hosts.insert("beryllium".into(), Variant::Vulkan);
-        insta::assert_snapshot!(overlay_text(&config));
+        insta::assert_snapshot!(overlay_text(&config, &config.input));
+    }
+
+    #[test]
+    fn a_new_overlay_goes_into_the_overlays_directory_the_repository_has() {
+        let at = |paths: &[(&str, &str)]| {
+            let dir = tempfile::tempdir().unwrap();
+            for (p, text) in paths {
+                let path = dir.path().join(p);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, text).unwrap();
+            }
+            let files = crate::files::WorkTree::new(
+                dir.path(),
+                paths.iter().map(|(p, _)| PathBuf::from(p)).collect(),
+            );
+            overlay_path(&files).unwrap()
+        };
+        assert_eq!(
+            at(&[("flake.nix", "{ }"), ("nix/overlays/rust.nix", "_: _: { }")]),
+            Path::new("nix/overlays/llama-cpp.nix")
+        );
+        assert_eq!(
+            at(&[
+                ("overlays/llama-cpp.nix", "_: _: { }"),
+                ("a/b/overlays/x.nix", "_: _: { }")
+            ]),
+            Path::new("overlays/llama-cpp-upstream.nix"),
+            "the shallowest, beside the user's own file of that name"
+        );
+        assert_eq!(
+            at(&[(
+                "overlays/default.nix",
+                "map (n: import ./${n}) (builtins.attrNames (builtins.readDir ./.))"
+            )]),
+            Config::default().overlay
+        );
+        assert_eq!(at(&[("flake.nix", "{ }")]), Config::default().overlay);
     }
 }

@@ -87,7 +87,11 @@ fn overlays_ignored(ctx: &Context) -> Option<Plan> {
         .hosts
         .keys()
         .filter_map(|h| match discovery.hosts.get(h)? {
-            HostFacts::Known(info) => info.overlays_take_effect.as_ref().err().map(|why| format!("{h} ({why})")),
+            HostFacts::Known(info) => info
+                .overlays_take_effect
+                .as_ref()
+                .err()
+                .map(|why| format!("{h} ({why})")),
             HostFacts::Unknown { .. } => None,
         })
         .collect();

@@ -17,16 +17,7 @@ use crate::syntax::{self, end, start};
 
 /// Inputs other than ours that pin llama.cpp sources or forks.
 pub fn fork_inputs(flake: &flake::Flake, config: &Config) -> Vec<String> {
-    let mut forks: Vec<String> = Vec::new();
-    for e in flake.input_entries() {
-        if e.input() == config.input || forks.iter().any(|f| f == e.input()) {
-            continue;
-        }
-        if e.names_llama_cpp() {
-            forks.push(e.input().to_string());
-        }
-    }
-    forks
+    flake.llama_cpp_forks(&config.input, &config.url)
 }
 
 /// The splices that turn each use of a fork's package in `file` into the

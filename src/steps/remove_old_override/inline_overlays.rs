@@ -7,6 +7,7 @@ use rnix::SyntaxNode;
 use rnix::ast::{self, HasEntry};
 use rowan::ast::AstNode;
 
+use super::dropped::Dropped;
 use super::removal::{removal, remove_lines};
 use crate::edit::Splice;
 use crate::model;
@@ -20,6 +21,7 @@ pub(super) fn removals(
     file: &Path,
     text: &str,
     root: &ast::Root,
+    dropped: &mut Dropped,
     notes: &mut Vec<String>,
 ) -> Result<Vec<Splice>, Plan> {
     let found = inline_overrides(text, root).map_err(|(offset, why)| {
@@ -29,11 +31,12 @@ pub(super) fn removals(
         )
     })?;
     let mut splices = Vec::new();
-    for (offset, splice) in found {
+    for (offset, splice, entries) in found {
         notes.push(format!(
             "{}: removed an inline overlay of nixpkgs' llama-cpp",
             model::location(file, text, offset)
         ));
+        dropped.record(file, text, root, &entries, notes);
         splices.push(splice);
     }
     Ok(splices)
@@ -42,8 +45,10 @@ pub(super) fn removals(
 /// Overlays written inline (`final: prev: { llama-cpp-cuda =
 /// prev.llama-cpp.override { … }; }` in a list, or a file of overlays that
 /// also defines other packages): the splices that remove their llama-cpp
-/// entries, or the whole overlay when it holds nothing else.
-fn inline_overrides(text: &str, root: &ast::Root) -> Result<Vec<(usize, Splice)>, (usize, String)> {
+/// entries, or the whole overlay when it holds nothing else; each with the
+/// entries it removes.
+type Removal = (usize, Splice, Vec<ast::AttrpathValue>);
+fn inline_overrides(text: &str, root: &ast::Root) -> Result<Vec<Removal>, (usize, String)> {
     let from_prev: Vec<std::ops::Range<usize>> = refs::find(root)
         .into_iter()
         .filter(|r| r.in_overlay())
@@ -67,7 +72,7 @@ fn inline_overrides(text: &str, root: &ast::Root) -> Result<Vec<(usize, Splice)>
             continue;
         };
         let entries = syntax::named_entries(&set);
-        let llama: Vec<&ast::AttrpathValue> = entries
+        let llama: Vec<ast::AttrpathValue> = entries
             .iter()
             .filter(|(n, apv)| {
                 n[0].starts_with(refs::PACKAGE)
@@ -80,7 +85,7 @@ fn inline_overrides(text: &str, root: &ast::Root) -> Result<Vec<(usize, Splice)>
                             ))
                     })
             })
-            .map(|(_, apv)| apv)
+            .map(|(_, apv)| apv.clone())
             .collect();
         if llama.is_empty() {
             continue;
@@ -92,12 +97,14 @@ fn inline_overrides(text: &str, root: &ast::Root) -> Result<Vec<(usize, Splice)>
         }
         if only_llama {
             let at = start(outer.syntax());
-            out.push((at, removal(text, outer.syntax()).map_err(|why| (at, why))?));
+            let splice = removal(text, outer.syntax()).map_err(|why| (at, why))?;
+            out.push((at, splice, llama));
         } else {
             for apv in llama {
                 out.push((
                     start(apv.syntax()),
                     remove_lines(text, start(apv.syntax()), end(apv.syntax())),
+                    vec![apv],
                 ));
             }
         }
@@ -126,7 +133,7 @@ mod tests {
         let splices = inline_overrides(src, &root)
             .unwrap()
             .into_iter()
-            .map(|(_, s)| s)
+            .map(|(_, s, _)| s)
             .collect();
         crate::edit::apply(Path::new("m.nix"), src, splices).unwrap()
     }

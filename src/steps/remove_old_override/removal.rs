@@ -1,11 +1,15 @@
 //! Cutting an expression out of a file: from its list or binding, with
 //! its line and the comment above it.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
 use rnix::ast;
 use rnix::{SyntaxKind, SyntaxNode};
 use rowan::ast::AstNode;
 
-use crate::edit::Splice;
+use crate::edit::{self, Splice};
+use crate::error::Result;
 use crate::refs;
 use crate::syntax::{self, end, start};
 
@@ -104,16 +108,7 @@ pub(super) fn remove_lines(text: &str, from: usize, to: usize) -> Splice {
     let after = text[to..line_end].trim();
     let alone_after = after.is_empty() || after.starts_with('#');
     if alone_before && alone_after {
-        let mut begin = line_start;
-        // Comment lines directly above describe what goes.
-        while begin > 0 {
-            let prev_start = text[..begin - 1].rfind('\n').map_or(0, |i| i + 1);
-            if text[prev_start..begin - 1].trim_start().starts_with('#') {
-                begin = prev_start;
-            } else {
-                break;
-            }
-        }
+        let begin = attached_comment_start(text, line_start, &text[line_start..from]);
         let mut stop = (line_end + 1).min(text.len());
         // Do not leave two blank lines where there was one.
         let blank_before = text[..begin].ends_with("\n\n") || begin == 0;
@@ -132,5 +127,141 @@ pub(super) fn remove_lines(text: &str, from: usize, to: usize) -> Splice {
         Splice::delete(from - 1..to)
     } else {
         Splice::delete(from..to)
+    }
+}
+
+/// Where the comment lines that describe the line at `line_start` begin:
+/// the comment lines directly above it at the same indentation, up to a
+/// blank line, a differently indented line, or a line of commented-out
+/// code (`# ollama = prev.ollama.override {`), which is never the entry's.
+fn attached_comment_start(text: &str, line_start: usize, indent: &str) -> usize {
+    let mut begin = line_start;
+    while begin > 0 {
+        let prev_start = text[..begin - 1].rfind('\n').map_or(0, |i| i + 1);
+        let line = &text[prev_start..begin - 1];
+        let Some(comment) = line.strip_prefix(indent).and_then(|l| l.strip_prefix('#')) else {
+            break;
+        };
+        if is_commented_out_code(comment) {
+            break;
+        }
+        begin = prev_start;
+    }
+    begin
+}
+
+/// Whether the text of a comment reads as Nix code rather than prose: a
+/// binding, or a line that opens or closes a set, list or call.
+fn is_commented_out_code(comment: &str) -> bool {
+    let c = comment.trim();
+    let binding = c.split_once('=').is_some_and(|(lhs, rhs)| {
+        !lhs.trim().is_empty()
+            && !rhs.starts_with('=')
+            && lhs
+                .trim()
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "-_.'\"".contains(ch))
+    });
+    binding || c.ends_with([';', '{', '[', '(']) || c.starts_with(['}', ']', ')'])
+}
+
+/// `after` (the file once the step's removals are applied) without the
+/// bindings those removals left empty: `nixpkgs.overlays = [ ];`,
+/// `imports = [ ];`, `packageOverrides = pkgs: { };`, `nixpkgs.config = { };`,
+/// each with its attached comment. Empty bindings `before` already had stay.
+pub(super) fn without_emptied(path: &Path, before: &str, mut after: String) -> Result<String> {
+    let already =
+        empty_bindings(path, before)?
+            .into_iter()
+            .fold(BTreeMap::new(), |mut m, (sig, _)| {
+                *m.entry(sig).or_insert(0usize) += 1;
+                m
+            });
+    loop {
+        let mut kept = already.clone();
+        let mut splices = Vec::new();
+        for (sig, node) in empty_bindings(path, &after)? {
+            match kept.get_mut(&sig) {
+                Some(n) if *n > 0 => *n -= 1,
+                _ => splices.push(remove_lines(&after, start(&node), end(&node))),
+            }
+        }
+        if splices.is_empty() {
+            return Ok(after);
+        }
+        after = edit::apply(path, &after, splices)?;
+    }
+}
+
+/// Bindings of `overlays`, `imports`, `packageOverrides` or nixpkgs'
+/// `config` whose value is empty, by their full attribute path.
+fn empty_bindings(path: &Path, text: &str) -> Result<Vec<(String, SyntaxNode)>> {
+    let root = syntax::parse(path, text)?;
+    let mut out = Vec::new();
+    for apv in root
+        .syntax()
+        .descendants()
+        .filter_map(ast::AttrpathValue::cast)
+    {
+        let Some(names) = refs::full_path(&apv) else {
+            continue;
+        };
+        let last = names.last().map(String::as_str);
+        let container = matches!(last, Some("overlays" | "imports" | "packageOverrides"))
+            || names == ["nixpkgs", "config"]
+            || names == ["nixpkgs"];
+        if container && apv.value().is_some_and(is_empty) {
+            out.push((names.join("."), apv.syntax().clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// `[ ]`, `{ }`, or a function returning `{ }` (`pkgs: { }`).
+fn is_empty(expr: ast::Expr) -> bool {
+    match syntax::unparen(expr) {
+        ast::Expr::List(l) => l.items().next().is_none(),
+        ast::Expr::AttrSet(set) => syntax::entry_nodes(&set).next().is_none(),
+        ast::Expr::Lambda(l) => l.body().is_some_and(is_empty),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn removed(src: &str, what: &str) -> String {
+        let from = src.find(what).unwrap();
+        let splice = remove_lines(src, from, from + what.len());
+        edit::apply(Path::new("m.nix"), src, vec![splice]).unwrap()
+    }
+
+    #[test]
+    fn only_the_comment_about_the_binding_goes_not_commented_out_code_above_it() {
+        let src = "{\n  # ollama = prev.ollama.override {\n  #   acceleration = \"cuda\";\n  # };\n  # CUDA build\n  # of llama.cpp\n  llama-cpp = 1;\n}\n";
+        assert_eq!(
+            removed(src, "llama-cpp = 1;"),
+            "{\n  # ollama = prev.ollama.override {\n  #   acceleration = \"cuda\";\n  # };\n}\n"
+        );
+    }
+
+    #[test]
+    fn a_comment_after_a_blank_line_or_at_another_indent_is_not_attached() {
+        let src = "{\n  # section: packages\n\n  llama-cpp = 1;\n  x = {\n  # about x\n    llama-cpp = 2;\n  };\n}\n";
+        let out = removed(src, "llama-cpp = 1;");
+        assert!(out.contains("# section: packages\n"), "{out}");
+        let out = removed(src, "llama-cpp = 2;");
+        assert!(out.contains("  # about x\n"), "{out}");
+    }
+
+    #[test]
+    fn bindings_the_removals_emptied_go_and_empty_ones_already_there_stay() {
+        let before = "{\n  imports = [ ];\n  # llama.cpp builds\n  nixpkgs.overlays = [\n    (import ./old.nix)\n  ];\n  nixpkgs.config.packageOverrides = pkgs: { llama-cpp = pkgs.llama-cpp; };\n  x = 1;\n}\n";
+        let after = "{\n  imports = [ ];\n  # llama.cpp builds\n  nixpkgs.overlays = [ ];\n  nixpkgs.config.packageOverrides = pkgs: { };\n  x = 1;\n}\n";
+        assert_eq!(
+            without_emptied(Path::new("m.nix"), before, after.to_string()).unwrap(),
+            "{\n  imports = [ ];\n  x = 1;\n}\n"
+        );
     }
 }
