@@ -55,6 +55,9 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
             }
         }
     }
+    // What the static reading suggests for a host that fails to evaluate
+    // is a guess about a configuration that does not build: drop it.
+    suggestions.retain(|s| model.unknown_host(&s.host).is_none());
     for u in &model.unknown_hosts {
         suggestions.push(suggest::Suggestion {
             host: u.name.clone(),
@@ -247,18 +250,12 @@ fn report_readings(model: &Model, diff: &Differences, evaluated: bool, out: &mut
         );
     }
     for u in &model.unknown_hosts {
-        let first = u
-            .error
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("");
         say(
             out,
             format!(
                 "note: host {} failed to evaluate, so it gets no variant; nix said: {}",
                 u.name,
-                first.trim()
+                u.reason()
             ),
         );
     }

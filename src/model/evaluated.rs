@@ -92,6 +92,46 @@ impl Model {
     }
 }
 
+impl UnknownHost {
+    /// nix's own words in one line: its last `error:` line, without the
+    /// advice about `--show-trace`.
+    pub fn reason(&self) -> String {
+        let plain = without_colors(&self.error);
+        let lines: Vec<&str> = plain
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("error:"))
+            .next_back()
+            .map(str::trim)
+            .or_else(|| lines.iter().rev().find(|l| !l.starts_with("(use")).copied())
+            .unwrap_or("nix gave no reason")
+            .to_string()
+    }
+}
+
+/// `text` without terminal colour sequences (`ESC [ … m`), which nix
+/// writes around `error:`.
+fn without_colors(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl Host {
     /// A host only evaluation found: no definition the syntax tree can edit
     /// (its module list is built where static reading does not follow), but

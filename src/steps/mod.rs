@@ -112,15 +112,7 @@ pub fn missing_host(config: &Config, model: &Model) -> Option<Plan> {
         .hosts
         .keys()
         .filter_map(|h| model.unknown_host(h))
-        .map(|u| {
-            let said = u
-                .error
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("");
-            format!("{} ({})", u.name, said.trim())
-        })
+        .map(|u| format!("{} ({})", u.name, u.reason()))
         .collect();
     if !unknown.is_empty() {
         return Some(Plan::blocked(
