@@ -216,15 +216,17 @@ pub fn head_blob(repo: &Repository, path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
-/// Id of HEAD's tree without the `.flake-migrate/` record, so that recording
+/// Id of HEAD's tree without the flake's `.flake-migrate/` record (at `prefix`), so that recording
 /// a verification does not itself make the verification stale.
-pub fn content_tree(repo: &Repository) -> Result<Oid> {
+pub fn content_tree(repo: &Repository, prefix: &Path) -> Result<Oid> {
     let tree = head_commit(repo)?.tree()?;
-    let mut builder = repo.treebuilder(Some(&tree))?;
-    if builder.get(".flake-migrate")?.is_some() {
-        builder.remove(".flake-migrate")?;
+    let record = prefix.join(".flake-migrate");
+    if tree.get_path(&record).is_err() {
+        return Ok(tree.id());
     }
-    Ok(builder.write()?)
+    let mut update = git2::build::TreeUpdateBuilder::new();
+    update.remove(&record);
+    Ok(update.create_updated(repo, &tree)?)
 }
 
 /// The full id of `rev` when it is a commit in HEAD's history. A revision

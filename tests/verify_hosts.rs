@@ -108,7 +108,9 @@ fn head(repo: &TempRepo) -> (git2::Oid, String) {
 
 fn content_tree(repo: &TempRepo) -> String {
     let git = repo.git();
-    flake_migrate::git::content_tree(&git).unwrap().to_string()
+    flake_migrate::git::content_tree(&git, std::path::Path::new(""))
+        .unwrap()
+        .to_string()
 }
 
 fn step_state(repo: &TempRepo, id: &str) -> String {

@@ -155,7 +155,7 @@ pub fn compute(session: &Session, eval: &EvalOptions) -> Result<Vec<StepStatus>>
             }
             if matches!(m.operation, Operation::Verify { .. })
                 && let Some(v) = &state.verification
-                && v.tree != git::content_tree(&session.repo)?.to_string()
+                && v.tree != git::content_tree(&session.repo, &session.prefix)?.to_string()
             {
                 status = StepState::Stale;
                 detail =

@@ -53,7 +53,8 @@ pub(super) fn run(
     flake_check(session, &command, nix_args, out)?;
 
     let started = std::time::Instant::now();
-    let eval = hosts::evaluate(&session.root, config, nix_args)?;
+    let workdir = git::workdir(&session.repo)?;
+    let eval = hosts::evaluate(&workdir, &session.prefix, config, nix_args)?;
     say(
         out,
         format!(
@@ -89,7 +90,7 @@ pub(super) fn run(
         }
     }
 
-    let tree = git::content_tree(&session.repo)?.to_string();
+    let tree = git::content_tree(&session.repo, &session.prefix)?.to_string();
     let verified: Vec<String> = config.hosts.keys().cloned().collect();
     let unchanged = state
         .verification

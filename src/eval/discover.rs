@@ -289,7 +289,7 @@ pub fn carry_forward(
 }
 
 fn cache_key(repo: &git2::Repository, flake_dir: &Path, nix_args: &[String]) -> Result<String> {
-    let mut text = git::content_tree(repo)?.to_string();
+    let mut text = git::content_tree(repo, flake_dir)?.to_string();
     for part in std::iter::once(flake_dir.to_string_lossy().into_owned())
         .chain(nix_args.iter().cloned())
         .chain(std::iter::once(DISCOVER_NIX.to_string()))

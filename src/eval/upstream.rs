@@ -99,7 +99,12 @@ pub use super::wrapper::eval_args;
 
 /// Evaluates every host of the flake in `root` (which must be clean: the
 /// wrapper reads HEAD). `extra` are the user's nix arguments.
-pub fn evaluate(root: &Path, config: &Config, extra: &[String]) -> Result<Evaluation> {
+pub fn evaluate(
+    repo_root: &Path,
+    flake_dir: &Path,
+    config: &Config,
+    extra: &[String],
+) -> Result<Evaluation> {
     let hosts: BTreeMap<&str, &str> = config
         .hosts
         .iter()
@@ -110,8 +115,8 @@ pub fn evaluate(root: &Path, config: &Config, extra: &[String]) -> Result<Evalua
         nix_string(&config.input)
     );
     let wrapper = Wrapper::create(
-        root,
-        Path::new(""),
+        repo_root,
+        flake_dir,
         &result,
         &[
             ("hosts.nix", HOSTS_NIX),
