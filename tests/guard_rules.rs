@@ -50,9 +50,9 @@ rule_cases! {
     }
     nixpkgs_llama_cpp {
         passes_allowed,
-        passes_host_without_variant,
         passes_look_alikes,
         triggers,
+        triggers_host_without_variant,
         triggers_in_a_shared_home_module,
     }
     old_override {

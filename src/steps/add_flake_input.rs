@@ -10,6 +10,7 @@ use super::{Changeset, Context, Plan};
 use crate::edit::{self, Splice};
 use crate::error::Result;
 use crate::flake::{self, FLAKE_FILE, Flake};
+pub(crate) use crate::flake::{follow_target, is_upstream};
 use crate::syntax::{self, end, start};
 
 pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
@@ -107,37 +108,6 @@ pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
     };
     changes.files.insert(path.to_path_buf(), Some(new_text));
     Ok(Plan::Changes(changes))
-}
-
-/// The flake's own nixpkgs input for upstream's `nixpkgs` to follow: the
-/// input named `nixpkgs`, else the nixpkgs input the hosts are built with
-/// (`stable-nixpkgs.lib.nixosSystem`), else the only input whose url names
-/// nixpkgs.
-fn follow_target(flake: &Flake, text: &str, follows: &str) -> Option<String> {
-    let names = flake.input_names();
-    if names.iter().any(|n| n == follows) {
-        return Some(follows.to_string());
-    }
-    let nixpkgs_inputs: Vec<String> = flake
-        .input_entries()
-        .into_iter()
-        .filter(|e| e.path[1..] == ["url"])
-        .filter(|e| {
-            e.string_value()
-                .is_some_and(|u| u.to_ascii_lowercase().contains("/nixpkgs"))
-        })
-        .map(|e| e.input().to_string())
-        .collect();
-    nixpkgs_inputs
-        .iter()
-        .find(|n| text.contains(&format!("{n}.lib.nixosSystem")))
-        .or_else(|| (nixpkgs_inputs.len() == 1).then(|| &nixpkgs_inputs[0]))
-        .cloned()
-}
-
-/// `github:ggml-org/llama.cpp` also matches a pinned `…/llama.cpp/b4000`.
-fn is_upstream(found: &str, url: &str) -> bool {
-    found == url || found.starts_with(&format!("{url}/")) || found.starts_with(&format!("{url}?"))
 }
 
 /// Inserts the new input after the last one, in the style already used.
