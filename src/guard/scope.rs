@@ -104,6 +104,7 @@ pub struct Scope<'a> {
     parsed: RefCell<HashMap<PathBuf, Option<Rc<Source>>>>,
     model: OnceCell<Option<Rc<Model>>>,
     host_facts: RefCell<HashMap<String, HostFacts>>,
+    paths_changed: OnceCell<(bool, bool)>,
 }
 
 impl<'a> Scope<'a> {
@@ -125,6 +126,7 @@ impl<'a> Scope<'a> {
             parsed: RefCell::new(HashMap::new()),
             model: OnceCell::new(),
             host_facts: RefCell::new(HashMap::new()),
+            paths_changed: OnceCell::new(),
         }
     }
 
@@ -191,6 +193,14 @@ impl<'a> Scope<'a> {
     /// literal in a `.nix` file. `(added, removed)`; both true outside a
     /// commit.
     pub fn paths_changed(&self) -> Result<(bool, bool)> {
+        if let Some(known) = self.paths_changed.get() {
+            return Ok(*known);
+        }
+        let found = self.find_paths_changed()?;
+        Ok(*self.paths_changed.get_or_init(|| found))
+    }
+
+    fn find_paths_changed(&self) -> Result<(bool, bool)> {
         let Some(changes) = self.staged() else {
             return Ok((true, true));
         };
