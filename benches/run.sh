@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the figures in BENCHMARKS.md: the pre-commit hook and `check`
-# on generated repositories of 100 and 20,000 .nix files with 5 staged.
+# on generated repositories of 100 and 20,000 .nix files with 5 staged (and
+# then also a changed `imports` list).
 # Needs hyperfine (Debian: `apt-get install hyperfine`).
 #
 # usage: benches/run.sh [WORKDIR]   (default /tmp/fm-bench)
@@ -26,6 +27,15 @@ for n in 100 20000; do
             'git diff --cached --name-only' \
             "$floor diff ." \
             "$fm hook run"
+        # The same, plus a staged change of an `imports` list: the hook then
+        # also reads the hosts' modules (what they import may have changed).
+        sed -i 's|imports = \[./hardware/boron.nix\];|imports = [./hardware/boron.nix ../modules/g0/d0/m0.nix];|' machines/boron.nix
+        git add machines/boron.nix
+        hyperfine -N --warmup 10 --min-runs 50 \
+            --export-markdown "$work/hook-$n-imports.md" \
+            'git diff --cached --name-only' \
+            "$fm hook run"
+        git restore --staged --worktree machines/boron.nix
     )
 done
 

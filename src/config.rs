@@ -76,6 +76,46 @@ pub struct Config {
     /// Host name to variant; hosts not listed do not use llama.cpp.
     #[serde(default)]
     pub hosts: BTreeMap<String, Variant>,
+    #[serde(default, skip_serializing_if = "GuardConfig::is_empty")]
+    pub guard: GuardConfig,
+}
+
+/// `[guard]`: paths that deliberately build with nixpkgs' llama-cpp.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GuardConfig {
+    /// Globs relative to the flake's root (`pkgs/legacy/**`): files the
+    /// reference rules and step 0004 leave alone, as statix's ignore list.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+impl GuardConfig {
+    fn is_empty(&self) -> bool {
+        self.exclude.is_empty()
+    }
+}
+
+/// The compiled `[guard] exclude` globs.
+#[derive(Debug, Clone)]
+pub struct Excluded(globset::GlobSet);
+
+impl Excluded {
+    pub fn contains(&self, path: &Path) -> bool {
+        self.0.is_match(path)
+    }
+}
+
+fn compile(globs: &[String]) -> std::result::Result<Excluded, String> {
+    let mut set = globset::GlobSetBuilder::new();
+    for g in globs {
+        let glob = globset::GlobBuilder::new(g.trim_start_matches("./"))
+            .literal_separator(true)
+            .build()
+            .map_err(|e| format!("`[guard] exclude`: {e}"))?;
+        set.add(glob);
+    }
+    set.build().map(Excluded).map_err(|e| e.to_string())
 }
 
 fn default_input() -> String {
@@ -96,6 +136,7 @@ impl Default for Config {
             overlay: default_overlay(),
             old_overrides: Vec::new(),
             hosts: BTreeMap::new(),
+            guard: GuardConfig::default(),
         }
     }
 }
@@ -112,7 +153,16 @@ impl Config {
                 message: "`overlay` must be a path relative to the repository root".into(),
             });
         }
+        compile(&config.guard.exclude).map_err(|message| Error::Config {
+            path: path.to_path_buf(),
+            message,
+        })?;
         Ok(config)
+    }
+
+    /// The paths `[guard] exclude` lists (globs checked when parsed).
+    pub fn excluded(&self) -> Excluded {
+        compile(&self.guard.exclude).unwrap_or_else(|_| Excluded(globset::GlobSet::empty()))
     }
 
     /// Loads the config from the repository root, or `None` when there is none yet.
@@ -155,6 +205,29 @@ mod tests {
         let text = config.to_toml();
         assert_eq!(Config::parse(Path::new("x"), &text).unwrap(), config);
         assert_eq!(config.variants(), vec![Variant::Cuda, Variant::Vulkan]);
+    }
+
+    #[test]
+    fn guard_excludes_are_globs_relative_to_the_root() {
+        let config = Config::parse(
+            Path::new("flake-migrate.toml"),
+            "[guard]\nexclude = [\"pkgs/legacy/**\", \"./hosts/*.nix\"]\n",
+        )
+        .unwrap();
+        let excluded = config.excluded();
+        assert!(excluded.contains(Path::new("pkgs/legacy/a/b.nix")));
+        assert!(excluded.contains(Path::new("hosts/x.nix")));
+        assert!(!excluded.contains(Path::new("hosts/x/default.nix")));
+        assert!(!excluded.contains(Path::new("pkgs/llama.nix")));
+        assert_eq!(
+            Config::parse(Path::new("x"), &config.to_toml()).unwrap(),
+            config
+        );
+        let bad = Config::parse(
+            Path::new("flake-migrate.toml"),
+            "[guard]\nexclude = [\"a/[\"]\n",
+        );
+        assert!(bad.unwrap_err().to_string().contains("exclude"));
     }
 
     #[test]

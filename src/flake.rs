@@ -52,14 +52,6 @@ impl InputEntry {
     }
 }
 
-/// Whether `found` is the upstream flake `url`, pinned or not:
-/// `github:ggml-org/llama.cpp/b6500` and `…?rev=…` are upstream at a fixed
-/// revision, not forks.
-pub fn is_upstream(found: &str, url: &str) -> bool {
-    let (found, url) = (found.to_ascii_lowercase(), url.to_ascii_lowercase());
-    found == url || found.starts_with(&format!("{url}/")) || found.starts_with(&format!("{url}?"))
-}
-
 /// The tool that generated `flake.nix`, from a first-line marker such as
 /// `# DO-NOT-EDIT. This file was auto-generated using github:vic/flake-file`:
 /// edits to such a file are lost at its next regeneration.
@@ -244,6 +236,48 @@ fn flatten(
     }
 }
 
+/// The flake's own nixpkgs input for upstream's `nixpkgs` to follow: the
+/// input named `nixpkgs`, else the nixpkgs input the hosts are built with
+/// (`stable-nixpkgs.lib.nixosSystem`), else the only input whose url names
+/// nixpkgs. Step 0001 writes it and the guard's `flake-input` expects it.
+pub fn follow_target(flake: &Flake, text: &str, follows: &str) -> Option<String> {
+    let names = flake.input_names();
+    if names.iter().any(|n| n == follows) {
+        return Some(follows.to_string());
+    }
+    let nixpkgs_inputs: Vec<String> = flake
+        .input_entries()
+        .into_iter()
+        .filter(|e| e.path[1..] == ["url"])
+        .filter(|e| {
+            e.string_value()
+                .is_some_and(|u| u.to_ascii_lowercase().contains("/nixpkgs"))
+        })
+        .map(|e| e.input().to_string())
+        .collect();
+    nixpkgs_inputs
+        .iter()
+        .find(|n| text.contains(&format!("{n}.lib.nixosSystem")))
+        .or_else(|| (nixpkgs_inputs.len() == 1).then(|| &nixpkgs_inputs[0]))
+        .cloned()
+}
+
+/// Whether `found` is the input url `url`, or it pinned (`…/llama.cpp/b4000`,
+/// `…?rev=…`). GitHub owners and repositories are case-insensitive, so
+/// `github:GGML-org/llama.cpp` is upstream too.
+pub fn is_upstream(found: &str, url: &str) -> bool {
+    let Some(head) = found.get(..url.len()) else {
+        return false;
+    };
+    let same = if url.starts_with("github:") {
+        head.eq_ignore_ascii_case(url)
+    } else {
+        head == url
+    };
+    let rest = &found[url.len()..];
+    same && (rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
+}
+
 /// Parses `flake.nix` text into a [`Flake`], with errors naming the file.
 pub fn parse(text: &str) -> crate::error::Result<Result<Flake, String>> {
     let root = syntax::parse(Path::new(FLAKE_FILE), text)?;
@@ -253,6 +287,26 @@ pub fn parse(text: &str) -> crate::error::Result<Result<Flake, String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upstream_urls_ignore_the_case_of_the_github_owner() {
+        let url = "github:ggml-org/llama.cpp";
+        for yes in [
+            url,
+            "github:GGML-org/llama.cpp",
+            "github:ggml-org/llama.cpp/b6000",
+            "github:ggml-org/llama.cpp?ref=x",
+        ] {
+            assert!(is_upstream(yes, url), "{yes}");
+        }
+        for no in [
+            "github:ggml-org/llama.cpp-fork",
+            "github:me/llama.cpp",
+            "github:ggml",
+        ] {
+            assert!(!is_upstream(no, url), "{no}");
+        }
+    }
 
     fn flake(text: &str) -> Flake {
         parse(text).unwrap().unwrap()

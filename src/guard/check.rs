@@ -51,7 +51,21 @@ pub fn command(dir: &Path, opts: &CheckOptions, out: &mut dyn Write) -> Result<i
                 .collect::<Result<_>>()?,
         )
     };
-    let tree = WorkTree::new(&root, git::tracked_files_under(&repo, &prefix)?);
+    let tracked = git::tracked_files_under(&repo, &prefix)?;
+    if let Selection::Paths(paths) = &selection
+        && let Some((given, _)) = opts
+            .paths
+            .iter()
+            .zip(paths)
+            .find(|(_, p)| !root.join(p).exists() && !tracked.iter().any(|t| t.starts_with(p)))
+    {
+        // Checking nothing must not read as a pass in CI.
+        return Err(Error::usage(
+            format!("{} does not exist", given.display()),
+            "give files or directories of the repository (or no path, to check everything)",
+        ));
+    }
+    let tree = WorkTree::new(&root, tracked);
     let scope = Scope::new(
         &tree,
         &config,

@@ -10,11 +10,12 @@ use std::rc::Rc;
 
 use rnix::ast;
 
+use super::hosts::HostFacts;
 use super::staged::Changes;
-use crate::config::Config;
+use crate::config::{Config, Excluded, Variant};
 use crate::error::{Error, Result};
 use crate::files::Files;
-use crate::model::Model;
+use crate::model::{Host, Model};
 use crate::record::State;
 use crate::refs::{self, LlamaRef};
 
@@ -35,6 +36,7 @@ pub struct Source {
     pub text: String,
     root: OnceCell<ast::Root>,
     refs: OnceCell<Vec<LlamaRef>>,
+    variant_refs: OnceCell<Vec<(Variant, LlamaRef)>>,
 }
 
 impl Source {
@@ -44,6 +46,7 @@ impl Source {
             text,
             root: OnceCell::new(),
             refs: OnceCell::new(),
+            variant_refs: OnceCell::new(),
         }
     }
 
@@ -65,6 +68,26 @@ impl Source {
             }
         })
     }
+
+    /// References to `llama-cpp-<variant>` (`pkgs.llama-cpp-rocm`, …),
+    /// whose meaning depends on the host: the overlay's build, or nixpkgs'.
+    pub fn variant_refs(&self) -> &[(Variant, LlamaRef)] {
+        self.variant_refs.get_or_init(|| {
+            if !self.text.contains("llama-cpp-") {
+                return Vec::new();
+            }
+            let is_variant = |n: &str| variant_of(n).is_some();
+            refs::find_named(self.root(), &is_variant)
+                .into_iter()
+                .filter_map(|(n, r)| Some((variant_of(&n)?, r)))
+                .collect()
+        })
+    }
+}
+
+/// `llama-cpp-cuda` gives cuda.
+fn variant_of(name: &str) -> Option<Variant> {
+    name.strip_prefix("llama-cpp-").and_then(Variant::parse)
 }
 
 pub struct Scope<'a> {
@@ -77,8 +100,11 @@ pub struct Scope<'a> {
     selection: Selection,
     /// The files as HEAD has them, when checking a commit.
     previous: Option<&'a dyn Files>,
+    excluded: Excluded,
     parsed: RefCell<HashMap<PathBuf, Option<Rc<Source>>>>,
     model: OnceCell<Option<Rc<Model>>>,
+    host_facts: RefCell<HashMap<String, HostFacts>>,
+    paths_changed: OnceCell<(bool, bool)>,
 }
 
 impl<'a> Scope<'a> {
@@ -96,8 +122,11 @@ impl<'a> Scope<'a> {
             active,
             selection,
             previous: None,
+            excluded: config.excluded(),
             parsed: RefCell::new(HashMap::new()),
             model: OnceCell::new(),
+            host_facts: RefCell::new(HashMap::new()),
+            paths_changed: OnceCell::new(),
         }
     }
 
@@ -130,6 +159,76 @@ impl<'a> Scope<'a> {
         Ok(self.model.get_or_init(|| model).clone())
     }
 
+    /// What `host`'s configuration does to the names its files use, read
+    /// once per host.
+    pub fn host_facts(&self, host: &Host) -> Result<HostFacts> {
+        if let Some(f) = self.host_facts.borrow().get(&host.name) {
+            return Ok(*f);
+        }
+        let facts = HostFacts::read(self, host)?;
+        self.host_facts
+            .borrow_mut()
+            .insert(host.name.clone(), facts);
+        Ok(facts)
+    }
+
+    /// The references to nixpkgs' llama-cpp in a file, `callPackage` calls
+    /// of package files that take it included.
+    pub fn llama_refs(&self, src: &Source) -> Vec<LlamaRef> {
+        if !refs::may_refer(&src.text) {
+            return Vec::new();
+        }
+        if !src.text.contains("callPackage") {
+            return src.llama_refs().to_vec();
+        }
+        refs::find_in(&src.path, src.root(), &mut |target| {
+            crate::nix_paths::module_file(self.files, target)
+                .and_then(|f| self.source(&f).ok().flatten())
+                .is_some_and(|s| s.text.contains(refs::PACKAGE) && refs::takes_llama_cpp(s.root()))
+        })
+    }
+
+    /// Whether the staged change can change which files a host's
+    /// configuration holds: it touches flake.nix, or adds or drops a path
+    /// literal in a `.nix` file. `(added, removed)`; both true outside a
+    /// commit.
+    pub fn paths_changed(&self) -> Result<(bool, bool)> {
+        if let Some(known) = self.paths_changed.get() {
+            return Ok(*known);
+        }
+        let found = self.find_paths_changed()?;
+        Ok(*self.paths_changed.get_or_init(|| found))
+    }
+
+    fn find_paths_changed(&self) -> Result<(bool, bool)> {
+        let Some(changes) = self.staged() else {
+            return Ok((true, true));
+        };
+        if changes.touches(Path::new(crate::flake::FLAKE_FILE)) {
+            return Ok((true, true));
+        }
+        let (mut added, mut removed) = (false, false);
+        for change in &changes.changes {
+            if change.path.extension().is_none_or(|e| e != "nix") {
+                continue;
+            }
+            let targets = |src: Option<&Source>| -> std::collections::BTreeSet<PathBuf> {
+                src.map(|s| {
+                    crate::nix_paths::literals(&change.path, s.root())
+                        .into_iter()
+                        .map(|l| l.target)
+                        .collect()
+                })
+                .unwrap_or_default()
+            };
+            let was = targets(self.previous_source(&change.path)?.as_ref());
+            let now = targets(self.source(&change.path)?.as_deref());
+            added |= !now.is_subset(&was);
+            removed |= !was.is_subset(&now);
+        }
+        Ok((added, removed))
+    }
+
     pub fn is_active(&self, rule: &str) -> bool {
         self.active.contains(&rule)
     }
@@ -143,8 +242,19 @@ impl<'a> Scope<'a> {
         }
     }
 
-    /// The existing `.nix` files to examine.
+    /// The existing `.nix` files to examine, less those `[guard] exclude`
+    /// lists.
     pub fn nix_files(&self) -> Vec<PathBuf> {
+        let mut files = self.selected_nix_files();
+        files.retain(|f| !self.excluded.contains(f));
+        files
+    }
+
+    pub fn is_excluded(&self, path: &Path) -> bool {
+        self.excluded.contains(path)
+    }
+
+    fn selected_nix_files(&self) -> Vec<PathBuf> {
         match &self.selection {
             Selection::All => self.files.nix_files(),
             Selection::Paths(paths) => self

@@ -28,6 +28,7 @@ pub(super) fn classify(node: &SyntaxNode, base: Option<String>) -> LlamaRef {
         },
         range: start(node)..end(node),
         base,
+        own_instance: false,
     }
 }
 
@@ -85,5 +86,6 @@ pub(super) fn override_chain(start_node: &SyntaxNode, base: Option<String>) -> L
         kind: RefKind::Override { args, attrs },
         range: start(&node)..end(&node),
         base,
+        own_instance: false,
     }
 }

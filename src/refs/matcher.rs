@@ -1,12 +1,15 @@
-//! Walking a file's syntax tree for the three ways a reference is written:
-//! a select path (`pkgs.llama-cpp`), a bare name under `with pkgs;`, and an
-//! `inherit (pkgs) llama-cpp;`.
+//! Walking a file's syntax tree for the ways a reference is written: a
+//! select path (`pkgs.llama-cpp`), a bare name under `with pkgs;`, an
+//! `inherit (pkgs) llama-cpp;`, and a nixpkgs instance of its own
+//! (`nixpkgs.legacyPackages.${system}.llama-cpp`,
+//! `(import inputs.nixpkgs { … }).llama-cpp`).
 
 use rnix::ast;
 use rnix::{SyntaxKind, SyntaxNode};
 use rowan::ast::AstNode;
 
 use super::classify::{classify, is_override_attr, override_chain};
+use super::instance::own_instance;
 use super::scope::with_package_set;
 use super::service::services_without_package;
 use super::{LlamaRef, PACKAGE, RefKind, is_package_set};
@@ -14,6 +17,24 @@ use crate::syntax::{self, end, start};
 
 /// All references to nixpkgs' llama-cpp in a parsed file, in source order.
 pub fn find(root: &ast::Root) -> Vec<LlamaRef> {
+    let mut refs: Vec<LlamaRef> = walk(root, &|n| n == PACKAGE)
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    refs.extend(services_without_package(root));
+    refs.sort_by_key(|r| r.range.start);
+    refs
+}
+
+/// References to a package of nixpkgs whose name `is_name` accepts, in the
+/// same forms as [`find`] (without the service), each with the name.
+pub fn find_named(root: &ast::Root, is_name: &dyn Fn(&str) -> bool) -> Vec<(String, LlamaRef)> {
+    let mut refs = walk(root, is_name);
+    refs.sort_by_key(|(_, r)| r.range.start);
+    refs
+}
+
+fn walk(root: &ast::Root, is_name: &dyn Fn(&str) -> bool) -> Vec<(String, LlamaRef)> {
     let mut refs = Vec::new();
     for node in root.syntax().descendants() {
         match node.kind() {
@@ -24,23 +45,42 @@ pub fn find(root: &ast::Root) -> Vec<LlamaRef> {
                 if is_inner_select(&node) {
                     continue;
                 }
-                let Some(path) = syntax::select_path(&ast::Expr::Select(select.clone())) else {
+                let path = syntax::select_path(&ast::Expr::Select(select.clone()));
+                let at = path.as_ref().and_then(|p| package_position(p, is_name));
+                let (name, base, rest, own) = match (at, own_instance(&select, is_name)) {
+                    (Some(at), _) => {
+                        let path = path.expect("a path");
+                        (
+                            path[at].clone(),
+                            path[..at].join("."),
+                            path[at + 1..].to_vec(),
+                            false,
+                        )
+                    }
+                    (None, Some(found)) => (found.name, found.base, found.rest, true),
+                    (None, None) => continue,
+                };
+                let r = if rest.is_empty() {
+                    classify(&node, Some(base))
+                } else if is_override_attr(&rest[0]) {
+                    override_chain(&node, Some(base))
+                } else {
                     continue;
                 };
-                if let Some(at) = package_position(&path) {
-                    let base = Some(path[..at].join("."));
-                    if path.len() == at + 1 {
-                        refs.push(classify(&node, base));
-                    } else if is_override_attr(&path[at + 1]) {
-                        refs.push(override_chain(&node, base));
-                    }
-                }
+                refs.push((
+                    name,
+                    LlamaRef {
+                        own_instance: own,
+                        ..r
+                    },
+                ));
             }
             SyntaxKind::NODE_IDENT => {
-                if node.text() != PACKAGE || !is_expression_ident(&node) {
+                let name = node.text().to_string();
+                if !is_name(&name) || !is_expression_ident(&node) {
                     continue;
                 }
-                if let Some(set) = with_package_set(&node) {
+                if let Some(set) = with_package_set(&node, &name) {
                     // Under `with pkgs;` the bare name stays bare; under
                     // another instance the rewrite must name `pkgs`.
                     let base = (set != "pkgs").then_some(set);
@@ -52,11 +92,11 @@ pub fn find(root: &ast::Root) -> Vec<LlamaRef> {
                         .and_then(|p| syntax::attrpath_names(&p))
                         .is_some_and(|names| is_override_attr(&names[0]));
                     if is_override {
-                        refs.push(override_chain(parent.as_ref().unwrap(), base));
+                        refs.push((name, override_chain(parent.as_ref().unwrap(), base)));
                     } else {
                         let mut r = classify(&node, None);
                         r.base = base;
-                        refs.push(r);
+                        refs.push((name, r));
                     }
                 }
             }
@@ -69,39 +109,42 @@ pub fn find(root: &ast::Root) -> Vec<LlamaRef> {
                     .and_then(|f| f.expr())
                     .and_then(|e| syntax::select_path(&e))
                     .is_some_and(|p| p.len() == 1 && is_package_set(&p[0]));
-                let names_it = inherit
+                let named = inherit
                     .attrs()
-                    .any(|a| syntax::attr_name(&a).as_deref() == Some(PACKAGE));
-                if from_pkgs && names_it {
-                    refs.push(LlamaRef {
-                        kind: RefKind::Inherit,
-                        range: start(&node)..end(&node),
-                        base: inherit
-                            .from()
-                            .and_then(|f| f.expr())
-                            .map(|e| e.syntax().to_string()),
-                    });
+                    .filter_map(|a| syntax::attr_name(&a))
+                    .find(|n| is_name(n));
+                if let (true, Some(name)) = (from_pkgs, named) {
+                    refs.push((
+                        name,
+                        LlamaRef {
+                            kind: RefKind::Inherit,
+                            range: start(&node)..end(&node),
+                            base: inherit
+                                .from()
+                                .and_then(|f| f.expr())
+                                .map(|e| e.syntax().to_string()),
+                            own_instance: false,
+                        },
+                    ));
                 }
             }
             _ => {}
         }
     }
-    refs.extend(services_without_package(root));
-    refs.sort_by_key(|r| r.range.start);
     refs
 }
 
 /// Where `llama-cpp` stands in a select path when it is a reference:
 /// `pkgs.llama-cpp` (1), or `pkgs.unstable.llama-cpp` (2, an overlay's
 /// second instance).
-fn package_position(path: &[String]) -> Option<usize> {
-    if path.len() >= 2 && is_package_set(&path[0]) && path[1] == PACKAGE {
+fn package_position(path: &[String], is_name: &dyn Fn(&str) -> bool) -> Option<usize> {
+    if path.len() >= 2 && is_package_set(&path[0]) && is_name(&path[1]) {
         return Some(1);
     }
     let second_instance = path.len() >= 3
         && path[0] == "pkgs"
         && matches!(path[1].as_str(), "stable" | "unstable" | "master")
-        && path[2] == PACKAGE;
+        && is_name(&path[2]);
     second_instance.then_some(2)
 }
 

@@ -3,18 +3,57 @@
 //! references: option paths (`systemd.services.llama-cpp`), other package
 //! sets (`pkgs.myns.llama-cpp`), inputs, strings and comments.
 
+pub mod allow;
+mod call_package;
 mod classify;
+mod instance;
 mod matcher;
 mod option_path;
 mod scope;
 mod service;
+mod spared;
 
-pub use matcher::find;
+pub use call_package::{call_packages, takes_llama_cpp};
+pub use matcher::{find, find_named};
 pub use option_path::full_path;
+pub use service::sets_service_package;
+pub use spared::applies_upstream_overlay;
 
 use std::ops::Range;
+use std::path::Path;
+
+use rnix::ast;
 
 pub const PACKAGE: &str = "llama-cpp";
+
+/// [`find`], and the `callPackage` calls of package files that take
+/// `llama-cpp` (`takes` says which named file does: it reads the file,
+/// which this module does not).
+pub fn find_in(
+    file: &Path,
+    root: &ast::Root,
+    takes: &mut dyn FnMut(&Path) -> bool,
+) -> Vec<LlamaRef> {
+    let mut refs = find(root);
+    for (range, target) in call_packages(file, root) {
+        if takes(&target) {
+            refs.push(LlamaRef {
+                kind: RefKind::CallPackage { target },
+                range,
+                base: None,
+                own_instance: false,
+            });
+        }
+    }
+    refs.sort_by_key(|r| r.range.start);
+    refs
+}
+
+/// Every form of reference names `llama-cpp` or calls `callPackage`: a
+/// file with neither need not be parsed.
+pub fn may_refer(text: &str) -> bool {
+    text.contains(PACKAGE) || text.contains("callPackage")
+}
 
 /// Names under which modules and overlays see nixpkgs.
 const PACKAGE_SETS: &[&str] = &["pkgs", "prev", "final", "super"];
@@ -44,6 +83,9 @@ pub enum RefKind {
     ServiceWithoutPackage,
     /// `"${pkgs.llama-cpp}/bin/…"`.
     Interpolation,
+    /// `callPackage ./pkgs/llama.nix { }` of a file that takes `llama-cpp`
+    /// as an argument (so gets nixpkgs' build); the range is the call.
+    CallPackage { target: std::path::PathBuf },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +97,9 @@ pub struct LlamaRef {
     /// `None` for a bare name under `with pkgs;` (under `with unstable;`,
     /// that instance).
     pub base: Option<String>,
+    /// Through a nixpkgs instance of its own (`legacyPackages`, `import
+    /// nixpkgs { }`), which no overlay of the host reaches.
+    pub own_instance: bool,
 }
 
 impl LlamaRef {
@@ -62,5 +107,11 @@ impl LlamaRef {
     /// 0005 removes, not a host's reference for 0004 to rewrite.
     pub fn in_overlay(&self) -> bool {
         matches!(self.base.as_deref(), Some("prev" | "super" | "final"))
+    }
+
+    /// Through the host's own `pkgs` (bare under `with pkgs;`, or
+    /// `pkgs.…`), where the host's overlays apply.
+    pub fn through_host_pkgs(&self) -> bool {
+        !self.own_instance && matches!(self.base.as_deref(), None | Some("pkgs"))
     }
 }

@@ -1,21 +1,21 @@
-//! Which nixpkgs instance a bare `llama-cpp` resolves through: the
+//! Which nixpkgs instance a bare `llama-cpp` (or other name) resolves through: the
 //! innermost `with`, unless a `let` or a function parameter binds the name.
 
 use rnix::SyntaxNode;
 use rnix::ast::{self, HasEntry};
 use rowan::ast::AstNode;
 
-use super::{PACKAGE, is_package_set};
+use super::is_package_set;
 use crate::syntax;
 
 /// The package set of the innermost `with pkgs;` (or `with unstable;`)
 /// whose body holds the name, when no `let` or function parameter binds it
 /// (lexical bindings win over `with` in Nix, however far out they are).
-pub(super) fn with_package_set(node: &SyntaxNode) -> Option<String> {
+pub(super) fn with_package_set(node: &SyntaxNode, name: &str) -> Option<String> {
     let mut child = node.clone();
     let mut namespace = None;
     for ancestor in node.ancestors().skip(1) {
-        if binds_name(&ancestor, PACKAGE) {
+        if binds_name(&ancestor, name) {
             return None;
         }
         if let Some(with) = ast::With::cast(ancestor.clone())

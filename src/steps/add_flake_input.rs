@@ -10,7 +10,8 @@ use super::{Changeset, Context, Plan};
 use crate::config::{CONFIG_FILE, Config};
 use crate::edit::{self, Splice};
 use crate::error::Result;
-use crate::flake::{self, FLAKE_FILE, Flake, is_upstream};
+use crate::flake::{self, FLAKE_FILE, Flake};
+pub(crate) use crate::flake::{follow_target, is_upstream};
 use crate::syntax::{self, end, start};
 
 pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
@@ -178,32 +179,6 @@ fn naming_input(config: &Config, text: Option<&str>, input: &str) -> String {
         out.push('\n');
     }
     out
-}
-
-/// The flake's own nixpkgs input for upstream's `nixpkgs` to follow: the
-/// input named `nixpkgs`, else the nixpkgs input the hosts are built with
-/// (`stable-nixpkgs.lib.nixosSystem`), else the only input whose url names
-/// nixpkgs.
-fn follow_target(flake: &Flake, text: &str, follows: &str) -> Option<String> {
-    let names = flake.input_names();
-    if names.iter().any(|n| n == follows) {
-        return Some(follows.to_string());
-    }
-    let nixpkgs_inputs: Vec<String> = flake
-        .input_entries()
-        .into_iter()
-        .filter(|e| e.path[1..] == ["url"])
-        .filter(|e| {
-            e.string_value()
-                .is_some_and(|u| u.to_ascii_lowercase().contains("/nixpkgs"))
-        })
-        .map(|e| e.input().to_string())
-        .collect();
-    nixpkgs_inputs
-        .iter()
-        .find(|n| text.contains(&format!("{n}.lib.nixosSystem")))
-        .or_else(|| (nixpkgs_inputs.len() == 1).then(|| &nixpkgs_inputs[0]))
-        .cloned()
 }
 
 /// Inserts the new input after the last one, in the style already used.

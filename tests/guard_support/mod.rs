@@ -100,6 +100,21 @@ pub fn git_in(dir: &Path, args: &[&str]) -> Output {
         .expect("run git")
 }
 
+/// `flake-migrate ARGS -- <stand-in overrides>` in `dir`, with evaluation.
+pub fn fm_eval_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .arg("--")
+        .args(support::migration_override_args(dir))
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("NO_COLOR", "1")
+        .env("NIX_CONFIG", support::NIX_CONFIG)
+        .output()
+        .expect("run flake-migrate")
+}
+
 pub fn fm_in(dir: &Path, args: &[&str]) -> Output {
     // The guard never evaluates; the migrations it guards are made on the
     // static reading here (evaluation is exercised by migrate_shapes).

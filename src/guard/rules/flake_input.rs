@@ -7,7 +7,7 @@ use rowan::ast::AstNode;
 
 use crate::catalogue::{self, Operation};
 use crate::error::Result;
-use crate::flake::{FLAKE_FILE, Flake};
+use crate::flake::{FLAKE_FILE, Flake, follow_target, is_upstream};
 use crate::guard::{Finding, Rule, Scope};
 use crate::syntax;
 
@@ -42,6 +42,10 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
     let input = scope.config.input.as_str();
     let url = scope.config.url.as_str();
     let follows = followed_input();
+    // The input step 0001 made it follow: `nixpkgs`, or the nixpkgs input
+    // the hosts are built with when the flake has none of that name.
+    let target = follow_target(&flake, &src.text, follows);
+    let shown = target.as_deref().unwrap_or(follows);
     let entries = flake.input_entries();
     let own: Vec<_> = entries.iter().filter(|e| e.input() == input).collect();
     let Some(first) = own.first() else {
@@ -61,7 +65,7 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
             Finding::at(path, range, format!("flake input `{input}` is missing"))
                 .label(format!("`{input}` is not among these inputs"))
                 .help(format!(
-                    "declare it again: `{input} = {{ url = \"{url}\"; inputs.{follows}.follows = \"{follows}\"; }};`"
+                    "declare it again: `{input} = {{ url = \"{url}\"; inputs.{follows}.follows = \"{shown}\"; }};`"
                 )),
         ]);
     };
@@ -95,18 +99,23 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
             .help(format!("set `inputs.{input}.url = \"{url}\";`")),
         ),
     }
+    let Some(target) = target.as_deref() else {
+        // No nixpkgs input to follow: 0001 refuses such a flake, and there is
+        // no follows to expect.
+        return Ok(out);
+    };
     let follow_path = ["inputs", follows, "follows"];
     match own.iter().find(|e| e.path[1..] == follow_path) {
-        Some(e) if e.string_value().as_deref() == Some(follows) => {}
+        Some(e) if e.string_value().as_deref() == Some(target) => {}
         Some(e) => out.push(
             Finding::at(
                 path,
                 value_range(e),
-                format!("flake input `{input}` no longer follows `{follows}`"),
+                format!("flake input `{input}` no longer follows `{target}`"),
             )
-            .label(format!("expected \"{follows}\""))
+            .label(format!("expected \"{target}\""))
             .help(format!(
-                "set `inputs.{input}.inputs.{follows}.follows = \"{follows}\";` so upstream builds against your nixpkgs"
+                "set `inputs.{input}.inputs.{follows}.follows = \"{target}\";` so upstream builds against your hosts' nixpkgs"
             )),
         ),
         None => {
@@ -115,11 +124,11 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
                 Finding::at(
                     path,
                     syntax::range(anchor.entry.syntax().text_range()),
-                    format!("flake input `{input}` does not follow `{follows}`"),
+                    format!("flake input `{input}` does not follow `{target}`"),
                 )
                 .label(format!("`inputs.{follows}.follows` is missing here"))
                 .help(format!(
-                    "add `inputs.{follows}.follows = \"{follows}\";` to the `{input}` input"
+                    "add `inputs.{follows}.follows = \"{target}\";` to the `{input}` input"
                 )),
             );
         }
@@ -139,11 +148,6 @@ fn followed_input() -> &'static str {
             })
             .unwrap_or_else(|| "nixpkgs".into())
     })
-}
-
-/// `github:ggml-org/llama.cpp` also accepts a pinned `…/llama.cpp/b4000`.
-fn is_upstream(found: &str, url: &str) -> bool {
-    found == url || found.starts_with(&format!("{url}/")) || found.starts_with(&format!("{url}?"))
 }
 
 #[cfg(test)]
@@ -186,6 +190,23 @@ mod tests {
         assert_eq!(fork.len(), 2, "{fork:?}");
         assert!(fork[0].contains("points at `github:me/llama.cpp`"));
         assert!(fork[1].contains("no longer follows `nixpkgs`"));
+    }
+
+    #[test]
+    fn follows_the_nixpkgs_input_the_hosts_are_built_with() {
+        let flake = |follows: &str| {
+            format!(
+                "{{\n  inputs.nixpkgs-unstable.url = \"github:NixOS/nixpkgs/nixos-unstable\";\n  inputs.llama-cpp = {{ url = \"github:GGML-org/llama.cpp\"; inputs.nixpkgs.follows = \"{follows}\"; }};\n  outputs = {{ nixpkgs-unstable, ... }}: {{ nixosConfigurations.a = nixpkgs-unstable.lib.nixosSystem {{ modules = [ ]; }}; }};\n}}"
+            )
+        };
+        assert_eq!(
+            findings(&super::RULE, &[("flake.nix", &flake("nixpkgs-unstable"))]),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            findings(&super::RULE, &[("flake.nix", &flake("nixpkgs"))]),
+            ["flake.nix:3:84: flake input `llama-cpp` no longer follows `nixpkgs-unstable`"]
+        );
     }
 
     #[test]

@@ -87,19 +87,34 @@ pub(crate) mod testing {
         findings_with(rule, &seed_config(), files)
     }
 
-    pub fn findings_with(
+    /// The help of each finding of `rule` over `files`.
+    pub fn helps(rule: &'static Rule, files: &[(&str, &str)]) -> Vec<String> {
+        violations(rule, &seed_config(), files)
+            .iter()
+            .map(|v| v.help().to_string())
+            .collect()
+    }
+
+    fn violations(
         rule: &'static Rule,
         config: &Config,
         files: &[(&str, &str)],
-    ) -> Vec<String> {
+    ) -> Vec<guard::Violation> {
         let mut tree = WorkTree::new(Path::new("/nonexistent/flake-migrate-test"), Vec::new());
         for (path, text) in files {
             tree.stage(Path::new(path), Some(text.to_string()));
         }
         let state = State::default();
         let scope = Scope::new(&tree, config, &state, vec![rule.id], Selection::All);
-        guard::run(&scope, &[rule])
-            .unwrap()
+        guard::run(&scope, &[rule]).unwrap()
+    }
+
+    pub fn findings_with(
+        rule: &'static Rule,
+        config: &Config,
+        files: &[(&str, &str)],
+    ) -> Vec<String> {
+        violations(rule, config, files)
             .into_iter()
             .map(|v| {
                 let place = match v.position {

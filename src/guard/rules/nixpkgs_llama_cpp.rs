@@ -1,33 +1,56 @@
-//! `nixpkgs-llama-cpp` (after 0004): the hosts that have a variant do not
-//! reference nixpkgs' llama-cpp again, in any form step 0004 rewrites.
+//! `nixpkgs-llama-cpp` (after 0004): no tracked `.nix` file references
+//! nixpkgs' llama-cpp, in any form, whichever hosts import it; and a
+//! `llama-cpp-<variant>` name is the overlay's for every host that could see
+//! it. The hosts only make the help precise, and can spare a reference
+//! their own configuration makes upstream's.
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use crate::config::Variant;
 use crate::error::Result;
+use crate::guard::hosts::{self, HostFacts};
 use crate::guard::{Finding, Rule, Scope};
-use crate::model::Model;
+use crate::model::Host;
 use crate::refs::{LlamaRef, RefKind};
 
 pub const RULE: Rule = Rule {
     id: "nixpkgs-llama-cpp",
-    summary: "hosts with a llama.cpp variant must not use nixpkgs' llama-cpp",
+    summary: "no file may use nixpkgs' llama-cpp once the hosts have upstream's variants",
     help: "use the host's variant from the overlay, e.g. `pkgs.llama-cpp-cuda`",
     explanation: "\
 Step 0004 rewrote every reference to nixpkgs' `llama-cpp` in the modules of
 the hosts listed under [hosts] in flake-migrate.toml to the host's upstream
 variant (`llama-cpp-cpu`, `-cuda`, `-vulkan`, `-rocm`). A new reference puts
-nixpkgs' build, which lags upstream, back on the host.
+nixpkgs' build, which lags upstream, back on a host.
 
-It finds the same forms 0004 rewrites: `pkgs.llama-cpp`, `llama-cpp` under
-`with pkgs;`, `inherit (pkgs) llama-cpp`, `\"${pkgs.llama-cpp}/bin/…\"`,
+The rule holds for every tracked `.nix` file, whether or not the guard knows
+which hosts import it (directory auto-imports, import-tree, haumea and the
+like are not followed statically), so a later change to an `imports` list
+cannot bring a reference in unseen. Where the hosts are known, the help says
+which variant to use, or that a host has none yet (`flake-migrate init --host
+H=VARIANT`, then `up`).
+
+It finds the forms 0004 rewrites: `pkgs.llama-cpp`, `llama-cpp` under `with
+pkgs;`, `inherit (pkgs) llama-cpp`, `\"${pkgs.llama-cpp}/bin/…\"`,
 `(pkgs.llama-cpp.override { … })` (reported by `llama-cpp-override` once step
-0005 is applied), and `services.llama-cpp.enable = true` without a `package`
-(the module's default package is nixpkgs' build). Look-alikes are fine:
-`systemd.services.llama-cpp`, `pkgs.myns.llama-cpp`, strings and comments.
-Files of hosts without a variant are not checked. For an intentional
-exception, end the line with `# flake-migrate: allow nixpkgs-llama-cpp`, or
-put that comment alone on the line before.",
+0005 is applied), `services.llama-cpp.enable = true` when no module of the
+host sets `services.llama-cpp.package` (the default is nixpkgs' build); and
+nixpkgs instances no overlay reaches (`nixpkgs.legacyPackages.${system}.llama-cpp`,
+`(import inputs.nixpkgs { … }).llama-cpp`), and `callPackage ./pkg.nix { }` of
+a file that takes `llama-cpp` as an argument. A host that applies upstream's
+own `inputs.llama-cpp.overlays.default` has upstream's build as
+`pkgs.llama-cpp`: references only such hosts see are fine.
+
+nixpkgs has its own `llama-cpp-cuda`, `-vulkan` and `-rocm`: such a name is
+upstream's only where the overlay defines it, that is for the variants
+flake-migrate.toml lists, on hosts that import the overlay.
+
+Look-alikes are fine: `systemd.services.llama-cpp`, `pkgs.myns.llama-cpp`,
+strings and comments. Files that deliberately build with nixpkgs' llama-cpp
+go under `[guard] exclude = [\"pkgs/legacy/**\"]` in flake-migrate.toml; for
+one line, end it with `# flake-migrate: allow nixpkgs-llama-cpp`, or put that
+comment alone on the line before.",
     check,
 };
 
@@ -35,91 +58,210 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
     let overrides_elsewhere = scope.is_active(super::llama_cpp_override::RULE.id);
     let skip = super::old_override::old_override_files(scope);
     let mut out = Vec::new();
-    for file in scope.nix_files() {
+    for file in files_to_examine(scope)? {
         if skip.contains(&file) || file == scope.config.overlay {
             continue;
         }
         let Some(src) = scope.source(&file)? else {
             continue;
         };
-        let found: Vec<&LlamaRef> = src
-            .llama_refs()
-            .iter()
+        let found: Vec<LlamaRef> = scope
+            .llama_refs(&src)
+            .into_iter()
             // Overlays' own `prev.llama-cpp` are old overrides: step 0005
             // and its rule deal with them.
             .filter(|r| !r.in_overlay())
             .filter(|r| !(overrides_elsewhere && matches!(r.kind, RefKind::Override { .. })))
             .collect();
-        if found.is_empty() {
+        let named: Vec<&(Variant, LlamaRef)> = src
+            .variant_refs()
+            .iter()
+            .filter(|(_, r)| !r.in_overlay())
+            .collect();
+        if found.is_empty() && named.is_empty() {
             continue;
         }
         // Only now read the hosts: most files have no reference at all.
         let model = scope.model()?;
+        let seeing = |offset: usize| -> Result<Vec<(&Host, HostFacts)>> {
+            let hosts = model
+                .as_deref()
+                .map(|m| hosts::seeing(m, &file, offset))
+                .unwrap_or_default();
+            hosts
+                .into_iter()
+                .map(|h| Ok((h, scope.host_facts(h)?)))
+                .collect()
+        };
         for r in found {
-            let variants = match &model {
-                Some(m) => configured_hosts_at(m, scope, &file, r.range.start),
-                // A file that does not parse hides the hosts: report anyway.
-                None => Vec::new(),
-            };
-            if model.is_some() && variants.is_empty() {
+            let hosts = seeing(r.range.start)?;
+            if !hosts.is_empty()
+                && hosts
+                    .iter()
+                    .all(|(_, f)| r.spared_by(f.upstream_overlay, f.service_package))
+            {
                 continue;
             }
-            out.push(finding(&file, r, &variants));
+            out.push(reference(scope, &file, &r, &hosts));
+        }
+        for (variant, r) in named {
+            let hosts = seeing(r.range.start)?;
+            if let Some(f) = variant_name(scope, &file, *variant, r, &hosts) {
+                out.push(f);
+            }
         }
     }
     Ok(out)
 }
 
-/// The configured hosts (with their variants) whose configuration includes
-/// `offset` of `file`: every host importing the file, or, in a file that
-/// defines hosts, the host whose definition holds the offset.
-fn configured_hosts_at(
-    model: &Model,
-    scope: &Scope,
-    file: &Path,
-    offset: usize,
-) -> Vec<(String, Variant)> {
-    let mut hosts: Vec<&str> = model
-        .hosts
-        .iter()
-        .filter(|h| h.files.iter().any(|f| f == file))
-        .map(|h| h.name.as_str())
-        .collect();
-    hosts.extend(
-        model
-            .hosts_defined_at(file, offset)
-            .into_iter()
-            .map(|h| h.name.as_str()),
-    );
-    hosts.sort();
-    hosts.dedup();
-    hosts
-        .into_iter()
-        .filter_map(|h| Some((h.to_string(), *scope.config.hosts.get(h)?)))
-        .collect()
+/// The selected files; in a commit that can change what a host's
+/// configuration holds or does (flake.nix, a path added or dropped, an
+/// overlay or a llama-cpp setting edited), the hosts' files too: what they
+/// mean for a host may have changed although they did not.
+fn files_to_examine(scope: &Scope) -> Result<Vec<PathBuf>> {
+    let mut files = scope.nix_files();
+    let Some(changes) = scope.staged() else {
+        return Ok(files);
+    };
+    let (added, removed) = scope.paths_changed()?;
+    let mut reach = added || removed;
+    for change in &changes.changes {
+        if reach || change.path.extension().is_none_or(|e| e != "nix") {
+            continue;
+        }
+        let mentions = |text: &str| text.contains("overlays") || text.contains("llama-cpp");
+        reach = scope
+            .source(&change.path)?
+            .is_some_and(|s| mentions(&s.text))
+            || scope
+                .previous_source(&change.path)?
+                .is_some_and(|s| mentions(&s.text));
+    }
+    if !reach {
+        return Ok(files);
+    }
+    let Some(model) = scope.model()? else {
+        return Ok(files);
+    };
+    let mut all: BTreeSet<PathBuf> = files.drain(..).collect();
+    all.extend(model.flake_files.iter().cloned());
+    all.extend(model.hosts.iter().flat_map(|h| h.files.iter().cloned()));
+    Ok(all.into_iter().filter(|f| !scope.is_excluded(f)).collect())
 }
 
-fn finding(file: &Path, r: &LlamaRef, hosts: &[(String, Variant)]) -> Finding {
-    let suggestion = match hosts.first() {
-        Some((_, v)) if hosts.iter().all(|(_, o)| o == v) => Some(v.package_attr()),
-        _ => None,
+/// A `llama-cpp-<variant>` name that is nixpkgs' build for some host that
+/// could see it.
+fn variant_name(
+    scope: &Scope,
+    file: &Path,
+    variant: Variant,
+    r: &LlamaRef,
+    hosts: &[(&Host, HostFacts)],
+) -> Option<Finding> {
+    let name = variant.package_attr();
+    let configured = scope.config.variants();
+    let listed = || {
+        configured
+            .iter()
+            .map(|v| v.package_attr())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
-    let for_hosts = if hosts.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " ({})",
-            hosts
-                .iter()
-                .map(|(h, v)| format!("{h} uses {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+    let (message, help) = if !r.through_host_pkgs() {
+        let base = r.base.as_deref().unwrap_or("pkgs");
+        (
+            format!("`{base}.{name}` is nixpkgs' build"),
+            format!(
+                "the overlay is applied to the host's `pkgs`, not to `{base}`: use `pkgs.{name}`"
+            ),
         )
+    } else if !configured.contains(&variant) {
+        (
+            format!("`{name}` is nixpkgs' build: the overlay does not define it"),
+            format!(
+                "the overlay defines {} (the variants in flake-migrate.toml); to use {variant}, give the hosts that need it that variant (`flake-migrate init --host H={variant}`) and run `flake-migrate up`",
+                if configured.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    listed()
+                }
+            ),
+        )
+    } else {
+        let without: Vec<&str> = hosts
+            .iter()
+            .filter(|(_, f)| !f.overlay)
+            .map(|(h, _)| h.name.as_str())
+            .collect();
+        if without.is_empty() {
+            return None;
+        }
+        (
+            format!(
+                "`{name}` is nixpkgs' build on {}, which do{} not import the overlay",
+                without.join(", "),
+                if without.len() == 1 { "es" } else { "" }
+            ),
+            format!(
+                "give {} a variant in flake-migrate.toml and run `flake-migrate up` (step 0003 imports the overlay), or keep this file out of {} imports",
+                without.join(", "),
+                if without.len() == 1 { "its" } else { "their" }
+            ),
+        )
+    };
+    Some(
+        Finding::at(file, r.range.clone(), message)
+            .label("nixpkgs' build, not upstream's")
+            .help(help),
+    )
+}
+
+fn reference(scope: &Scope, file: &Path, r: &LlamaRef, hosts: &[(&Host, HostFacts)]) -> Finding {
+    let with_variant: Vec<(&str, Variant)> = hosts
+        .iter()
+        .filter_map(|(h, _)| Some((h.name.as_str(), *scope.config.hosts.get(&h.name)?)))
+        .collect();
+    let without: Vec<&str> = hosts
+        .iter()
+        .filter(|(h, _)| !scope.config.hosts.contains_key(&h.name))
+        .map(|(h, _)| h.name.as_str())
+        .collect();
+    let suggestion = match with_variant.first() {
+        Some((_, v)) if with_variant.iter().all(|(_, o)| o == v) => Some(v.package_attr()),
+        _ => None,
     };
     let variant = suggestion
         .clone()
         .unwrap_or_else(|| "llama-cpp-<variant>".into());
-    let base = r.base.as_deref().unwrap_or("pkgs");
+    let mut why = Vec::new();
+    if !with_variant.is_empty() {
+        why.push(
+            with_variant
+                .iter()
+                .map(|(h, v)| format!("{h} uses {v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    if !without.is_empty() {
+        let hs = without.join(", ");
+        let eg = without[0];
+        why.push(format!(
+            "{hs} ha{} no variant: run `flake-migrate init --host {eg}=VARIANT` and `flake-migrate up`",
+            if without.len() == 1 { "s" } else { "ve" }
+        ));
+    }
+    if hosts.is_empty() {
+        why.push(format!(
+            "no host is known to import {}; if it deliberately builds with nixpkgs' llama-cpp, list it under `[guard] exclude` in flake-migrate.toml",
+            file.display()
+        ));
+    }
+    let for_hosts = format!(" ({})", why.join("; "));
+    let base = match (&r.base, r.through_host_pkgs()) {
+        (Some(b), true) => b.as_str(),
+        _ => "pkgs",
+    };
     let (message, label, help) = match &r.kind {
         RefKind::ServiceWithoutPackage => (
             "`services.llama-cpp` is enabled without a `package`".to_string(),
@@ -138,8 +280,22 @@ fn finding(file: &Path, r: &LlamaRef, hosts: &[(String, Variant)]) -> Finding {
             "nixpkgs' llama-cpp".to_string(),
             format!("use `{base}.{variant}` instead{for_hosts}"),
         ),
+        RefKind::CallPackage { target } => (
+            format!(
+                "callPackage of {}, which takes nixpkgs' llama-cpp as `llama-cpp`",
+                target.display()
+            ),
+            "callPackage passes nixpkgs' llama-cpp".to_string(),
+            format!(
+                "build on the overlay's variant instead: pass `{{ llama-cpp = pkgs.{variant}; }}` and drop what only nixpkgs' package accepts{for_hosts}"
+            ),
+        ),
         RefKind::Bare | RefKind::Select | RefKind::Interpolation => (
-            "reference to nixpkgs' llama-cpp".to_string(),
+            if r.own_instance {
+                "reference to nixpkgs' llama-cpp through an instance of its own".to_string()
+            } else {
+                "reference to nixpkgs' llama-cpp".to_string()
+            },
             "nixpkgs' build, not upstream's".to_string(),
             match r.kind {
                 RefKind::Bare => format!("use `{variant}` instead{for_hosts}"),
@@ -165,8 +321,9 @@ mod tests {
   };
 }"#;
 
+    // boron has no variant: its reference was let through before (issue 10, hole 2).
     #[test]
-    fn every_form_in_a_configured_host_fails() {
+    fn every_form_in_any_host_fails() {
         let carbon = r#"{ pkgs, ... }: {
   environment.systemPackages = with pkgs; [ llama-cpp ];
   services.llama-cpp.enable = true;
@@ -188,6 +345,7 @@ mod tests {
         assert_eq!(
             found,
             [
+                "machines/boron.nix:1:49: reference to nixpkgs' llama-cpp",
                 "machines/carbon.nix:2:45: reference to nixpkgs' llama-cpp",
                 "machines/carbon.nix:3:3: `services.llama-cpp` is enabled without a `package`",
                 "machines/carbon.nix:5:31: reference to nixpkgs' llama-cpp",
@@ -206,6 +364,171 @@ mod tests {
         assert_eq!(
             found,
             ["machines/carbon.nix:3:34: reference to nixpkgs' llama-cpp (allowed)"]
+        );
+    }
+
+    /// The help of each finding, for the tests of what it says.
+    fn helps(files: &[(&str, &str)]) -> Vec<String> {
+        crate::guard::rules::testing::helps(&super::RULE, files)
+    }
+
+    #[test]
+    fn a_file_no_host_is_known_to_import_fails_and_says_so() {
+        let files = [
+            ("flake.nix", FLAKE),
+            ("machines/carbon.nix", "{ }"),
+            (
+                "machines/llm.nix",
+                "{ pkgs, ... }: {\n  environment.systemPackages = [ pkgs.llama-cpp ];\n}",
+            ),
+        ];
+        assert_eq!(
+            findings(&super::RULE, &files),
+            ["machines/llm.nix:2:34: reference to nixpkgs' llama-cpp"]
+        );
+        let help = &helps(&files)[0];
+        assert!(
+            help.contains("no host is known to import machines/llm.nix"),
+            "{help}"
+        );
+        assert!(help.contains("[guard] exclude"), "{help}");
+    }
+
+    #[test]
+    fn a_host_without_a_variant_is_told_how_to_get_one() {
+        let files = [
+            ("flake.nix", FLAKE),
+            (
+                "machines/boron.nix",
+                "{ pkgs, ... }: { environment.systemPackages = [ pkgs.llama-cpp ]; }",
+            ),
+        ];
+        let help = &helps(&files)[0];
+        assert!(
+            help.contains("boron has no variant: run `flake-migrate init --host boron=VARIANT`"),
+            "{help}"
+        );
+    }
+
+    #[test]
+    fn excluded_paths_are_not_examined() {
+        let mut config = crate::guard::rules::testing::seed_config();
+        config.guard.exclude = vec!["pkgs/legacy/**".into()];
+        let files = [
+            ("pkgs/legacy/old/llama.nix", "{ pkgs }: pkgs.llama-cpp"),
+            ("pkgs/llama.nix", "{ pkgs }: pkgs.llama-cpp"),
+        ];
+        assert_eq!(
+            crate::guard::rules::testing::findings_with(&super::RULE, &config, &files),
+            ["pkgs/llama.nix:1:11: reference to nixpkgs' llama-cpp"]
+        );
+    }
+
+    #[test]
+    fn instances_of_their_own_and_call_package_are_references() {
+        let module = r#"{ pkgs, inputs, system, ... }: {
+  a = inputs.nixpkgs.legacyPackages.${system}.llama-cpp;
+  b = inputs.nixpkgs.legacyPackages.x86_64-linux.llama-cpp;
+  c = (import inputs.nixpkgs { inherit system; }).llama-cpp;
+  d = pkgs.callPackage ./pkgs/llama.nix { };
+  e = pkgs.callPackage ./pkgs/fine.nix { };
+  f = inputs.llama-cpp.legacyPackages.${system}.llamaPackages.llama-cpp;
+}"#;
+        let files = [
+            ("hosts/m.nix", module),
+            (
+                "hosts/pkgs/llama.nix",
+                "{ llama-cpp }: llama-cpp.override { cudaSupport = true; }",
+            ),
+            ("hosts/pkgs/fine.nix", "{ hello }: hello"),
+        ];
+        assert_eq!(
+            findings(&super::RULE, &files),
+            [
+                "hosts/m.nix:2:7: reference to nixpkgs' llama-cpp through an instance of its own",
+                "hosts/m.nix:3:7: reference to nixpkgs' llama-cpp through an instance of its own",
+                "hosts/m.nix:4:7: reference to nixpkgs' llama-cpp through an instance of its own",
+                "hosts/m.nix:5:7: callPackage of hosts/pkgs/llama.nix, which takes nixpkgs' llama-cpp as `llama-cpp`",
+            ]
+        );
+    }
+
+    const FLEET: &str = r#"{
+  outputs = { nixpkgs, ... }@inputs: {
+    nixosConfigurations = {
+      carbon = nixpkgs.lib.nixosSystem { modules = [ ./machines/carbon.nix ./nixos/overlays/llama-cpp.nix ]; };
+      boron = nixpkgs.lib.nixosSystem { modules = [ ./machines/boron.nix ]; };
+      up = nixpkgs.lib.nixosSystem { modules = [ ./machines/up.nix { nixpkgs.overlays = [ inputs.llama-cpp.overlays.default ]; } ]; };
+    };
+  };
+}"#;
+
+    #[test]
+    fn variant_names_are_upstreams_only_where_the_overlay_defines_them() {
+        let files = [
+            ("flake.nix", FLEET),
+            (
+                "machines/carbon.nix",
+                "{ pkgs, unstable, ... }: {\n  a = [ pkgs.llama-cpp-cuda pkgs.llama-cpp-vulkan ];\n  b = pkgs.llama-cpp-rocm;\n  c = unstable.llama-cpp-cuda;\n  d = pkgs.llama-cpp-python;\n}",
+            ),
+            (
+                "machines/boron.nix",
+                "{ pkgs, ... }: { imports = [ ./shared.nix ]; }",
+            ),
+            (
+                "machines/shared.nix",
+                "{ pkgs, ... }: { x = with pkgs; [ llama-cpp-cuda ]; }",
+            ),
+        ];
+        assert_eq!(
+            findings(&super::RULE, &files),
+            [
+                "machines/carbon.nix:3:7: `llama-cpp-rocm` is nixpkgs' build: the overlay does not define it",
+                "machines/carbon.nix:4:7: `unstable.llama-cpp-cuda` is nixpkgs' build",
+                "machines/shared.nix:1:35: `llama-cpp-cuda` is nixpkgs' build on boron, which does not import the overlay",
+            ]
+        );
+    }
+
+    #[test]
+    fn upstreams_own_overlay_makes_llama_cpp_upstreams() {
+        let files = [
+            ("flake.nix", FLEET),
+            (
+                "machines/up.nix",
+                "{ pkgs, ... }: {\n  a = [ pkgs.llama-cpp ];\n  b = pkgs.llama-cpp.override { cudaSupport = true; };\n  services.llama-cpp.enable = true;\n}",
+            ),
+        ];
+        assert_eq!(
+            findings(&super::RULE, &files),
+            ["machines/up.nix:3:7: override of nixpkgs' llama-cpp"]
+        );
+    }
+
+    #[test]
+    fn the_service_package_may_be_set_in_another_module_of_the_host() {
+        let flake = FLAKE.replace(
+            "./machines/carbon.nix ]",
+            "./machines/carbon.nix ./machines/llm.nix ]",
+        );
+        let files = [
+            ("flake.nix", flake.as_str()),
+            (
+                "machines/carbon.nix",
+                "{ pkgs, ... }: { services.llama-cpp.package = pkgs.my-llama; }",
+            ),
+            (
+                "machines/llm.nix",
+                "{ ... }: { services.llama-cpp.enable = true; }",
+            ),
+            (
+                "machines/boron.nix",
+                "{ ... }: { services.llama-cpp.enable = true; }",
+            ),
+        ];
+        assert_eq!(
+            findings(&super::RULE, &files),
+            ["machines/boron.nix:1:12: `services.llama-cpp` is enabled without a `package`"]
         );
     }
 }

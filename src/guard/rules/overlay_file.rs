@@ -20,8 +20,10 @@ exactly the variants your hosts use. Hosts import it (0003) and install those
 names (0004).
 
 This rule fails when the file is deleted, when it no longer reads the upstream
-input, when a variant a host uses is missing from it, or when a variant is
-built from nixpkgs' `llama-cpp` again (`prev.llama-cpp.override …`).",
+input, when a variant a host uses is missing from it, when a variant is
+built from nixpkgs' `llama-cpp` again (`prev.llama-cpp.override …`), or when
+`llama-cpp-<variant>` is anything but upstream's output for that variant
+(`cpu` is upstream's `default`): `llama-cpp-cuda = upstream.vulkan;` fails.",
     check,
 };
 
@@ -90,6 +92,18 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
             Some((names.last()?.clone(), apv))
         })
         .collect();
+    // Names bound to the upstream input's packages (`upstream = inputs.llama-cpp.packages.${…};`).
+    let upstream_names: Vec<String> = src
+        .root()
+        .syntax()
+        .descendants()
+        .filter_map(ast::AttrpathValue::cast)
+        .filter_map(|apv| {
+            let names = syntax::attrpath_names(&apv.attrpath()?)?;
+            let reads = reads_packages(&flat_path(&apv.value()?)?, input);
+            (names.len() == 1 && reads).then(|| names[0].clone())
+        })
+        .collect();
     for (host_variant, hosts) in variants_with_hosts(scope) {
         let name = host_variant.package_attr();
         match defined.iter().find(|(n, _)| *n == name) {
@@ -131,11 +145,68 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
                             host_variant.upstream_package()
                         )),
                     );
+                    continue;
                 }
+                let wanted = host_variant.upstream_package();
+                let mapped = upstream_output(&value, &upstream_names, input);
+                if mapped.as_deref() == Some(wanted) {
+                    continue;
+                }
+                let (message, label) = match mapped {
+                    Some(other) => (
+                        format!("`{name}` maps to upstream's `{other}`, not its `{wanted}`"),
+                        format!("upstream's {other} build"),
+                    ),
+                    None => (
+                        format!("`{name}` is not upstream's `{wanted}` build"),
+                        "not an output of the upstream input".to_string(),
+                    ),
+                };
+                out.push(
+                    Finding::at(path, value_range, message)
+                        .label(label)
+                        .help(format!(
+                            "map it to upstream's build for {host_variant}: `{name} = upstream.{wanted};`"
+                        )),
+                );
             }
         }
     }
     Ok(out)
+}
+
+/// A select chain's names, `None` for each dynamic part:
+/// `inputs.llama-cpp.packages.${system}.cuda`.
+fn flat_path(expr: &ast::Expr) -> Option<Vec<Option<String>>> {
+    let ast::Expr::Select(select) = syntax::unparen(expr.clone()) else {
+        return syntax::select_path(expr).map(|p| p.into_iter().map(Some).collect());
+    };
+    if select.default_expr().is_some() {
+        return None;
+    }
+    let mut names: Vec<Option<String>> = syntax::select_path(&select.expr()?)?
+        .into_iter()
+        .map(Some)
+        .collect();
+    names.extend(select.attrpath()?.attrs().map(|a| syntax::attr_name(&a)));
+    Some(names)
+}
+
+/// `…inputs.<input>.packages…`, or `<input>.packages…`.
+fn reads_packages(path: &[Option<String>], input: &str) -> bool {
+    path.windows(2)
+        .any(|w| w[0].as_deref() == Some(input) && w[1].as_deref() == Some("packages"))
+}
+
+/// The upstream output a value is, as written: `upstream.cuda` (with
+/// `upstream` bound to the input's packages) or
+/// `inputs.llama-cpp.packages.${system}.cuda` give `cuda`; anything else
+/// (an override, another input) gives `None`.
+fn upstream_output(value: &ast::Expr, upstream_names: &[String], input: &str) -> Option<String> {
+    let path = flat_path(value)?;
+    let (last, base) = path.split_last()?;
+    let via_name = base.len() == 1 && base[0].as_ref().is_some_and(|n| upstream_names.contains(n));
+    (via_name || reads_packages(base, input)).then(|| last.clone())?
 }
 
 /// The names of a select chain up to its first dynamic part:
@@ -200,6 +271,39 @@ mod tests {
             [
                 "nixos/overlays/llama-cpp.nix: the llama.cpp overlay nixos/overlays/llama-cpp.nix is missing"
             ]
+        );
+    }
+
+    #[test]
+    fn each_variant_maps_to_upstreams_output_for_it() {
+        let swapped = GOOD.replace(
+            "llama-cpp-cuda = upstream.cuda",
+            "llama-cpp-cuda = upstream.vulkan",
+        );
+        assert_eq!(
+            findings(&super::RULE, &[(OVERLAY, &swapped)]),
+            [
+                "nixos/overlays/llama-cpp.nix:6:20: `llama-cpp-cuda` maps to upstream's `vulkan`, not its `cuda`"
+            ]
+        );
+        let other = GOOD.replace(
+            "upstream.vulkan",
+            "inputs.other.packages.x86_64-linux.vulkan",
+        );
+        assert_eq!(
+            findings(&super::RULE, &[(OVERLAY, &other)]),
+            [
+                "nixos/overlays/llama-cpp.nix:7:22: `llama-cpp-vulkan` is not upstream's `vulkan` build"
+            ]
+        );
+        let cpu = "{ inputs }: final: prev: { llama-cpp-cpu = inputs.llama-cpp.packages.${prev.system}.default; llama-cpp-cuda = inputs.llama-cpp.packages.${prev.system}.cuda; llama-cpp-vulkan = inputs.llama-cpp.packages.${prev.system}.vulkan; }";
+        let mut config = crate::guard::rules::testing::seed_config();
+        config
+            .hosts
+            .insert("boron".into(), crate::config::Variant::Cpu);
+        assert_eq!(
+            crate::guard::rules::testing::findings_with(&super::RULE, &config, &[(OVERLAY, cpu)]),
+            Vec::<String>::new()
         );
     }
 

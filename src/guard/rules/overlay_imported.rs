@@ -6,14 +6,8 @@
 //! that defines it) or in a module file it imports, as the host model
 //! (`crate::model`) follows them.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-
 use crate::error::Result;
-use crate::flake::FLAKE_FILE;
-use crate::guard::staged::Changes;
 use crate::guard::{Finding, Rule, Scope};
-use crate::nix_paths;
 
 pub const RULE: Rule = Rule {
     id: "overlay-imported",
@@ -39,9 +33,9 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
     if scope.config.hosts.is_empty() {
         return Ok(Vec::new());
     }
-    if let Some(changes) = scope.staged()
-        && !removes_a_path(scope, changes)?
-    {
+    // Only a commit that drops a path can drop an import: this keeps the
+    // hook from reading every host's modules on each commit.
+    if !scope.paths_changed()?.1 {
         return Ok(Vec::new());
     }
     let Some(model) = scope.model()? else {
@@ -77,38 +71,6 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
         );
     }
     Ok(out)
-}
-
-/// Whether a commit can have dropped an import: it changes flake.nix, or a
-/// path that HEAD's version of a file names is gone from the staged one.
-/// This keeps the hook from reading every host's modules on each commit.
-fn removes_a_path(scope: &Scope, changes: &Changes) -> Result<bool> {
-    if changes.touches(Path::new(FLAKE_FILE)) {
-        return Ok(true);
-    }
-    for change in &changes.changes {
-        if change.path.extension().is_none_or(|e| e != "nix") {
-            continue;
-        }
-        let Some(before) = scope.previous_source(&change.path)? else {
-            continue;
-        };
-        let targets = |file: &Path, root: &rnix::ast::Root| -> BTreeSet<PathBuf> {
-            nix_paths::literals(file, root)
-                .into_iter()
-                .map(|l| l.target)
-                .collect()
-        };
-        let was = targets(&change.path, before.root());
-        let now = match scope.source(&change.path)? {
-            Some(src) => targets(&change.path, src.root()),
-            None => BTreeSet::new(),
-        };
-        if !was.is_subset(&now) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 #[cfg(test)]

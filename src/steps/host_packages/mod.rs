@@ -1,14 +1,17 @@
 //! 0004: in every module a host imports, references to nixpkgs' llama-cpp
 //! become the host's variant (`pkgs.llama-cpp-cuda`). A module shared by
-//! hosts of different variants is refused, with a way out.
+//! hosts of different variants is refused, with a way out; so is any other
+//! reference the guard would then report (see `leftovers`), and files under
+//! `[guard] exclude` are left alone.
 
+mod leftovers;
 mod override_args;
 mod pkgs_scope;
 mod rewrite;
 mod shared;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rnix::ast;
 
@@ -16,10 +19,12 @@ use super::{Changeset, Context, Plan};
 use crate::config::Variant;
 use crate::edit;
 use crate::error::Result;
-use crate::model::{self};
-use crate::refs::{self, LlamaRef};
+use crate::files::Files;
+use crate::model;
+use crate::refs::{self, LlamaRef, RefKind};
 use crate::syntax;
-use rewrite::rewrite;
+use leftovers::{HostSides, Leftover};
+use rewrite::{Said, rewrite};
 use shared::shared_conflict;
 
 pub fn plan(ctx: &Context) -> Result<Plan> {
@@ -28,14 +33,19 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         return Ok(missing);
     }
     let skip = crate::old_override::files(ctx.files, ctx.config)?;
-    let mut notes = Vec::new();
+    let excluded = ctx.config.excluded();
+    let mut said = Said::default();
+    let mut sides = HostSides::new(ctx.files, ctx.config);
     let mut changes = Changeset::default();
     let file_hosts = model.file_hosts();
 
     // Module files: every file of a configured host.
     let mut owners: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
     for (file, hosts) in &file_hosts {
-        if hosts.iter().any(|h| ctx.config.hosts.contains_key(h)) && !skip.contains(file) {
+        if hosts.iter().any(|h| ctx.config.hosts.contains_key(h))
+            && !skip.contains(file)
+            && !excluded.contains(file)
+        {
             owners.insert(file.clone(), hosts.clone());
         }
     }
@@ -44,7 +54,20 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
             continue;
         };
         let root = syntax::parse(file, &text)?;
-        let found = host_refs(&root);
+        let seen: Vec<&model::Host> = hosts.iter().filter_map(|h| model.host(h)).collect();
+        let mut found = Vec::new();
+        for r in host_refs(ctx.files, file, &root) {
+            if let RefKind::CallPackage { target } = &r.kind {
+                if !leftovers::allowed(&text, &r) {
+                    said.left
+                        .push(Leftover::new(file, &text, &r, call_package_why(target)));
+                }
+            } else if !(matches!(r.kind, RefKind::ServiceWithoutPackage)
+                && sides.spare(&seen, &r)?)
+            {
+                found.push(r);
+            }
+        }
         if found.is_empty() {
             continue;
         }
@@ -58,9 +81,8 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         }
         // Home-manager has its own pkgs without the system's overlays
         // unless `useGlobalPkgs`: the variant would not exist there.
-        if let Some(host) = hosts
+        if let Some(host) = seen
             .iter()
-            .filter_map(|h| model.host(h))
             .find(|h| h.home_files.contains(file) && !h.home_manager_global_pkgs)
         {
             return Ok(Plan::blocked(
@@ -76,7 +98,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
             ));
         }
         let variant = first.expect("a configured host owns every file here");
-        let splices = rewrite(file, &text, &root, &found, variant, true, &mut notes);
+        let splices = rewrite(file, &text, &root, &found, variant, true, &mut said);
         changes
             .files
             .insert(file.clone(), Some(edit::apply(file, &text, splices)?));
@@ -84,25 +106,41 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
 
     // Inline modules in the files that define hosts: by position.
     for def_file in &model.flake_files {
+        if excluded.contains(def_file) {
+            continue;
+        }
         let Some(text) = ctx.files.read(def_file)? else {
             continue;
         };
         let root = syntax::parse(def_file, &text)?;
         let mut by_variant: BTreeMap<Variant, Vec<LlamaRef>> = BTreeMap::new();
-        for r in host_refs(&root) {
+        for r in host_refs(ctx.files, def_file, &root) {
             let hosts = model.hosts_defined_at(def_file, r.range.start);
             let variants: Vec<Option<Variant>> = hosts
                 .iter()
                 .map(|h| ctx.config.hosts.get(&h.name).copied())
                 .collect();
-            match variants.first() {
-                Some(Some(v)) if variants.iter().all(|x| *x == Some(*v)) => {
+            match (variants.first(), &r.kind) {
+                (Some(Some(v)), kind)
+                    if variants.iter().all(|x| *x == Some(*v))
+                        && !matches!(kind, RefKind::CallPackage { .. }) =>
+                {
                     by_variant.entry(*v).or_default().push(r)
                 }
-                Some(_) => {} // a host without a variant: untouched
-                None => notes.push(format!(
-                    "{}: a reference to nixpkgs' llama-cpp outside any host definition was left as is",
-                    model::location(def_file, &text, r.range.start)
+                _ if leftovers::allowed(&text, &r) || sides.spare(&hosts, &r)? => {}
+                (_, RefKind::CallPackage { target }) => {
+                    said.left
+                        .push(Leftover::new(def_file, &text, &r, call_package_why(target)))
+                }
+                _ => said.left.push(Leftover::new(
+                    def_file,
+                    &text,
+                    &r,
+                    if hosts.is_empty() {
+                        "it is outside any host's definition".to_string()
+                    } else {
+                        leftovers::unattributed(ctx.config, &hosts)
+                    },
                 )),
             }
         }
@@ -112,13 +150,40 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         let mut splices = Vec::new();
         for (variant, found) in by_variant {
             splices.extend(rewrite(
-                def_file, &text, &root, &found, variant, false, &mut notes,
+                def_file, &text, &root, &found, variant, false, &mut said,
             ));
         }
         changes.files.insert(
             def_file.clone(),
             Some(edit::apply(def_file, &text, splices)?),
         );
+    }
+
+    // Every other file: what no host with a variant is known to import.
+    let done: Vec<&PathBuf> = owners.keys().chain(&model.flake_files).collect();
+    for file in leftovers::other_files(ctx.files, ctx.config, &done, &skip) {
+        let Some(text) = ctx.files.read(&file)? else {
+            continue;
+        };
+        if !refs::may_refer(&text) {
+            continue;
+        }
+        let root = rnix::Root::parse(&text).tree();
+        for r in host_refs(ctx.files, &file, &root) {
+            let hosts = leftovers::seeing(&model, &file, r.range.start);
+            if leftovers::allowed(&text, &r) || sides.spare(&hosts, &r)? {
+                continue;
+            }
+            let why = match &r.kind {
+                RefKind::CallPackage { target } => call_package_why(target),
+                _ => leftovers::unattributed(ctx.config, &hosts),
+            };
+            said.left.push(Leftover::new(&file, &text, &r, why));
+        }
+    }
+    let Said { mut notes, left } = said;
+    if !left.is_empty() {
+        return Ok(leftovers::blocked(&left));
     }
 
     if changes.files.is_empty() {
@@ -137,11 +202,24 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
     Ok(Plan::Changes(changes))
 }
 
-/// The references 0004 rewrites: not an overlay's own `prev.llama-cpp`
+fn call_package_why(target: &Path) -> String {
+    format!(
+        "it calls {} with callPackage, which passes nixpkgs' llama-cpp as its `llama-cpp` argument",
+        target.display()
+    )
+}
+
+/// The references 0004 deals with: not an overlay's own `prev.llama-cpp`
 /// (an old override, which 0005 removes).
-fn host_refs(root: &ast::Root) -> Vec<LlamaRef> {
-    refs::find(root)
-        .into_iter()
-        .filter(|r| !r.in_overlay())
-        .collect()
+fn host_refs(files: &dyn Files, file: &Path, root: &ast::Root) -> Vec<LlamaRef> {
+    refs::find_in(file, root, &mut |target| {
+        crate::nix_paths::module_file(files, target)
+            .and_then(|f| files.read(&f).ok().flatten())
+            .is_some_and(|t| {
+                t.contains(refs::PACKAGE) && refs::takes_llama_cpp(&rnix::Root::parse(&t).tree())
+            })
+    })
+    .into_iter()
+    .filter(|r| !r.in_overlay())
+    .collect()
 }

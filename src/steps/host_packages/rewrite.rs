@@ -5,12 +5,20 @@ use std::path::Path;
 
 use rnix::ast;
 
+use super::leftovers::Leftover;
 use super::override_args::covered;
 use super::pkgs_scope::pkgs_in_scope;
 use crate::config::Variant;
 use crate::edit::{self, Splice};
 use crate::model;
 use crate::refs::{self, LlamaRef, RefKind};
+
+/// What a rewrite tells the user: notes, and the references it had to leave.
+#[derive(Default)]
+pub(super) struct Said {
+    pub notes: Vec<String>,
+    pub left: Vec<Leftover>,
+}
 
 /// Splices that turn each reference into `variant`'s package.
 pub(super) fn rewrite(
@@ -20,8 +28,9 @@ pub(super) fn rewrite(
     found: &[LlamaRef],
     variant: Variant,
     module_file: bool,
-    notes: &mut Vec<String>,
+    said: &mut Said,
 ) -> Vec<Splice> {
+    let Said { notes, left } = said;
     let name = variant.package_attr();
     // The overlay is in the host's `pkgs`, not in a second instance such as
     // `unstable`: every qualified reference becomes `pkgs.<variant>`.
@@ -38,8 +47,11 @@ pub(super) fn rewrite(
             match pkgs_in_scope(text, root, r.range.start, module_file) {
                 Ok(add) => splices.extend(add),
                 Err(()) => {
-                    notes.push(format!(
-                        "{at}: left as is: `pkgs` is not in scope here to name {name}; change it by hand"
+                    left.push(Leftover::new(
+                        file,
+                        text,
+                        r,
+                        format!("`pkgs` is not in scope here to name {name}"),
                     ));
                     continue;
                 }
@@ -72,6 +84,9 @@ pub(super) fn rewrite(
             RefKind::ServiceWithoutPackage => {
                 splices.push(service_package(text, r, &name));
                 notes.push(format!("{at}: services.llama-cpp now sets `package` to {name} (its default is nixpkgs' build)"));
+            }
+            RefKind::CallPackage { .. } => {
+                unreachable!("callPackage calls are left to the caller")
             }
         }
     }
@@ -119,11 +134,18 @@ fn service_package(text: &str, r: &LlamaRef, name: &str) -> Splice {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::steps::host_packages::host_refs;
     use crate::syntax;
 
     fn rewritten(src: &str, variant: Variant) -> (String, Vec<String>) {
         rewritten_refs(src, variant, refs::find)
+    }
+
+    fn host_refs(root: &ast::Root) -> Vec<LlamaRef> {
+        super::super::host_refs(
+            &crate::files::WorkTree::new(Path::new("/nonexistent"), Vec::new()),
+            Path::new("m.nix"),
+            root,
+        )
     }
 
     /// `rewrite` applied to the references `find` picks out of `src`.
@@ -134,7 +156,7 @@ mod tests {
     ) -> (String, Vec<String>) {
         let root = syntax::parse(Path::new("m.nix"), src).unwrap();
         let found = find(&root);
-        let mut notes = Vec::new();
+        let mut said = Said::default();
         let splices = rewrite(
             Path::new("m.nix"),
             src,
@@ -142,8 +164,9 @@ mod tests {
             &found,
             variant,
             true,
-            &mut notes,
+            &mut said,
         );
+        let notes = said.notes;
         (
             edit::apply(Path::new("m.nix"), src, splices).unwrap(),
             notes,
