@@ -235,17 +235,18 @@ fn a_flake_below_the_root_and_an_error_try_cannot_catch() {
     let repo = repo_from_dir(&fixtures_dir().join("discover/subdir"), "subdir");
     let args = standin_override_args(&repo.path().join("nix"));
     let found = discover(repo.path(), Path::new("nix"), &args).expect("discover");
+    // Paths are the flake's own (relative to nix/), as the steps read them.
     let hosts: BTreeMap<&str, &HostFacts> =
         found.hosts.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let HostFacts::Known(good) = hosts["good"] else {
         panic!("{hosts:?}")
     };
-    assert_eq!(good.own_module, Some(PathBuf::from("nix/hosts/good.nix")));
+    assert_eq!(good.own_module, Some(PathBuf::from("hosts/good.nix")));
     assert_eq!(
         good.packages,
         [def(
             "environment.systemPackages",
-            Some("nix/hosts/good.nix"),
+            Some("hosts/good.nix"),
             "llama-cpp-6000",
             Origin::Nixpkgs
         )]

@@ -4,6 +4,7 @@
 //! the guard (check and the hook) reads the flake as its root.
 
 mod guard_support;
+#[macro_use]
 mod support;
 
 use std::process::Command;
@@ -147,4 +148,44 @@ fn the_hook_guards_a_flake_below_the_root() {
     repo.write("docs/notes.md", "llama-cpp is mentioned here\n");
     repo.git_ok(&["add", "docs/notes.md"]);
     assert!(repo.commit("notes", &[]).status.success());
+}
+
+#[test]
+fn a_flake_below_the_root_is_evaluated_and_verified_in_place() {
+    require_nix!();
+    let repo = nested_seed();
+    let sub = repo.path().join(SUB);
+    let init = guard_support::fm_eval_in(
+        &sub,
+        &[
+            "init",
+            "--host",
+            "carbon=cuda",
+            "--host",
+            "beryllium=vulkan",
+        ],
+    );
+    let said = stdout(&init);
+    assert!(init.status.success(), "{said}{}", stderr(&init));
+    assert!(said.contains("(evaluated)"), "{said}");
+    let up = guard_support::fm_eval_in(&sub, &["up", "--no-lock", "--to", "5"]);
+    assert!(up.status.success(), "{}{}", stdout(&up), stderr(&up));
+    assert!(
+        repo.read(&format!("{SUB}/machines/carbon.nix"))
+            .contains("llama-cpp-cuda")
+    );
+    // The discovery was carried to the migrated tree: status needs no nix.
+    let status = Command::new(guard_support::BIN)
+        .current_dir(&sub)
+        .args(["status", "--json"])
+        .env("PATH", "/nonexistent")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", stderr(&status));
+    assert!(
+        !stderr(&status).contains("nix is not installed"),
+        "{}",
+        stderr(&status)
+    );
 }

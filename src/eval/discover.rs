@@ -75,7 +75,7 @@ pub struct Definition {
     /// e.g. "environment.systemPackages", "users.users.alice.packages",
     /// "home-manager.users.bob.home.packages", "services.llama-cpp.package".
     pub option: String,
-    /// Repository-relative; `None` when the definition is in no repository
+    /// Relative to the flake's directory; `None` when the definition is in no repository
     /// file, or nix cannot tell which.
     pub file: Option<PathBuf>,
     /// The package's `name` ("true" for services.llama-cpp.enable).
@@ -162,12 +162,12 @@ pub fn discover(repo_root: &Path, flake_dir: &Path, nix_args: &[String]) -> Resu
     )?;
     let (output, label) = run(&wrapper, "result", nix_args)?;
     if output.status.success() {
-        let mut found = parse(&output.stdout)?.into_discovery();
+        let mut found = parse(&output.stdout)?.into_discovery(flake_dir);
         // A caught throw says nothing: evaluate it again, uncaught, for
         // nix's message.
         for (name, facts) in &mut found.hosts {
             if matches!(facts, HostFacts::Unknown { .. }) {
-                *facts = isolated(&wrapper, name, nix_args)?;
+                *facts = isolated(&wrapper, flake_dir, name, nix_args)?;
             }
         }
         return Ok(found);
@@ -184,7 +184,7 @@ pub fn discover(repo_root: &Path, flake_dir: &Path, nix_args: &[String]) -> Resu
         .map_err(|e| Error::Failed(format!("could not read the host names ({e})")))?;
     let mut hosts = BTreeMap::new();
     for name in names {
-        let facts = isolated(&wrapper, &name, nix_args)?;
+        let facts = isolated(&wrapper, flake_dir, &name, nix_args)?;
         hosts.insert(name, facts);
     }
     Ok(Discovery { hosts })
@@ -197,7 +197,12 @@ fn select(only: Option<&str>) -> String {
 }
 
 /// One host in a process of its own, its error uncaught.
-fn isolated(wrapper: &Wrapper, name: &str, nix_args: &[String]) -> Result<HostFacts> {
+fn isolated(
+    wrapper: &Wrapper,
+    flake_dir: &Path,
+    name: &str,
+    nix_args: &[String],
+) -> Result<HostFacts> {
     wrapper.write("select.json", &select(Some(name)))?;
     let (out, _) = run(wrapper, "result", nix_args)?;
     if !out.status.success() {
@@ -206,7 +211,7 @@ fn isolated(wrapper: &Wrapper, name: &str, nix_args: &[String]) -> Result<HostFa
         });
     }
     Ok(parse(&out.stdout)?
-        .into_discovery()
+        .into_discovery(flake_dir)
         .hosts
         .remove(name)
         .unwrap_or_else(|| HostFacts::Unknown {
@@ -322,8 +327,15 @@ fn parse(stdout: &[u8]) -> Result<RawDiscovery> {
 }
 
 impl RawDiscovery {
-    fn into_discovery(self) -> Discovery {
-        let prefix = format!("{}/", self.root);
+    /// Paths relative to the flake's directory, as the steps read files;
+    /// `root` is the repository's source in the store, which holds the flake
+    /// at `flake_dir`.
+    fn into_discovery(self, flake_dir: &Path) -> Discovery {
+        let prefix = if flake_dir.as_os_str().is_empty() {
+            format!("{}/", self.root)
+        } else {
+            format!("{}/{}/", self.root, flake_dir.display())
+        };
         let rel = |f: &str| f.strip_prefix(&prefix).map(PathBuf::from);
         let mut hosts: BTreeMap<String, HostFacts> = BTreeMap::new();
         for (name, raw) in self.hosts {
@@ -409,7 +421,9 @@ mod tests {
             "overlaysIgnored":"pkgs passed through specialArgs",
             "moduleFiles":["/nix/store/x-source/hosts/a.nix","<unknown-file>"]}},
           "b":{"error":"evaluation failed"}}}"#;
-        let d = parse(json.as_bytes()).unwrap().into_discovery();
+        let d = parse(json.as_bytes())
+            .unwrap()
+            .into_discovery(Path::new(""));
         let HostFacts::Known(a) = &d.hosts["a"] else {
             panic!("{d:?}")
         };
