@@ -5,12 +5,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgAction, CommandFactory, Parser, Subcommand};
+use clap_complete::Shell;
 use flake_migrate::commands::init::InitOptions;
 use flake_migrate::commands::{self, check, hook};
 use flake_migrate::engine::RunOptions;
 use flake_migrate::error::{Error, Result, exit};
-use flake_migrate::output::{self, Stream};
+use flake_migrate::output::{self, ColorChoice, Settings, Stream, Verbosity};
 
 #[derive(Parser)]
 #[command(
@@ -20,9 +21,22 @@ use flake_migrate::output::{self, Stream};
     after_help = "Exit codes: 0 success, 1 error, 2 usage, 3 a step needs manual action, 4 guard violations, 5 nix needed but missing."
 )]
 struct Cli {
-    /// Run as if started in DIR (like `git -C`).
-    #[arg(short = 'C', global = true, value_name = "DIR")]
-    dir: Option<PathBuf>,
+    /// Run as if started in DIR; repeated, each is taken relative to the
+    /// previous one (like `git -C`).
+    #[arg(short = 'C', global = true, value_name = "DIR", action = ArgAction::Append)]
+    dirs: Vec<PathBuf>,
+
+    /// When to colour the output; `auto` colours a terminal unless NO_COLOR is set.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    color: ColorChoice,
+
+    /// Print only errors and what was asked for (JSON, completions, the man page); no spinner.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+
+    /// Also print each external command (nix, git hooks, nh) as it runs, and its time.
+    #[arg(short, long, global = true)]
+    verbose: bool,
 
     /// Read the flake statically only: do not evaluate it with nix to find
     /// hosts and the files their definitions come from.
@@ -43,12 +57,16 @@ enum Command {
         /// Write the config even without --host.
         #[arg(long)]
         yes: bool,
+        /// Print the hosts found and the suggested variants as JSON; writes nothing.
+        #[arg(long, conflicts_with_all = ["yes", "hosts"])]
+        json: bool,
         /// Extra arguments for nix's evaluation, after `--`.
         #[arg(last = true)]
         nix_args: Vec<String>,
     },
     /// Show checklist progress.
     Status {
+        /// Print the hosts, their variants and each step's state as JSON.
         #[arg(long)]
         json: bool,
         /// Extra arguments for nix's evaluation, after `--`.
@@ -75,6 +93,7 @@ enum Command {
     /// Runs `nix flake check`, evaluates each host, and records the verified
     /// tree. Arguments after `--` go to nix (e.g. --override-input NAME PATH).
     Verify {
+        /// Extra arguments for nix, after `--` (e.g. --override-input NAME PATH).
         #[arg(last = true)]
         nix_args: Vec<String>,
     },
@@ -83,11 +102,13 @@ enum Command {
     /// Runs `nh os switch` (or `nixos-rebuild switch --flake .#H`).
     /// Arguments after `--` go to nh / nixos-rebuild.
     Switch {
+        /// The host of flake-migrate.toml to switch this machine to.
         #[arg(long, value_name = "H")]
         host: String,
         /// Switch even though this machine's hostname is not H.
         #[arg(long)]
         force: bool,
+        /// Extra arguments for nh or nixos-rebuild, after `--`.
         #[arg(last = true)]
         args: Vec<String>,
     },
@@ -96,13 +117,17 @@ enum Command {
     /// On NixOS, the commit this machine runs (its configurationRevision)
     /// is recorded when it is in history.
     Confirm {
+        /// The host of flake-migrate.toml that was switched.
         #[arg(long, value_name = "H")]
         host: String,
     },
-    /// The seed plan's example fleet as a git repository, migrated
+    /// The example fleet as a git repository, migrated
     ///
     /// Written into DIR (a new temporary directory by default).
-    Demo { dir: Option<PathBuf> },
+    Demo {
+        /// A new or empty directory for the example repository (default: a new temporary one).
+        dir: Option<PathBuf>,
+    },
     /// Undo the newest applied step (or down to --to, or --all).
     Down {
         /// Keep this step and undo every newer one.
@@ -111,6 +136,7 @@ enum Command {
         /// Undo every applied step.
         #[arg(long)]
         all: bool,
+        /// Print what would be undone and change nothing.
         #[arg(long)]
         dry_run: bool,
     },
@@ -133,6 +159,15 @@ enum Command {
         #[command(subcommand)]
         action: HookAction,
     },
+    /// Print a shell completion script
+    ///
+    /// For example `flake-migrate completions bash > ~/.local/share/bash-completion/completions/flake-migrate`.
+    Completions {
+        /// The shell to complete for.
+        shell: Shell,
+    },
+    /// Print the manual page (roff), e.g. `flake-migrate man | man -l -`.
+    Man,
 }
 
 #[derive(Subcommand)]
@@ -148,6 +183,14 @@ enum HookAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    output::configure(Settings {
+        color: cli.color,
+        verbosity: match (cli.quiet, cli.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (_, true) => Verbosity::Verbose,
+            _ => Verbosity::Normal,
+        },
+    });
     let mut stdout = std::io::stdout().lock();
     match run(cli, &mut stdout) {
         Ok(code) => ExitCode::from(code as u8),
@@ -170,16 +213,46 @@ fn report(err: &Error) {
 }
 
 fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
-    let dir = match cli.dir {
-        Some(d) => d,
-        None => std::env::current_dir().map_err(|e| Error::io(".", e))?,
-    };
+    match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "flake-migrate", out);
+            return Ok(exit::OK);
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command())
+                .render(out)
+                .map_err(|e| Error::io("stdout", e))?;
+            return Ok(exit::OK);
+        }
+        _ => {}
+    }
+    let start = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    let dir = commands::change_dir(&start, &cli.dirs)?;
     let dir = dir.as_path();
     let no_eval = cli.no_eval;
+    // `--quiet` drops the report but keeps what the user asked to read.
+    let mut sink = std::io::sink();
+    let wants_output = match &cli.command {
+        Command::Init { json, .. } | Command::Status { json, .. } => *json,
+        Command::Check {
+            json,
+            list_rules,
+            explain,
+            ..
+        } => *json || *list_rules || explain.is_some(),
+        _ => false,
+    };
+    let out: &mut dyn Write = if cli.quiet && !wants_output {
+        &mut sink
+    } else {
+        out
+    };
     match cli.command {
+        Command::Completions { .. } | Command::Man => unreachable!("handled above"),
         Command::Init {
             hosts,
             yes,
+            json,
             nix_args,
         } => {
             let opts = InitOptions {
@@ -188,7 +261,11 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
                 nix_args,
                 no_eval,
             };
-            commands::init::command(dir, &opts, out)
+            if json {
+                commands::init::json(dir, &opts, out)
+            } else {
+                commands::init::command(dir, &opts, out)
+            }
         }
         Command::Status { json, nix_args } => {
             let eval = commands::status::EvalOptions { nix_args, no_eval };
@@ -248,5 +325,39 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
             };
             hook::run(dir, action, out)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// `--help`, the man page and the completions all read these.
+    #[test]
+    fn every_flag_and_argument_has_help_text() {
+        fn missing(cmd: &clap::Command, path: &str, found: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && arg.get_help().is_none() {
+                    found.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() != "help" {
+                    if sub.get_about().is_none() {
+                        found.push(format!("{path} {}", sub.get_name()));
+                    }
+                    missing(sub, &format!("{path} {}", sub.get_name()), found);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        missing(&Cli::command(), "flake-migrate", &mut found);
+        assert_eq!(found, Vec::<String>::new());
     }
 }

@@ -24,7 +24,8 @@ fn a_freshly_migrated_repository_passes_every_rule() {
         "{}",
         stdout(&out)
     );
-    assert_eq!(repo.fm_ok(&["check", "--json"]).trim(), "[]");
+    let json: serde_json::Value = serde_json::from_str(&repo.fm_ok(&["check", "--json"])).unwrap();
+    assert_eq!(json, serde_json::json!({ "version": 1, "violations": [] }));
 }
 
 #[test]

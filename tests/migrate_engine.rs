@@ -175,7 +175,8 @@ fn status_states(dir: &Path) -> BTreeMap<String, String> {
     let run = fm(dir, &["status", "--json"]).ok();
     let json: serde_json::Value = serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("status --json is not JSON ({e}):\n{}", run.stdout));
-    json.as_array()
+    json["steps"]
+        .as_array()
         .expect("a list of steps")
         .iter()
         .map(|s| {
@@ -843,7 +844,7 @@ fn status_json_shows_a_refused_step_as_blocked() {
     fm(dir, &["up", "--no-lock", "--to", "3"]).ok();
     let run = fm(dir, &["status", "--json"]).ok();
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let step = json
+    let step = json["steps"]
         .as_array()
         .unwrap()
         .iter()
@@ -874,7 +875,7 @@ fn status_json_shows_a_regression_committed_without_the_hook_as_drifted() {
     );
     let run = fm(dir, &["status", "--json"]).ok();
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let step = json
+    let step = json["steps"]
         .as_array()
         .unwrap()
         .iter()
@@ -902,7 +903,7 @@ fn status_json_flags_a_step_whose_recorded_checksum_differs() {
     git(dir, &["commit", "-qam", "Edit the record"]);
     let run = fm(dir, &["status", "--json"]).ok();
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    for step in json.as_array().unwrap() {
+    for step in json["steps"].as_array().unwrap() {
         let expect = step["id"] == "0005-remove-old-override";
         assert_eq!(step["changed"], expect, "{step:#}");
     }

@@ -84,7 +84,7 @@ fn step_state(repo: &Path, id: &str) -> (String, String) {
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let step = v
+    let step = v["steps"]
         .as_array()
         .unwrap()
         .iter()

@@ -116,7 +116,8 @@ fn content_tree(repo: &TempRepo) -> String {
 fn step_state(repo: &TempRepo, id: &str) -> String {
     let run = flake_migrate(repo.path(), &["status", "--json"], None);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    v.as_array()
+    v["steps"]
+        .as_array()
         .unwrap()
         .iter()
         .find(|s| s["id"].as_str().unwrap().starts_with(id))

@@ -59,7 +59,7 @@ pub fn run(dir: Option<PathBuf>, out: &mut dyn Write) -> Result<()> {
     let color = output::color(Stream::Stdout);
     let _ = writeln!(
         out,
-        "The seed plan's fleet, as a git repository in {}\n",
+        "The example fleet, as a git repository in {}\n",
         dir.display()
     );
 

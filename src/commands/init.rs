@@ -6,6 +6,8 @@
 use std::io::Write;
 use std::path::Path;
 
+use serde::Serialize;
+
 use crate::config::{CONFIG_FILE, Config, Variant};
 use crate::engine::Session;
 use crate::error::{Error, Result, exit};
@@ -14,7 +16,7 @@ use crate::files::Files;
 use crate::flake::FLAKE_FILE;
 use crate::git;
 use crate::model::{Differences, Model};
-use crate::output::say;
+use crate::output::{self, say};
 use crate::steps::write_overlay;
 use crate::suggest;
 
@@ -33,7 +35,64 @@ pub fn command(dir: &Path, opts: &InitOptions, out: &mut dyn Write) -> Result<i3
     Ok(exit::OK)
 }
 
-pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result<()> {
+/// `init --json`: what `init` found and would suggest, as one JSON object
+/// (documented in the README); reads only, writes nothing.
+pub fn json(dir: &Path, opts: &InitOptions, out: &mut dyn Write) -> Result<i32> {
+    let session = Session::open(dir)?;
+    let found = find(&session, opts, &mut std::io::stderr())?;
+    let mut notes = Vec::new();
+    report_readings(&found.model, &found.diff, found.evaluated, &mut notes);
+    let report = InitJson {
+        version: 1,
+        evaluated: found.evaluated,
+        hosts: found
+            .suggestions
+            .iter()
+            .map(|s| HostJson {
+                name: &s.host,
+                variant: s.variant.map(Variant::name),
+                evidence: &s.evidence,
+            })
+            .collect(),
+        notes: String::from_utf8_lossy(&notes)
+            .lines()
+            .map(|l| l.strip_prefix("note: ").unwrap_or(l).to_string())
+            .collect(),
+    };
+    let _ = writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(&report).expect("serializes")
+    );
+    Ok(exit::OK)
+}
+
+#[derive(Serialize)]
+struct InitJson<'a> {
+    version: u32,
+    /// Whether nix evaluated the flake (false: read statically).
+    evaluated: bool,
+    hosts: Vec<HostJson<'a>>,
+    notes: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct HostJson<'a> {
+    name: &'a str,
+    /// `null`: the host does not use llama.cpp (or failed to evaluate).
+    variant: Option<&'static str>,
+    evidence: &'a str,
+}
+
+/// The hosts of `nixosConfigurations` with a suggested variant each.
+struct Found {
+    suggestions: Vec<suggest::Suggestion>,
+    model: Model,
+    diff: Differences,
+    evaluated: bool,
+}
+
+fn find(session: &Session, opts: &InitOptions, progress: &mut dyn Write) -> Result<Found> {
     let tree = session.work_tree()?;
     if !tree.exists(std::path::Path::new(FLAKE_FILE)) {
         return Err(Error::usage(
@@ -41,7 +100,7 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
             "run flake-migrate in the repository that holds your flake.nix (or pass -C DIR)",
         ));
     }
-    let discovery = session.discover(&opts.nix_args, opts.no_eval, out)?;
+    let discovery = session.discover(&opts.nix_args, opts.no_eval, progress)?;
     let statically = Model::read(&tree)?;
     let (model, diff) = match &discovery {
         Some(found) => statically.with_evaluation(&tree, found)?,
@@ -66,9 +125,25 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
         });
     }
     suggestions.sort_by(|a, b| a.host.cmp(&b.host));
+    Ok(Found {
+        suggestions,
+        model,
+        diff,
+        evaluated: discovery.is_some(),
+    })
+}
+
+pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result<()> {
+    let Found {
+        suggestions,
+        model,
+        diff,
+        evaluated,
+    } = find(session, opts, out)?;
+    let tree = session.work_tree()?;
     let found: Vec<String> = suggestions.iter().map(|s| s.host.clone()).collect();
     let width = found.iter().map(String::len).max().unwrap_or(0);
-    let how = if discovery.is_some() {
+    let how = if evaluated {
         "evaluated"
     } else {
         "read statically"
@@ -83,14 +158,14 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
     }
     if found.is_empty() {
         let _ = writeln!(out, "  (none found)");
-        if discovery.is_none() {
+        if !evaluated {
             let _ = writeln!(
                 out,
                 "note: no `nixosConfigurations` entries in flake.nix or the flake-parts modules it imports, as far as the static reading follows; run without --no-eval where nix is installed to evaluate them."
             );
         }
     }
-    report_readings(&model, &diff, discovery.is_some(), out);
+    report_readings(&model, &diff, evaluated, out);
     let mut config = match session.config()? {
         Some(config) => config,
         None => Config {
@@ -113,13 +188,16 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
         config.hosts.insert(name, variant);
     }
     if opts.hosts.is_empty() && !opts.yes {
-        let args: String = suggestions
-            .iter()
-            .filter_map(|s| Some(format!(" --host {}={}", s.host, s.variant?)))
-            .collect();
+        let mut command = vec!["flake-migrate".to_string(), "init".to_string()];
+        for s in &suggestions {
+            if let Some(v) = s.variant {
+                command.extend(["--host".to_string(), format!("{}={v}", s.host)]);
+            }
+        }
         let _ = writeln!(
             out,
-            "nothing written. Accept the suggestions with `flake-migrate init --yes`, or choose:\n  flake-migrate init{args}"
+            "nothing written. Accept the suggestions with `flake-migrate init --yes`, or choose:\n  {}",
+            output::shell_command(&command)
         );
         return Ok(());
     }

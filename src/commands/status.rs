@@ -61,7 +61,7 @@ pub struct StepStatus {
     pub state: StepState,
     /// The definition differs from the checksum recorded when applied.
     pub changed: bool,
-    /// The commit that applied it, when found in history.
+    /// The commit that applied it (full id), when found in history.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
     /// Why it is blocked, drifted or stale.
@@ -74,7 +74,16 @@ pub fn run(dir: &Path, json: bool, eval: &EvalOptions, out: &mut dyn Write) -> R
     let session = Session::open(dir)?;
     let steps = compute(&session, eval)?;
     if json {
-        let text = serde_json::to_string_pretty(&steps).expect("serializes");
+        let config = session.config()?;
+        let hosts = config.iter().flat_map(|c| &c.hosts);
+        let report = serde_json::json!({
+            "version": 1,
+            "hosts": hosts
+                .map(|(name, variant)| serde_json::json!({ "name": name, "variant": variant.to_string() }))
+                .collect::<Vec<_>>(),
+            "steps": steps,
+        });
+        let text = serde_json::to_string_pretty(&report).expect("serializes");
         let _ = writeln!(out, "{text}");
     } else {
         let color = output::color(Stream::Stdout);
@@ -99,10 +108,8 @@ pub fn compute(session: &Session, eval: &EvalOptions) -> Result<Vec<StepStatus>>
     for m in &session.migrations {
         let applied = state.get(&m.id);
         let (mut status, mut detail) = match &config {
-            None => (
-                StepState::Pending,
-                Some("no flake-migrate.toml yet: run `flake-migrate init`".to_string()),
-            ),
+            // `render` says once what to do first.
+            None => (StepState::Pending, None),
             Some(config) => {
                 let ctx = Context {
                     files: &tree,
@@ -132,8 +139,7 @@ pub fn compute(session: &Session, eval: &EvalOptions) -> Result<Vec<StepStatus>>
         };
         let mut commit = None;
         if let Some(applied) = applied {
-            commit = git::find_step_commit(&session.repo, &m.id)?
-                .map(|c| c.id().to_string()[..10].to_string());
+            commit = git::find_step_commit(&session.repo, &m.id)?.map(|c| c.id().to_string());
             let still_holds = status == StepState::Satisfied || is_run(&m.operation);
             status = if !still_holds {
                 detail = Some(format!(
@@ -229,6 +235,9 @@ pub fn render(steps: &[StepStatus], config: Option<&Config>, color: bool) -> Str
         .max()
         .unwrap_or(0);
     let mut out = String::new();
+    if config.is_none() {
+        out.push_str("no flake-migrate.toml yet: run `flake-migrate init` first\n");
+    }
     if let Some(config) = config {
         let hosts: Vec<String> = config
             .hosts
@@ -254,7 +263,7 @@ pub fn render(steps: &[StepStatus], config: Option<&Config>, color: bool) -> Str
             s.title
         ));
         if let Some(c) = &s.commit {
-            out.push_str(&format!("  ({c})"));
+            out.push_str(&format!("  ({})", &c[..c.len().min(10)]));
         }
         if s.changed {
             out.push_str(&format!(

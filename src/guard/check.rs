@@ -30,7 +30,7 @@ pub fn command(dir: &Path, opts: &CheckOptions, out: &mut dyn Write) -> Result<i
     let root = workdir.join(&prefix);
     let Some(config) = Config::load(&root)? else {
         if opts.json {
-            let _ = writeln!(out, "[]");
+            let _ = writeln!(out, "{}", report::json(&[]));
         } else {
             let _ = writeln!(
                 out,

@@ -83,7 +83,8 @@ struct JsonViolation<'a> {
     allowed: bool,
 }
 
-/// Every violation, allowed ones included (marked), as a JSON array.
+/// `check --json`: `{"version": 1, "violations": [...]}`, allowed ones
+/// included (marked).
 pub fn json(violations: &[Violation]) -> String {
     let items: Vec<JsonViolation> = violations
         .iter()
@@ -97,7 +98,8 @@ pub fn json(violations: &[Violation]) -> String {
             allowed: v.allowed,
         })
         .collect();
-    serde_json::to_string_pretty(&items).expect("violations serialize")
+    let report = serde_json::json!({ "version": 1, "violations": items });
+    serde_json::to_string_pretty(&report).expect("violations serialize")
 }
 
 /// `check --list-rules`: each rule's id and what it forbids, with the step

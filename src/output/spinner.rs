@@ -1,6 +1,7 @@
 //! A spinner with the running command and the elapsed seconds, on stderr
-//! when it is a terminal; nothing at all when it is not (logs, pipes, CI).
-//! Nix evaluations of a real fleet take minutes: silence looks like a hang.
+//! when it is a terminal; nothing at all when it is not (logs, pipes, CI)
+//! or with `--quiet`. Nix evaluations of a real fleet take minutes: silence
+//! looks like a hang. `--verbose` also logs each command and its time.
 
 use std::io::{BufRead, IsTerminal, Read};
 use std::process::{Command, Output, Stdio};
@@ -9,16 +10,34 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::Verbosity;
+
 const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 /// Runs `cmd` to completion with its output captured, showing `label` and
 /// the elapsed time meanwhile. Returns the output and how long it took.
 pub fn run(cmd: &mut Command, label: &str) -> std::io::Result<(Output, Duration)> {
     let start = Instant::now();
+    started(label);
     let spinner = Spinner::start(label, start);
     let result = cmd.output();
     drop(spinner);
-    result.map(|o| (o, start.elapsed()))
+    result.map(|o| {
+        finished(label, start);
+        (o, start.elapsed())
+    })
+}
+
+fn started(label: &str) {
+    if super::verbosity() == Verbosity::Verbose {
+        eprintln!("running: {label}");
+    }
+}
+
+fn finished(label: &str, start: Instant) {
+    if super::verbosity() == Verbosity::Verbose {
+        eprintln!("finished in {:.1}s: {label}", start.elapsed().as_secs_f64());
+    }
 }
 
 /// Like [`run`], but reads the command's stderr as it arrives: `status`
@@ -29,6 +48,7 @@ pub fn run_watching(
     status: impl Fn(&str) -> Option<String>,
 ) -> std::io::Result<(Output, Duration)> {
     let start = Instant::now();
+    started(label);
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -52,6 +72,7 @@ pub fn run_watching(
     let status = child.wait()?;
     drop(spinner);
     let stdout = reader.join().expect("stdout reader")?;
+    finished(label, start);
     Ok((
         Output {
             status,
@@ -64,7 +85,9 @@ pub fn run_watching(
 
 /// Whether a spinner would be shown.
 pub fn enabled() -> bool {
-    std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb")
+    super::verbosity() == Verbosity::Normal
+        && std::io::stderr().is_terminal()
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
 }
 
 struct Spinner {
@@ -132,16 +155,7 @@ impl Drop for Spinner {
 
 /// A command line as a person would type it (arguments with spaces quoted).
 pub fn display(program: &str, args: &[String]) -> String {
-    std::iter::once(program.to_string())
-        .chain(args.iter().map(|a| {
-            if a.is_empty() || a.contains([' ', '\'', '"', '$']) {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            } else {
-                a.clone()
-            }
-        }))
-        .collect::<Vec<_>>()
-        .join(" ")
+    super::shell_command(std::iter::once(program).chain(args.iter().map(String::as_str)))
 }
 
 #[cfg(test)]

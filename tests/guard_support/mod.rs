@@ -219,8 +219,11 @@ fn copy_into(from: &Path, to: &Path) {
 /// `path:line:col rule` for each violation in `check --json` output (with
 /// ` (allowed)` for allowed ones).
 pub fn json_locations(json: &str) -> Vec<String> {
-    let items: Vec<serde_json::Value> = serde_json::from_str(json).expect("check --json is JSON");
-    items
+    let report: serde_json::Value = serde_json::from_str(json).expect("check --json is JSON");
+    assert_eq!(report["version"], 1, "{report:#}");
+    report["violations"]
+        .as_array()
+        .expect("a list of violations")
         .iter()
         .map(|v| {
             let place = match (v["line"].as_u64(), v["column"].as_u64()) {
