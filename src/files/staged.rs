@@ -32,6 +32,11 @@ impl Files for StagedFiles<'_> {
         blob_text(self.repo, oid).map(Some)
     }
 
+    // The index says so without reading the blob.
+    fn exists(&self, path: &Path) -> bool {
+        self.index.blob(path).is_some()
+    }
+
     fn nix_files(&self) -> Vec<PathBuf> {
         self.index
             .file_paths()

@@ -26,6 +26,10 @@ impl Files for Subdir<'_> {
         self.inner.read(&self.prefix.join(path))
     }
 
+    fn exists(&self, path: &Path) -> bool {
+        self.inner.exists(&self.prefix.join(path))
+    }
+
     fn nix_files(&self) -> Vec<PathBuf> {
         self.inner
             .nix_files()

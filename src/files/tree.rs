@@ -31,6 +31,13 @@ impl Files for TreeFiles<'_> {
         blob_text(self.repo, entry.id()).map(Some)
     }
 
+    // The tree says so without reading the blob.
+    fn exists(&self, path: &Path) -> bool {
+        self.tree
+            .get_path(path)
+            .is_ok_and(|e| is_regular_file(e.filemode() as u32))
+    }
+
     fn nix_files(&self) -> Vec<PathBuf> {
         let mut out = Vec::new();
         let _ = self.tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {

@@ -192,6 +192,10 @@ pub fn uninstall(repo: &Repository, out: &mut dyn Write) -> Result<()> {
 /// Returns the exit code: 0 to let the commit through, [`exit::VIOLATIONS`]
 /// to block it.
 pub fn run(repo: &Repository, err: &mut dyn Write, color: bool) -> Result<i32> {
+    // libgit2 re-hashes every object it reads to check it; git itself does
+    // not when it reads objects for a diff, and the hook reads trees and
+    // blobs on every commit.
+    git2::opts::strict_hash_verification(false);
     let index = StagedIndex::load(repo)?;
     let staged = StagedFiles::new(repo, index);
     let Some(prefix) = flake_prefix(staged.index()) else {
@@ -246,13 +250,12 @@ pub fn run(repo: &Repository, err: &mut dyn Write, color: bool) -> Result<i32> {
 /// shallowest `flake-migrate.toml` staged beside a `flake.nix` (the root for
 /// most repositories). `None` when no flake is configured.
 fn flake_prefix(index: &StagedIndex) -> Option<PathBuf> {
-    let paths: std::collections::HashSet<&str> = index.file_paths().collect();
-    paths
-        .iter()
+    index
+        .files_named(CONFIG_FILE)
         .filter_map(|p| {
             let dir = p.strip_suffix(CONFIG_FILE)?;
-            let configured = dir.is_empty() || dir.ends_with('/');
-            (configured && paths.contains(format!("{dir}flake.nix").as_str())).then_some(dir)
+            let flake = format!("{dir}{}", crate::flake::FLAKE_FILE);
+            index.blob(Path::new(&flake)).is_some().then_some(dir)
         })
         .min_by_key(|dir| (dir.matches('/').count(), dir.to_string()))
         .map(|dir| PathBuf::from(dir.trim_end_matches('/')))

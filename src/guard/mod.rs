@@ -18,6 +18,7 @@
 pub mod check;
 pub mod hook;
 pub mod hosts;
+mod literals;
 pub mod report;
 pub mod rules;
 pub mod scope;

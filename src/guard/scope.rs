@@ -4,13 +4,14 @@
 //! (`check PATH…`), or only what a commit changes (`hook run`).
 
 use std::cell::{OnceCell, RefCell};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use rnix::ast;
 
 use super::hosts::HostFacts;
+use super::literals;
 use super::staged::Changes;
 use crate::config::{Config, Excluded, Variant};
 use crate::error::{Error, Result};
@@ -101,10 +102,11 @@ pub struct Scope<'a> {
     /// The files as HEAD has them, when checking a commit.
     previous: Option<&'a dyn Files>,
     excluded: Excluded,
-    parsed: RefCell<HashMap<PathBuf, Option<Rc<Source>>>>,
+    parsed: Sources,
+    previous_parsed: Sources,
     model: OnceCell<Option<Rc<Model>>>,
     host_facts: RefCell<HashMap<String, HostFacts>>,
-    paths_changed: OnceCell<(bool, bool)>,
+    path_changes: OnceCell<PathChanges>,
 }
 
 impl<'a> Scope<'a> {
@@ -124,9 +126,10 @@ impl<'a> Scope<'a> {
             previous: None,
             excluded: config.excluded(),
             parsed: RefCell::new(HashMap::new()),
+            previous_parsed: RefCell::new(HashMap::new()),
             model: OnceCell::new(),
             host_facts: RefCell::new(HashMap::new()),
-            paths_changed: OnceCell::new(),
+            path_changes: OnceCell::new(),
         }
     }
 
@@ -137,11 +140,11 @@ impl<'a> Scope<'a> {
     }
 
     /// The file as HEAD has it (only when checking a commit).
-    pub fn previous_source(&self, path: &Path) -> Result<Option<Source>> {
+    pub fn previous_source(&self, path: &Path) -> Result<Option<Rc<Source>>> {
         let Some(files) = self.previous else {
             return Ok(None);
         };
-        Ok(files.read(path)?.map(|text| Source::new(path, text)))
+        cached(&self.previous_parsed, files, path)
     }
 
     /// The hosts and the module files each imports, read once on first use
@@ -151,7 +154,7 @@ impl<'a> Scope<'a> {
         if let Some(m) = self.model.get() {
             return Ok(m.clone());
         }
-        let model = match Model::read(self.files) {
+        let model = match Model::read(&ThroughScope(self)) {
             Ok(m) => Some(Rc::new(m)),
             Err(Error::Parse { .. }) => None,
             Err(e) => return Err(e),
@@ -193,40 +196,70 @@ impl<'a> Scope<'a> {
     /// literal in a `.nix` file. `(added, removed)`; both true outside a
     /// commit.
     pub fn paths_changed(&self) -> Result<(bool, bool)> {
-        if let Some(known) = self.paths_changed.get() {
-            return Ok(*known);
-        }
-        let found = self.find_paths_changed()?;
-        Ok(*self.paths_changed.get_or_init(|| found))
+        let known = self.path_changes()?;
+        Ok((known.everything || !known.added.is_empty(), known.removed))
     }
 
-    fn find_paths_changed(&self) -> Result<(bool, bool)> {
+    /// The files the staged change makes part of a configuration that may
+    /// not have held them: those its added path literals reach, following
+    /// the path literals of each file reached. `None` when that is not
+    /// known (flake.nix changed, or outside a commit).
+    pub fn reached_by_added_paths(&self) -> Result<Option<Vec<PathBuf>>> {
+        let known = self.path_changes()?;
+        if known.everything {
+            return Ok(None);
+        }
+        let mut reached: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut queue: Vec<PathBuf> = known.added.iter().cloned().collect();
+        while let Some(target) = queue.pop() {
+            let Some(file) = crate::nix_paths::module_file(self.files, &target) else {
+                continue;
+            };
+            if !reached.insert(file.clone()) {
+                continue;
+            }
+            if let Some(src) = self.source(&file)? {
+                queue.extend(literals::targets(&file, &src.text));
+            }
+        }
+        Ok(Some(reached.into_iter().collect()))
+    }
+
+    fn path_changes(&self) -> Result<&PathChanges> {
+        if let Some(known) = self.path_changes.get() {
+            return Ok(known);
+        }
+        let found = self.find_path_changes()?;
+        Ok(self.path_changes.get_or_init(|| found))
+    }
+
+    fn find_path_changes(&self) -> Result<PathChanges> {
+        let everything = PathChanges {
+            everything: true,
+            added: BTreeSet::new(),
+            removed: true,
+        };
         let Some(changes) = self.staged() else {
-            return Ok((true, true));
+            return Ok(everything);
         };
         if changes.touches(Path::new(crate::flake::FLAKE_FILE)) {
-            return Ok((true, true));
+            return Ok(everything);
         }
-        let (mut added, mut removed) = (false, false);
+        let mut found = PathChanges::default();
         for change in &changes.changes {
             if change.path.extension().is_none_or(|e| e != "nix") {
                 continue;
             }
-            let targets = |src: Option<&Source>| -> std::collections::BTreeSet<PathBuf> {
-                src.map(|s| {
-                    crate::nix_paths::literals(&change.path, s.root())
-                        .into_iter()
-                        .map(|l| l.target)
-                        .collect()
-                })
-                .unwrap_or_default()
+            let targets = |src: Option<&Source>| -> BTreeSet<PathBuf> {
+                src.map(|s| literals::targets(&change.path, &s.text))
+                    .unwrap_or_default()
             };
-            let was = targets(self.previous_source(&change.path)?.as_ref());
+            let was = targets(self.previous_source(&change.path)?.as_deref());
             let now = targets(self.source(&change.path)?.as_deref());
-            added |= !now.is_subset(&was);
-            removed |= !was.is_subset(&now);
+            found.added.extend(now.difference(&was).cloned());
+            found.removed |= !was.is_subset(&now);
         }
-        Ok((added, removed))
+        Ok(found)
     }
 
     pub fn is_active(&self, rule: &str) -> bool {
@@ -281,16 +314,54 @@ impl<'a> Scope<'a> {
 
     /// The file, read once; `None` when it does not exist.
     pub fn source(&self, path: &Path) -> Result<Option<Rc<Source>>> {
-        if let Some(s) = self.parsed.borrow().get(path) {
-            return Ok(s.clone());
-        }
-        let source = self
-            .files
-            .read(path)?
-            .map(|text| Rc::new(Source::new(path, text)));
-        self.parsed
-            .borrow_mut()
-            .insert(path.to_path_buf(), source.clone());
-        Ok(source)
+        cached(&self.parsed, self.files, path)
     }
+}
+
+/// The scope's files, read through its cache, so the model and the rules
+/// read each blob once.
+struct ThroughScope<'s, 'a>(&'s Scope<'a>);
+
+impl Files for ThroughScope<'_, '_> {
+    fn read(&self, path: &Path) -> Result<Option<String>> {
+        Ok(self.0.source(path)?.map(|s| s.text.clone()))
+    }
+
+    fn nix_files(&self) -> Vec<PathBuf> {
+        self.0.files.nix_files()
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        match self.0.parsed.borrow().get(path) {
+            Some(known) => known.is_some(),
+            None => self.0.files.exists(path),
+        }
+    }
+}
+
+type Sources = RefCell<HashMap<PathBuf, Option<Rc<Source>>>>;
+
+/// `path` from `files`, read once into `cache`.
+fn cached(cache: &Sources, files: &dyn Files, path: &Path) -> Result<Option<Rc<Source>>> {
+    if let Some(s) = cache.borrow().get(path) {
+        return Ok(s.clone());
+    }
+    let source = files
+        .read(path)?
+        .map(|text| Rc::new(Source::new(path, text)));
+    cache
+        .borrow_mut()
+        .insert(path.to_path_buf(), source.clone());
+    Ok(source)
+}
+
+/// What the staged change does to path literals.
+#[derive(Debug, Default)]
+struct PathChanges {
+    /// flake.nix changed, or not checking a commit: anything may have.
+    everything: bool,
+    /// Targets of literals the commit adds.
+    added: BTreeSet<PathBuf>,
+    /// It drops a literal.
+    removed: bool,
 }

@@ -163,13 +163,11 @@ impl Walk<'_> {
                 match rel.iter().position(|b| *b == b'/') {
                     Some(slash) => {
                         let name = &rel[..slash];
+                        // The paths under `name/` are one sorted block: its
+                        // end is found by bisection, not by a scan.
+                        let under = &self.index.path_of(&entries[i])[..prefix.len() + slash + 1];
                         let run = entries[i..]
-                            .iter()
-                            .position(|e| {
-                                let r = &self.index.path_of(e)[prefix.len()..];
-                                !(r.starts_with(name) && r.get(name.len()) == Some(&b'/'))
-                            })
-                            .unwrap_or(entries.len() - i);
+                            .partition_point(|e| self.index.path_of(e).starts_with(under));
                         (name, true, i + run)
                     }
                     None => (rel, false, i + 1),

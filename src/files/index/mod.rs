@@ -117,6 +117,20 @@ impl StagedIndex {
         is_regular_file(e.mode).then_some(e.oid)
     }
 
+    /// The staged regular files called `name`, in any directory; cheaper
+    /// than filtering [`Self::file_paths`] on a large index.
+    pub fn files_named<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
+        self.entries
+            .iter()
+            .filter(move |e| {
+                let path = self.path_of(e);
+                path.ends_with(name.as_bytes())
+                    && (path.len() == name.len() || path[path.len() - name.len() - 1] == b'/')
+            })
+            .filter(|e| is_regular_file(e.mode))
+            .filter_map(|e| std::str::from_utf8(self.path_of(e)).ok())
+    }
+
     /// Every staged regular-file path.
     pub fn file_paths(&self) -> impl Iterator<Item = &str> {
         self.entries

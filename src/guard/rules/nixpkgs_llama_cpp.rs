@@ -124,7 +124,7 @@ fn files_to_examine(scope: &Scope) -> Result<Vec<PathBuf>> {
         return Ok(files);
     };
     let (added, removed) = scope.paths_changed()?;
-    let mut reach = added || removed;
+    let mut reach = removed;
     for change in &changes.changes {
         if reach || change.path.extension().is_none_or(|e| e != "nix") {
             continue;
@@ -137,8 +137,15 @@ fn files_to_examine(scope: &Scope) -> Result<Vec<PathBuf>> {
                 .previous_source(&change.path)?
                 .is_some_and(|s| mentions(&s.text));
     }
-    if !reach {
+    if !reach && !added {
         return Ok(files);
+    }
+    // Paths only added: what a host's configuration does can only grow, so
+    // only the files the new paths bring in can mean something new.
+    if !reach && let Some(reached) = scope.reached_by_added_paths()? {
+        let mut all: BTreeSet<PathBuf> = files.drain(..).collect();
+        all.extend(reached);
+        return Ok(all.into_iter().filter(|f| !scope.is_excluded(f)).collect());
     }
     let Some(model) = scope.model()? else {
         return Ok(files);
