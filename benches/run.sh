@@ -28,7 +28,7 @@ for n in 100 20000; do
             "$floor diff ." \
             "$fm hook run"
         # The same, plus a staged change of an `imports` list: the hook then
-        # also reads the hosts' modules (what they import may have changed).
+        # also re-checks the files the added path reaches.
         sed -i 's|imports = \[./hardware/boron.nix\];|imports = [./hardware/boron.nix ../modules/g0/d0/m0.nix];|' machines/boron.nix
         git add machines/boron.nix
         hyperfine -N --warmup 10 --min-runs 50 \

@@ -71,6 +71,35 @@ fn an_imports_change_cannot_walk_a_variant_name_onto_a_host_without_the_overlay(
 }
 
 #[test]
+fn an_imports_change_cannot_walk_a_variant_name_in_through_a_module_that_imports_it() {
+    let repo = guarded();
+    // Two unchanged levels below the new import: the hook follows what the
+    // added path reaches, not only the file it names.
+    repo.write(
+        "machines/ai/default.nix",
+        "{\n  imports = [../llm.nix];\n}\n",
+    );
+    repo.write(
+        LLM,
+        "{pkgs, ...}: {\n  environment.systemPackages = [pkgs.llama-cpp-cuda];\n}\n",
+    );
+    repo.git_ok(&["add", "machines/ai/default.nix", LLM]);
+    let first = repo.commit("ai modules", &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    repo.edit(
+        BORON,
+        "imports = [./hardware/boron.nix];",
+        "imports = [./hardware/boron.nix ./ai];",
+    );
+    repo.git_ok(&["add", BORON]);
+    let second = repo.commit("boron gets the ai modules", &[]);
+    assert!(!second.status.success(), "the imports change went through");
+    let err = stderr(&second);
+    assert!(err.contains("--> machines/llm.nix:2:33"), "{err}");
+    assert!(err.contains("nixpkgs' build on boron"), "{err}");
+}
+
+#[test]
 fn check_of_a_path_that_does_not_exist_is_a_usage_error() {
     let repo = migrated_seed();
     let out = repo.fm(&["check", "machines/carbn.nix"]);
