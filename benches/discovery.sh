@@ -18,8 +18,9 @@ sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(20 200)
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
 export NIX_CONFIG=$'experimental-features = nix-command flakes\ndownload-attempts = 1\nconnect-timeout = 1\neval-cache = false'
-cargo build --release --quiet
-fm=$PWD/target/release/flake-migrate
+# FM: a flake-migrate binary to time instead of building this checkout.
+if [ -z "${FM:-}" ]; then cargo build --release --quiet; fi
+fm=${FM:-$PWD/target/release/flake-migrate}
 nixpkgs=path:$PWD/tests/fixtures/standins/nixpkgs
 mkdir -p "$work"
 
@@ -32,7 +33,7 @@ for n in "${sizes[@]}"; do
     [ "$hosts" = "$n" ] || { echo "the floor evaluated $hosts hosts, not $n" >&2; exit 1; }
     "$fm" -C "$dir" init -- --override-input nixpkgs "$nixpkgs" >"$work/init$n.txt" 2>&1
     grep -q '(evaluated)' "$work/init$n.txt" || { cat "$work/init$n.txt" >&2; exit 1; }
-    hyperfine --runs 5 --warmup 1 \
+    hyperfine --runs "${RUNS:-5}" --warmup 1 \
         --export-json "$work/discovery$n.json" --export-markdown "$work/discovery$n.md" \
         -n floor --prepare true "$floor" \
         -n init --prepare "rm -rf $dir/.git/flake-migrate" \

@@ -315,4 +315,28 @@ mod tests {
         assert_eq!(trailer(msg, TRAILER_CHECKSUM), Some("abc"));
         assert_eq!(trailer("no trailers", TRAILER_STEP), None);
     }
+
+    #[test]
+    fn tree_files_finds_files_and_only_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let blob = |text: &str| repo.blob(text.as_bytes()).unwrap();
+        let mut hosts = repo.treebuilder(None).unwrap();
+        hosts.insert("a.nix", blob("a"), 0o100644).unwrap();
+        hosts.insert("b.nix", blob("b"), 0o100644).unwrap();
+        let hosts = hosts.write().unwrap();
+        let mut root = repo.treebuilder(None).unwrap();
+        root.insert("hosts", hosts, 0o040000).unwrap();
+        root.insert("flake.nix", blob("f"), 0o100644).unwrap();
+        let root = repo.find_tree(root.write().unwrap()).unwrap();
+        let mut files = TreeFiles::of(&repo, &root);
+        let content = |files: &mut TreeFiles, p: &str| files.blob(Path::new(p)).unwrap();
+        assert_eq!(content(&mut files, "hosts/b.nix"), Some(b"b".to_vec()));
+        assert_eq!(content(&mut files, "hosts/a.nix"), Some(b"a".to_vec()));
+        assert_eq!(content(&mut files, "flake.nix"), Some(b"f".to_vec()));
+        assert_eq!(content(&mut files, "hosts"), None, "a directory is no file");
+        assert_eq!(content(&mut files, "flake.nix/x"), None);
+        assert_eq!(content(&mut files, "hosts/c.nix"), None);
+        assert_eq!(content(&mut files, "none/a.nix"), None);
+    }
 }
