@@ -1,6 +1,7 @@
 //! Everything the tool does with git, through git2. git2 runs no hooks:
 //! the commits made here do not run the user's pre-commit hook.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use git2::{Commit, Oid, Repository, StatusOptions};
@@ -129,20 +130,19 @@ pub fn commit_tree(repo: &Repository, tree: Oid, paths: &[PathBuf], message: &st
 /// HEAD does not have).
 pub fn checkout_paths(repo: &Repository, paths: &[PathBuf]) -> Result<()> {
     let root = workdir(repo)?;
-    let head_tree = head_commit(repo)?.tree()?;
+    let mut head = TreeFiles::head(repo)?;
     let mut index = repo.index()?;
     for path in paths {
-        match head_tree.get_path(path) {
-            Ok(entry) => {
-                let blob = repo.find_blob(entry.id())?;
+        match head.blob(path)? {
+            Some(content) => {
                 let full = root.join(path);
                 if let Some(dir) = full.parent() {
                     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
                 }
-                write_atomic(&full, blob.content())?;
+                write_atomic(&full, &content)?;
                 index.add_path(path)?;
             }
-            Err(_) => {
+            None => {
                 let full = root.join(path);
                 if full.exists() {
                     std::fs::remove_file(&full).map_err(|e| Error::io(&full, e))?;
@@ -207,13 +207,76 @@ pub fn find_step_commit<'r>(repo: &'r Repository, id: &str) -> Result<Option<Com
     Ok(None)
 }
 
-/// The content of `path` in HEAD, when it exists there.
+/// The content of `path` in HEAD, when it exists there. For many paths,
+/// use one [`TreeFiles`].
 pub fn head_blob(repo: &Repository, path: &Path) -> Result<Option<Vec<u8>>> {
-    let tree = head_commit(repo)?.tree()?;
-    match tree.get_path(path) {
-        Ok(entry) => Ok(Some(repo.find_blob(entry.id())?.content().to_vec())),
-        Err(_) => Ok(None),
+    TreeFiles::head(repo)?.blob(path)
+}
+
+/// Looks files up in one tree, reading each directory of it at most once:
+/// `Tree::get_path` re-reads every tree on the way on each call, which for a
+/// large directory makes looking up each of its files cost its size.
+pub struct TreeFiles<'r> {
+    repo: &'r Repository,
+    root: Oid,
+    /// Entries of each directory read so far: name -> (id, is a tree).
+    dirs: HashMap<Oid, HashMap<Vec<u8>, (Oid, bool)>>,
+}
+
+impl<'r> TreeFiles<'r> {
+    pub fn head(repo: &'r Repository) -> Result<Self> {
+        Ok(Self::of(repo, &head_commit(repo)?.tree()?))
     }
+
+    pub fn of(repo: &'r Repository, tree: &git2::Tree) -> Self {
+        TreeFiles {
+            repo,
+            root: tree.id(),
+            dirs: HashMap::new(),
+        }
+    }
+
+    /// The id of the blob at `path`, when the tree has a file there.
+    pub fn blob_id(&mut self, path: &Path) -> Result<Option<Oid>> {
+        let mut dir = self.root;
+        let mut names = path.components().peekable();
+        while let Some(name) = names.next() {
+            if !self.dirs.contains_key(&dir) {
+                let entries = read_dir(self.repo, dir)?;
+                self.dirs.insert(dir, entries);
+            }
+            let entries = &self.dirs[&dir];
+            let key = name.as_os_str().as_encoded_bytes();
+            let Some(&(id, is_tree)) = entries.get(key) else {
+                return Ok(None);
+            };
+            match (names.peek().is_some(), is_tree) {
+                (true, true) => dir = id,
+                (false, false) => return Ok(Some(id)),
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The content of the file at `path`, when the tree has one there.
+    pub fn blob(&mut self, path: &Path) -> Result<Option<Vec<u8>>> {
+        match self.blob_id(path)? {
+            Some(id) => Ok(Some(self.repo.find_blob(id)?.content().to_vec())),
+            None => Ok(None),
+        }
+    }
+}
+
+fn read_dir(repo: &Repository, id: Oid) -> Result<HashMap<Vec<u8>, (Oid, bool)>> {
+    let tree = repo.find_tree(id)?;
+    Ok(tree
+        .iter()
+        .map(|e| {
+            let is_tree = e.kind() == Some(git2::ObjectType::Tree);
+            (e.name_bytes().to_vec(), (e.id(), is_tree))
+        })
+        .collect())
 }
 
 /// Id of HEAD's tree without the flake's `.flake-migrate/` record (at `prefix`), so that recording
@@ -251,5 +314,29 @@ mod tests {
         assert_eq!(trailer(msg, TRAILER_STEP), Some("0001-flake-input"));
         assert_eq!(trailer(msg, TRAILER_CHECKSUM), Some("abc"));
         assert_eq!(trailer("no trailers", TRAILER_STEP), None);
+    }
+
+    #[test]
+    fn tree_files_finds_files_and_only_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let blob = |text: &str| repo.blob(text.as_bytes()).unwrap();
+        let mut hosts = repo.treebuilder(None).unwrap();
+        hosts.insert("a.nix", blob("a"), 0o100644).unwrap();
+        hosts.insert("b.nix", blob("b"), 0o100644).unwrap();
+        let hosts = hosts.write().unwrap();
+        let mut root = repo.treebuilder(None).unwrap();
+        root.insert("hosts", hosts, 0o040000).unwrap();
+        root.insert("flake.nix", blob("f"), 0o100644).unwrap();
+        let root = repo.find_tree(root.write().unwrap()).unwrap();
+        let mut files = TreeFiles::of(&repo, &root);
+        let content = |files: &mut TreeFiles, p: &str| files.blob(Path::new(p)).unwrap();
+        assert_eq!(content(&mut files, "hosts/b.nix"), Some(b"b".to_vec()));
+        assert_eq!(content(&mut files, "hosts/a.nix"), Some(b"a".to_vec()));
+        assert_eq!(content(&mut files, "flake.nix"), Some(b"f".to_vec()));
+        assert_eq!(content(&mut files, "hosts"), None, "a directory is no file");
+        assert_eq!(content(&mut files, "flake.nix/x"), None);
+        assert_eq!(content(&mut files, "hosts/c.nix"), None);
+        assert_eq!(content(&mut files, "none/a.nix"), None);
     }
 }

@@ -117,9 +117,14 @@ fn undo_step(
                     short(commit.id())
                 ),
             );
+            let head_tree = head.tree()?;
+            let (mut old_files, mut new_files) = (
+                git::TreeFiles::of(repo, &head_tree),
+                git::TreeFiles::of(repo, &new_tree),
+            );
             for path in &paths {
-                let before = blob_text(repo, &head.tree()?, path)?;
-                let after = blob_text(repo, &new_tree, path)?;
+                let before = blob_text(&mut old_files, path)?;
+                let after = blob_text(&mut new_files, path)?;
                 let _ = write!(
                     out,
                     "{}",
@@ -249,11 +254,8 @@ fn blob_bytes(repo: &Repository, id: &str) -> Result<Option<Vec<u8>>> {
     }
 }
 
-fn blob_text(repo: &Repository, tree: &git2::Tree, path: &Path) -> Result<Option<String>> {
-    match tree.get_path(path) {
-        Ok(entry) => Ok(Some(
-            String::from_utf8_lossy(repo.find_blob(entry.id())?.content()).into_owned(),
-        )),
-        Err(_) => Ok(None),
-    }
+fn blob_text(files: &mut git::TreeFiles, path: &Path) -> Result<Option<String>> {
+    Ok(files
+        .blob(path)?
+        .map(|b| String::from_utf8_lossy(&b).into_owned()))
 }

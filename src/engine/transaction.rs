@@ -99,8 +99,9 @@ pub(super) fn apply(
     let mut notes = changes.notes.clone();
     let repo = &session.repo;
     let mut record = Vec::new();
+    let mut head = git::TreeFiles::head(repo)?;
     for (path, after) in &changes.files {
-        let before = git::head_blob(repo, &session.repo_path(path))?;
+        let before = head.blob(&session.repo_path(path))?;
         record.push(FileChange {
             path: path.clone(),
             before: before

@@ -28,7 +28,6 @@ pub(super) fn resolve_host(
         env: shape_env,
         at,
     } = def;
-    let text = root_text(&at);
     let range = start(&at)..end(&at);
     let mut host = Host {
         name: name.clone(),
@@ -47,8 +46,10 @@ pub(super) fn resolve_host(
     let mut env = Env::around(expr.syntax());
     env.bindings.extend(shape_env.bindings);
     env.strings.extend(shape_env.strings);
+    // The file's text only when there is something to report: copying it
+    // for every host would cost hosts × file size.
     let report = |unresolved: &mut Vec<Unresolved>, offset: usize, what: String| {
-        unresolved.push(located(&def_file, &text, offset, what))
+        unresolved.push(located(&def_file, &root_text(&at), offset, what))
     };
     let Some(call) = apply(expr.clone(), &args, env) else {
         report(

@@ -4,7 +4,7 @@
 //! scope, or a `callPackage` of a file that takes nixpkgs' llama-cpp. The
 //! step refuses on them, so that right after `up` the guard is clean.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
@@ -156,11 +156,14 @@ pub(super) fn other_files(
     skip: &[PathBuf],
 ) -> Vec<PathBuf> {
     let excluded = config.excluded();
+    // Sets: `done` holds every host file a fleet rewrites.
+    let done: HashSet<&PathBuf> = done.iter().copied().collect();
+    let skip: HashSet<&PathBuf> = skip.iter().collect();
     files
         .nix_files()
         .into_iter()
         .filter(|f| {
-            !done.contains(&f) && !skip.contains(f) && *f != config.overlay && !excluded.contains(f)
+            !done.contains(f) && !skip.contains(f) && *f != config.overlay && !excluded.contains(f)
         })
         .collect()
 }

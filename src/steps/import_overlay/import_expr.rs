@@ -5,25 +5,46 @@ use std::path::{Component, Path};
 
 use crate::config::Config;
 
-pub(super) fn import_expr(from_file: &Path, config: &Config, binding: &str, text: &str) -> String {
+pub(super) fn import_expr(
+    from_file: &Path,
+    config: &Config,
+    binding: &str,
+    braces: Braces,
+) -> String {
     let path = relative_path(from_file, &config.overlay);
     let arg = if binding == "inputs" {
         "{ inherit inputs; }".to_string()
     } else {
         format!("{{ inputs = {binding}; }}")
     };
-    braces(text, &format!("(import {path} {arg})"))
+    braces.apply(&format!("(import {path} {arg})"))
 }
 
-/// Writes `{ a; }` as `{a;}` in files whose sets are written that way
-/// (alejandra's style), so the new code looks like its neighbours.
-pub(super) fn braces(text: &str, code: &str) -> String {
-    let tight = text.matches("{inherit").count() + text.matches("{...}").count();
-    let spaced = text.matches("{ inherit").count() + text.matches("{ ... }").count();
-    if tight > spaced {
-        code.replace("{ ", "{").replace(" }", "}")
-    } else {
-        code.to_string()
+/// How a file writes small sets: `{ a; }`, or `{a;}` (alejandra's style),
+/// so the new code looks like its neighbours. Work it out once per file:
+/// it scans the whole text, and one file may define thousands of hosts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Braces {
+    Spaced,
+    Tight,
+}
+
+impl Braces {
+    pub(super) fn of(text: &str) -> Braces {
+        let tight = text.matches("{inherit").count() + text.matches("{...}").count();
+        let spaced = text.matches("{ inherit").count() + text.matches("{ ... }").count();
+        if tight > spaced {
+            Braces::Tight
+        } else {
+            Braces::Spaced
+        }
+    }
+
+    pub(super) fn apply(self, code: &str) -> String {
+        match self {
+            Braces::Tight => code.replace("{ ", "{").replace(" }", "}"),
+            Braces::Spaced => code.to_string(),
+        }
     }
 }
 

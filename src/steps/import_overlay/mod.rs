@@ -25,7 +25,7 @@ use crate::flake::{self, FLAKE_FILE};
 use crate::model::Host;
 use crate::refs;
 use crate::syntax::{self, start};
-use import_expr::{braces, import_expr};
+use import_expr::{Braces, import_expr};
 use insertion::{add_entry, append_item, prepend_item};
 
 pub fn plan(ctx: &Context) -> Result<Plan> {
@@ -116,6 +116,7 @@ struct DefFile {
     root: ast::Root,
     /// How it names all inputs (`inputs`), when it does.
     binding: Option<String>,
+    braces: Braces,
 }
 
 type Placement = std::result::Result<(PathBuf, Vec<Splice>), Plan>;
@@ -133,12 +134,14 @@ fn place(
             let text = files.read(&host.def_file)?.unwrap_or_default();
             let root = syntax::parse(&host.def_file, &text)?;
             let binding = inputs_binding(&host.def_file, &text, &root);
+            let braces = Braces::of(&text);
             parsed.insert(
                 host.def_file.clone(),
                 DefFile {
                     text,
                     root,
                     binding,
+                    braces,
                 },
             );
         }
@@ -146,6 +149,7 @@ fn place(
             text,
             root,
             binding,
+            braces,
         } = &parsed[&host.def_file];
         let text = text.as_str();
         let binding = match binding.clone() {
@@ -172,17 +176,16 @@ fn place(
         .ancestors()
         .find_map(ast::List::cast)
         .expect("the model found this list");
-        let import = import_expr(&host.def_file, config, &binding, text);
+        let import = import_expr(&host.def_file, config, &binding, *braces);
         if let Some(overlays) = inline_overlay_list(&list) {
             return Ok(Ok((
                 host.def_file.clone(),
                 vec![append_item(text, &overlays, &import)],
             )));
         }
-        let module = braces(
-            text,
-            &format!("({{ ... }}: {{ nixpkgs.overlays = [ {import} ]; }})"),
-        );
+        let module = braces.apply(&format!(
+            "({{ ... }}: {{ nixpkgs.overlays = [ {import} ]; }})"
+        ));
         return Ok(Ok((
             host.def_file.clone(),
             vec![prepend_item(text, &list, &module)],
@@ -216,7 +219,7 @@ fn place(
     }
     let text = files.read(own)?.unwrap_or_default();
     let root = syntax::parse(own, &text)?;
-    let import = import_expr(own, config, "inputs", &text);
+    let import = import_expr(own, config, "inputs", Braces::of(&text));
     let mut splices = Vec::new();
     match module_body(&root) {
         Some((lambda_pattern, set)) => {
