@@ -164,7 +164,7 @@ fn flag_on(flag: &str, word: &str) -> bool {
 /// The backend evidence the seed plan asks for, when the variant has one.
 fn backend_check(variant: Variant, pkg: &Installed) -> Result<Option<String>, String> {
     match variant {
-        Variant::Cuda => {
+        Variant::Cuda | Variant::MpiCuda => {
             if pkg.cmake_flags.iter().any(|f| flag_on(f, "CUDA")) {
                 Ok(Some("CUDA in cmakeFlags".into()))
             } else {
@@ -193,7 +193,7 @@ fn backend_check(variant: Variant, pkg: &Installed) -> Result<Option<String>, St
             .iter()
             .any(|f| flag_on(f, "HIP") || flag_on(f, "ROCM"))
             .then(|| "HIP in cmakeFlags".to_string())),
-        Variant::Cpu => Ok(None),
+        Variant::Cpu | Variant::MpiCpu => Ok(None),
     }
 }
 
