@@ -124,6 +124,35 @@ impl Build {
         self.base.upstream_package()
     }
 
+    /// A build written as its attribute's suffix, as `init --host` takes
+    /// it: `vulkan`, `vulkan-native`, `rocm-rpc-gfx1100-gfx1030`.
+    pub fn parse(spec: &str) -> Option<Build> {
+        let (base, rest) = Variant::ALL
+            .into_iter()
+            .filter_map(|v| {
+                let rest = spec.strip_prefix(v.name())?;
+                (rest.is_empty() || rest.starts_with('-')).then_some((v, rest))
+            })
+            .max_by_key(|(v, _)| v.name().len())?;
+        let mut options = Options::default();
+        let mut targets: Vec<&str> = Vec::new();
+        for word in rest.split('-').filter(|w| !w.is_empty()) {
+            match word {
+                "native" => options.native = true,
+                "rpc" => options.rpc = true,
+                "blas" => options.blas = Some(true),
+                "noblas" => options.blas = Some(false),
+                "static" => options.static_link = true,
+                gfx if gfx.starts_with("gfx") => targets.push(gfx),
+                _ => return None,
+            }
+        }
+        if !targets.is_empty() {
+            options.rocm_targets = Some(targets.join(";"));
+        }
+        Some(Build { base, options })
+    }
+
     /// The overlay's value for this build, reading upstream's packages as
     /// `upstream` and the native helper as `native`.
     pub fn expression(&self) -> String {
@@ -175,5 +204,13 @@ mod tests {
         );
         assert_eq!(Build::from(Variant::Cpu).expression(), "upstream.default");
         assert_eq!(b.to_string(), "vulkan-native-rpc-gfx1100-gfx1030");
+        assert_eq!(Build::parse(&b.to_string()), Some(b));
+        assert_eq!(
+            Build::parse("mpi-cuda-static").map(|b| b.package_attr()),
+            Some("llama-cpp-mpi-cuda-static".into())
+        );
+        assert_eq!(Build::parse("cuda"), Some(Build::from(Variant::Cuda)));
+        assert_eq!(Build::parse("vulkan-fast"), None);
+        assert_eq!(Build::parse("cudax"), None);
     }
 }

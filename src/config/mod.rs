@@ -195,7 +195,7 @@ impl Config {
     }
 
     pub fn to_toml(&self) -> String {
-        let body = toml::to_string(self).expect("config serializes");
+        let body = raw::with_inline_hosts(toml::to_string(self).expect("config serializes"), self);
         format!(
             "# flake-migrate: which upstream llama.cpp variant each host gets.\n\
              # Variants: cpu (upstream `default`, portable, GGML_NATIVE off), cuda, vulkan, rocm.\n\
@@ -226,6 +226,16 @@ impl Config {
         b.sort();
         b.dedup();
         b
+    }
+
+    /// Gives `host` the build: its variant, and its options when it has any.
+    pub fn set_build(&mut self, host: String, build: Build) {
+        if build.options.is_empty() {
+            self.options.remove(&host);
+        } else {
+            self.options.insert(host.clone(), build.options);
+        }
+        self.hosts.insert(host, build.base);
     }
 
     /// The overlay attribute a host installs (`llama-cpp-vulkan-native`).
@@ -282,7 +292,7 @@ mod tests {
 
     #[test]
     fn a_host_with_options_is_a_table_and_the_short_form_stays() {
-        let text = "[hosts]\ncarbon = { variant = \"vulkan\", native = true }\nneon = \"cuda\"\nboron = { variant = \"rocm\", rpc = true, rocm-targets = \"gfx1100\" }\n";
+        let text = "[hosts]\ncarbon = { variant = \"vulkan\", native = true }\nneon = \"cuda\"\nboron = { variant = \"rocm\", rpc = true, rocm-targets = \"gfx1100\" }\n[guard]\nexclude = [\"legacy/**\"]\n";
         let config = Config::parse(Path::new("x"), text).unwrap();
         assert_eq!(config.hosts["carbon"], Variant::Vulkan);
         assert_eq!(
@@ -300,6 +310,10 @@ mod tests {
         assert_eq!(config.builds().len(), 3);
         let again = config.to_toml();
         assert!(again.contains("neon = \"cuda\""), "{again}");
+        assert!(
+            again.contains("carbon = { variant = \"vulkan\", native = true }\n"),
+            "{again}"
+        );
         assert_eq!(Config::parse(Path::new("x"), &again).unwrap(), config);
         let bad = Config::parse(
             Path::new("flake-migrate.toml"),

@@ -131,3 +131,49 @@ impl<'de> Deserialize<'de> for HostEntry {
         }
     }
 }
+
+/// `text` (the config as serde writes it) with the hosts written one line
+/// each, `carbon = { variant = "vulkan", native = true }`, in place of the
+/// `[hosts.carbon]` tables serde gives a host with options.
+pub(super) fn with_inline_hosts(text: String, config: &Config) -> String {
+    if config.options.is_empty() {
+        return text;
+    }
+    let Some(start) = text.find("[hosts]\n") else {
+        return text;
+    };
+    let (head, tail) = text.split_at(start);
+    let mut kept = String::new();
+    // Everything of the hosts' tables up to the next other table.
+    let mut in_hosts = true;
+    for line in tail.split_inclusive('\n') {
+        if line.starts_with('[') {
+            in_hosts = line.starts_with("[hosts]") || line.starts_with("[hosts.");
+        }
+        if !in_hosts {
+            kept.push_str(line);
+        }
+    }
+    let mut out = head.to_string();
+    out.push_str("[hosts]\n");
+    for (name, variant) in &config.hosts {
+        let key = toml::to_string(&BTreeMap::from([(name.as_str(), 0)])).unwrap_or_default();
+        let key = key.split(" = ").next().unwrap_or(name);
+        let value = match config.options.get(name) {
+            None => toml::Value::from(variant.name()).to_string(),
+            Some(options) => {
+                let mut fields = vec![format!("variant = {}", toml::Value::from(variant.name()))];
+                if let Ok(toml::Value::Table(t)) = toml::Value::try_from(options) {
+                    fields.extend(t.iter().map(|(k, v)| format!("{k} = {v}")));
+                }
+                format!("{{ {} }}", fields.join(", "))
+            }
+        };
+        out.push_str(&format!("{key} = {value}\n"));
+    }
+    if !kept.is_empty() {
+        out.push('\n');
+        out.push_str(kept.trim_start_matches('\n'));
+    }
+    out
+}
