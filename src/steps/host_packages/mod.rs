@@ -5,6 +5,7 @@
 //! `[guard] exclude` are left alone.
 
 mod leftovers;
+mod old_attrs;
 mod override_args;
 mod pkgs_scope;
 mod rewrite;

@@ -6,6 +6,7 @@ use std::path::Path;
 use rnix::ast;
 
 use super::leftovers::Leftover;
+use super::old_attrs;
 use super::override_args::covered;
 use super::pkgs_scope::pkgs_in_scope;
 use crate::config::Build;
@@ -86,7 +87,19 @@ pub(super) fn rewrite(
                     ));
                 }
                 if *attrs {
-                    notes.push(format!("{at}: an overrideAttrs of nixpkgs' llama-cpp was dropped; re-apply it to {name} if it is still needed"));
+                    let (carried, dropped) = old_attrs::split(&text[r.range.clone()], build);
+                    if !carried.is_empty() {
+                        notes.push(format!(
+                            "{at}: carried into {name} (flake-migrate.toml's options): {}",
+                            carried.join(", ")
+                        ));
+                    }
+                    if !dropped.is_empty() || carried.is_empty() {
+                        notes.push(format!(
+                            "{at}: not carried: {}: an overrideAttrs of nixpkgs' llama-cpp was dropped; re-apply it to {name} if it is still needed",
+                            if dropped.is_empty() { "(nothing recognised)".to_string() } else { dropped.join(", ") }
+                        ));
+                    }
                 }
             }
             RefKind::Inherit => splices.push(rewrite_inherit(text, r, &name)),
