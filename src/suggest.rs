@@ -58,6 +58,7 @@ fn suggest_host(files: &dyn Files, host: &Host) -> Result<Suggestion> {
     }
     let mut clues: Vec<Clue> = Vec::new();
     let mut uses: Option<String> = None;
+    let mut options: Vec<(&'static str, String)> = Vec::new();
     let mut sources: Vec<(PathBuf, String, Option<std::ops::Range<usize>>)> = Vec::new();
     if let Some(text) = files.read(&host.def_file)? {
         sources.push((host.def_file.clone(), text, Some(host.range.clone())));
@@ -109,9 +110,14 @@ fn suggest_host(files: &dyn Files, host: &Host) -> Result<Suggestion> {
         {
             scan_node(&node, &at, &mut clues, &mut uses);
         }
+        for (offset, option, what) in option_clues(text) {
+            if inside(offset) && !options.iter().any(|(o, _)| *o == option) {
+                options.push((option, format!("{}: {what}", at(offset))));
+            }
+        }
     }
     clues.sort_by_key(|c| c.strength);
-    let (variant, evidence) = match (&uses, clues.first()) {
+    let (variant, mut evidence) = match (&uses, clues.first()) {
         (None, _) => (None, "no reference to llama.cpp".to_string()),
         (Some(_), Some(c)) => (Some(c.variant), c.evidence.clone()),
         (Some(u), None) => (
@@ -119,11 +125,47 @@ fn suggest_host(files: &dyn Files, host: &Host) -> Result<Suggestion> {
             format!("{u} (no GPU found in the configuration)"),
         ),
     };
+    if let Some(v) = variant.filter(|_| !options.is_empty()) {
+        let spec: String = options.iter().map(|(o, _)| format!("-{o}")).collect();
+        evidence.push_str(&format!(
+            "; options ({}): --host {}={v}{spec}",
+            options
+                .iter()
+                .map(|(_, e)| e.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            host.name
+        ));
+    }
     Ok(Suggestion {
         host: host.name.clone(),
         variant,
         evidence,
     })
+}
+
+/// Signs in a file that the old build had an option the overlay
+/// expresses: (offset, option's suffix, what was seen).
+fn option_clues(text: &str) -> Vec<(usize, &'static str, String)> {
+    const SIGNS: [(&str, &str); 8] = [
+        ("-DGGML_NATIVE=ON", "native"),
+        ("\"GGML_NATIVE\" true", "native"),
+        ("-march=native", "native"),
+        ("NIX_ENFORCE_NO_NATIVE", "native"),
+        ("gcc.arch", "native"),
+        ("rpcSupport = true", "rpc"),
+        ("-DGGML_RPC=ON", "rpc"),
+        ("enableStatic = true", "static"),
+    ];
+    let mut out: Vec<(usize, &'static str, String)> = SIGNS
+        .iter()
+        .flat_map(|(sign, option)| {
+            text.match_indices(sign)
+                .map(move |(at, _)| (at, *option, format!("`{sign}`")))
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 fn first_line(s: &str) -> &str {
@@ -326,6 +368,14 @@ fn is_value(node: &SyntaxNode) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn option_signs_are_found_in_order() {
+        let text =
+            "x = [ \"-DGGML_NATIVE=ON\" ]; NIX_ENFORCE_NO_NATIVE = 0; y = { rpcSupport = true; };";
+        let found: Vec<&str> = option_clues(text).iter().map(|(_, o, _)| *o).collect();
+        assert_eq!(found, ["native", "native", "rpc"]);
+    }
 
     #[test]
     fn cmake_flags_of_an_override_name_the_backend() {

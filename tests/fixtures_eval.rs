@@ -98,6 +98,7 @@ fixture_tests! {
     eval_only_fixture_evaluates_before_migration => "eval-only",
     overlay_names_fixture_evaluates_before_migration => "overlay-names",
     upstream_input_fixture_evaluates_before_migration => "upstream-input",
+    native_fleet_fixture_evaluates_before_migration => "native-fleet",
 }
 
 #[test]

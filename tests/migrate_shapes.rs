@@ -146,10 +146,6 @@ impl Migrated {
         self.repo.path()
     }
 
-    fn variant(&self, host: &str) -> &str {
-        &self.expect.hosts[host]
-    }
-
     /// Whether steps 0001–0005 all landed.
     fn complete(&self) -> bool {
         self.refused.is_none()
@@ -174,7 +170,7 @@ fn migrate(shape: &str) -> Migrated {
     let mut init: Vec<String> = vec!["init".into()];
     for host in expect.llama_hosts() {
         init.push("--host".into());
-        init.push(format!("{host}={}", expect.hosts[host]));
+        init.push(format!("{host}={}", host_spec(&expect, host)));
     }
     // Evaluation says where (against the stand-ins), the syntax tree how.
     let nix_args = migration_override_args(dir);
@@ -266,6 +262,16 @@ fn edited_files(m: &Migrated) -> Vec<PathBuf> {
     .lines()
     .map(PathBuf::from)
     .collect()
+}
+
+/// A host's `--host` value: its variant and, from `[options]`, the
+/// options as the overlay attribute's suffix (`vulkan-native`).
+fn host_spec(expect: &Expectations, host: &str) -> String {
+    let variant = &expect.hosts[host];
+    match expect.raw.get("options").and_then(|o| o.get(host)) {
+        Some(options) => format!("{variant}-{}", options.as_str().unwrap()),
+        None => variant.clone(),
+    }
 }
 
 /// The upstream stand-in's derivation name for a variant.
@@ -456,7 +462,7 @@ fn edits_are_right_and_undone(shape: &str) {
         // Every configured host's variant is named somewhere, and nixpkgs'
         // plain llama-cpp attribute only where the shape keeps a look-alike.
         for host in m.expect.llama_hosts() {
-            let attr = format!("llama-cpp-{}", m.variant(host));
+            let attr = format!("llama-cpp-{}", host_spec(&m.expect, host));
             assert!(after_nix.contains(&attr), "{shape}: nothing names {attr}");
         }
     }
@@ -520,6 +526,19 @@ fn hosts_get_their_upstream_variant(shape: &str) {
             let drvs = host_llama_derivations(dir, host);
             if drvs.iter().any(|d| d.name == NIXPKGS_LLAMA) {
                 failures.push(format!("{host}: still installs nixpkgs' llama-cpp"));
+            }
+            // Options reach the evaluated package: cmake takes the last
+            // definition of a flag.
+            let spec = host_spec(&m.expect, host);
+            for (option, flag) in [("native", "GGML_NATIVE"), ("rpc", "GGML_RPC")] {
+                let wanted = spec.split('-').skip(1).any(|w| w == option);
+                for d in &drvs {
+                    let last = d.cmake_flags.iter().rev().find(|f| f.contains(flag));
+                    let on = last.is_some_and(|f| f.ends_with("=TRUE") || f.ends_with("=ON"));
+                    if on != wanted {
+                        failures.push(format!("{host}: {flag} is {last:?} in {}", d.name));
+                    }
+                }
             }
         }
     }
@@ -638,6 +657,10 @@ shape_tests! {
         upstream_input_up_edits_as_snapshotted_and_down_all_restores,
         upstream_input_migrated_hosts_get_their_upstream_variant,
         upstream_input_without_evaluation_is_the_same_or_refused_before_writing;
+    "native-fleet" =>
+        native_fleet_up_edits_as_snapshotted_and_down_all_restores,
+        native_fleet_migrated_hosts_get_their_upstream_variant,
+        native_fleet_without_evaluation_is_the_same_or_refused_before_writing;
 }
 
 /// The static reading (`--no-eval`) of a shape either migrates it exactly
@@ -652,7 +675,7 @@ fn without_evaluation_the_same_or_refused(shape: &str) {
     let mut init: Vec<String> = vec!["--no-eval".into(), "init".into()];
     for host in expect.llama_hosts() {
         init.push("--host".into());
-        init.push(format!("{host}={}", expect.hosts[host]));
+        init.push(format!("{host}={}", host_spec(&expect, host)));
     }
     let init: Vec<&str> = init.iter().map(String::as_str).collect();
     let run = fm(dir, &init);

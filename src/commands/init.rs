@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::config::{CONFIG_FILE, Config, Variant};
+use crate::config::{Build, CONFIG_FILE, Config, Variant};
 use crate::engine::Session;
 use crate::error::{Error, Result, exit};
 use crate::eval::discover::{Definition, HostFacts, HostInfo, Origin};
@@ -184,8 +184,8 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
         }
     }
     for spec in &opts.hosts {
-        let (name, variant) = parse_host(spec, &found)?;
-        config.hosts.insert(name, variant);
+        let (name, build) = parse_host(spec, &found)?;
+        config.set_build(name, build);
     }
     if opts.hosts.is_empty() && !opts.yes {
         let mut command = vec!["flake-migrate".to_string(), "init".to_string()];
@@ -355,7 +355,7 @@ fn refuse_empty(found: &[String], suggestions: &[suggest::Suggestion]) -> Result
     Ok(())
 }
 
-fn parse_host(spec: &str, found: &[String]) -> Result<(String, Variant)> {
+fn parse_host(spec: &str, found: &[String]) -> Result<(String, Build)> {
     let valid_variants = Variant::ALL.map(Variant::name).join(", ");
     let Some((name, variant)) = spec.split_once('=') else {
         return Err(Error::usage(
@@ -363,7 +363,7 @@ fn parse_host(spec: &str, found: &[String]) -> Result<(String, Variant)> {
             format!("for example `--host carbon=cuda`; variants: {valid_variants}"),
         ));
     };
-    let variant = Variant::parse(variant).ok_or_else(|| {
+    let variant = Build::parse(variant).ok_or_else(|| {
         Error::usage(
             format!("unknown variant `{variant}` for host `{name}`"),
             format!("use one of: {valid_variants}"),

@@ -246,7 +246,7 @@ fn plan_edits<'a>(
                 reason: gap.reason,
                 help: format!(
                     "rewrite it by hand to `pkgs.{}` (the overlay's name for {}'s variant) and commit, then run `flake-migrate up` again",
-                    config.hosts[&gap.host].package_attr(),
+                    config.package_attr(&gap.host).unwrap_or_default(),
                     gap.host
                 ),
             });

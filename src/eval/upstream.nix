@@ -1,7 +1,7 @@
 # flake-migrate: what each host of a flake installs of llama.cpp, compared
 # with the upstream input's own packages. Called from a wrapper flake whose
 # only input is the user's repository (see hosts.rs for why).
-{ flake, input, hosts }:
+{ flake, input, hosts, attrs ? { } }:
 let
   inherit (builtins) attrNames attrValues concatLists filter isAttrs listToAttrs map mapAttrs match substring stringLength tryEval;
 
@@ -13,7 +13,7 @@ let
   # when overridden). Look-alikes (myns-llama-cpp-wrapper) are not llama.cpp.
   pnameOf = p: p.pname or (builtins.parseDrvName (nameOf p)).name;
   looksLlama = p: match "llama-cpp(-.*)?" (pnameOf p) != null;
-  variantAttrs = { cpu = "default"; cuda = "cuda"; vulkan = "vulkan"; rocm = "rocm"; };
+  variantAttrs = { cpu = "default"; cuda = "cuda"; vulkan = "vulkan"; rocm = "rocm"; mpi-cpu = "mpi-cpu"; mpi-cuda = "mpi-cuda"; };
   hasInput = (flake.inputs or { }) ? ${input};
   src = toString flake.outPath + "/";
   rel = f:
@@ -27,14 +27,22 @@ let
       pkgs = nixos.pkgs or cfg._module.args.pkgs;
       system = pkgs.stdenv.hostPlatform.system;
       upstream = if hasInput then flake.inputs.${input}.packages.${system} or { } else { };
-      # Only the four variant packages: others (windows, mpi-*) can be costly
-      # or fail to evaluate on some systems. tryEval keeps a missing one
-      # (rocm off x86_64-linux) from failing the whole evaluation.
+      # Only the variant packages (not windows, which can be costly or fail
+      # to evaluate on some systems). tryEval keeps a missing one (rocm off
+      # x86_64-linux) from failing the whole evaluation.
       upstreamOut = mapAttrs (v: a:
         let r = tryEval (let p = upstream.${a} or null; in if isDrv p then outOf p else null);
         in if r.success then r.value else null) variantAttrs;
       upstreamByOut = listToAttrs (filter (x: x.name != null)
         (map (v: { name = upstreamOut.${v}; value = v; }) (attrNames upstreamOut)));
+      # A host with options installs the overlay's `llama-cpp-<variant>-<options>`:
+      # upstream's package overridden, so another store path with upstream's name.
+      variant = hosts.${name} or null;
+      ours = let
+          attr = attrs.${name} or null;
+          r = tryEval (let p = pkgs.${attr} or null; u = upstream.${variantAttrs.${variant}} or null; in
+            if attr != null && variant != null && isDrv p && isDrv u && nameOf p == nameOf u then outOf p else null);
+        in if r.success then r.value else null;
       nixpkgsLlama = let r = tryEval (if isDrv (pkgs.llama-cpp or null) then { out = outOf pkgs.llama-cpp; name = pkgs.llama-cpp.name; } else null);
         in if r.success then r.value else null;
 
@@ -58,7 +66,8 @@ let
           inherit (s) from;
           inherit out;
           name = nameOf p;
-          upstream = upstreamByOut.${out} or null;
+          upstream = upstreamByOut.${out} or (if ours != null && out == ours then variant else null);
+          nixEnforceNoNative = if isAttrs p && p ? NIX_ENFORCE_NO_NATIVE then toString p.NIX_ENFORCE_NO_NATIVE else null;
           nixpkgs = nixpkgsLlama != null && out == nixpkgsLlama.out;
           files = if s.from == "environment.systemPackages" then filesDefining out else [ ];
           cmakeFlags = map toString (p.cmakeFlags or [ ]);
@@ -66,7 +75,7 @@ let
         };
     in {
       inherit system;
-      variant = hosts.${name} or null;
+      inherit variant;
       expected = let v = hosts.${name} or null; in
         if v == null then null else { attr = variantAttrs.${v}; out = upstreamOut.${v}; };
       nixpkgsName = if nixpkgsLlama == null then null else nixpkgsLlama.name;

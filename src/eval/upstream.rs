@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::config::{Config, Variant};
+use crate::config::{Build, Config, Variant};
 use crate::error::{Error, Result};
 use crate::nix;
 use crate::output::spinner;
@@ -69,6 +69,9 @@ pub struct Installed {
     pub cmake_flags: Vec<String>,
     #[serde(default)]
     pub build_inputs: Vec<String>,
+    /// The derivation's `NIX_ENFORCE_NO_NATIVE`, when it sets one.
+    #[serde(default)]
+    pub nix_enforce_no_native: Option<String>,
 }
 
 /// The verdict for one host.
@@ -110,8 +113,14 @@ pub fn evaluate(
         .iter()
         .map(|(h, v)| (h.as_str(), v.name()))
         .collect();
+    let attrs: BTreeMap<&str, String> = config
+        .hosts
+        .keys()
+        .filter(|h| config.options.contains_key(*h))
+        .filter_map(|h| Some((h.as_str(), config.package_attr(h)?)))
+        .collect();
     let result = format!(
-        "import ./hosts.nix {{ flake = target; input = {}; hosts = builtins.fromJSON (builtins.readFile ./hosts.json); }}",
+        "import ./hosts.nix {{ flake = target; input = {}; hosts = builtins.fromJSON (builtins.readFile ./hosts.json); attrs = builtins.fromJSON (builtins.readFile ./attrs.json); }}",
         nix_string(&config.input)
     );
     let wrapper = Wrapper::create(
@@ -123,6 +132,10 @@ pub fn evaluate(
             (
                 "hosts.json",
                 &serde_json::to_string(&hosts).expect("hosts serialize"),
+            ),
+            (
+                "attrs.json",
+                &serde_json::to_string(&attrs).expect("attrs serialize"),
             ),
         ],
     )?;
@@ -164,7 +177,7 @@ fn flag_on(flag: &str, word: &str) -> bool {
 /// The backend evidence the seed plan asks for, when the variant has one.
 fn backend_check(variant: Variant, pkg: &Installed) -> Result<Option<String>, String> {
     match variant {
-        Variant::Cuda => {
+        Variant::Cuda | Variant::MpiCuda => {
             if pkg.cmake_flags.iter().any(|f| flag_on(f, "CUDA")) {
                 Ok(Some("CUDA in cmakeFlags".into()))
             } else {
@@ -193,8 +206,64 @@ fn backend_check(variant: Variant, pkg: &Installed) -> Result<Option<String>, St
             .iter()
             .any(|f| flag_on(f, "HIP") || flag_on(f, "ROCM"))
             .then(|| "HIP in cmakeFlags".to_string())),
-        Variant::Cpu => Ok(None),
+        Variant::Cpu | Variant::MpiCpu => Ok(None),
     }
+}
+
+/// The last value cmake sees for `name` (a later `-D` wins), as on/off.
+fn last_flag_on(pkg: &Installed, name: &str) -> Option<bool> {
+    pkg.cmake_flags
+        .iter()
+        .rev()
+        .find(|f| {
+            f.strip_prefix("-D")
+                .and_then(|f| f.split([':', '=']).next())
+                .is_some_and(|n| n == name)
+        })
+        .map(|f| flag_on(f, name))
+}
+
+/// Each of the build's options, seen in the evaluated package.
+fn options_check(build: &Build, pkg: &Installed) -> Vec<Result<String, String>> {
+    let o = &build.options;
+    let mut out = Vec::new();
+    let mut flag = |option: &str, wanted: bool, name: &str| {
+        out.push(match last_flag_on(pkg, name) {
+            Some(on) if on == wanted => Ok(format!("{name} {}", if on { "on" } else { "off" })),
+            got => Err(format!(
+                "{} is `{option}` in flake-migrate.toml but its cmakeFlags have {name} {}",
+                pkg.name,
+                match got {
+                    Some(true) => "on",
+                    Some(false) => "off",
+                    None => "unset",
+                }
+            )),
+        })
+    };
+    if o.native {
+        flag("native", true, "GGML_NATIVE");
+    }
+    if o.rpc {
+        flag("rpc", true, "GGML_RPC");
+    }
+    if o.static_link {
+        flag("static", true, "GGML_STATIC");
+    }
+    if let Some(blas) = o.blas {
+        flag("blas", blas, "GGML_BLAS");
+    }
+    if o.native {
+        out.push(match pkg.nix_enforce_no_native.as_deref() {
+            Some("0") | Some("") => Ok("NIX_ENFORCE_NO_NATIVE off".into()),
+            other => Err(format!(
+                "{} is `native` but NIX_ENFORCE_NO_NATIVE is {}: nixpkgs' compiler wrapper strips -march=native",
+                pkg.name,
+                other.map_or("unset (1 by default)".to_string(), |v| format!("`{v}`"))
+            )),
+        });
+    }
+    out
 }
 
 /// Where a package came from, for messages.
@@ -272,13 +341,21 @@ pub fn judge(eval: &Evaluation, config: &Config) -> Vec<Verdict> {
                         Ok(None) => {}
                         Err(problem) => v.problems.push(problem),
                     }
+                    if let Some(build) = config.build(name) {
+                        for check in options_check(&build, pkg) {
+                            match check {
+                                Ok(evidence) => line.push_str(&format!(", {evidence}")),
+                                Err(problem) => v.problems.push(problem),
+                            }
+                        }
+                    }
                     line.push_str(&format!("; from {from}"));
                     v.good.push(line);
                 }
                 (Some(want), Some(got)) => v.problems.push(format!(
                     "installs upstream's {got} build ({}) from {from}, but its variant is {want}: use pkgs.{} there, or change its variant in flake-migrate.toml",
                     pkg.name,
-                    want.package_attr()
+                    config.package_attr(name).unwrap_or_else(|| want.package_attr())
                 )),
                 (None, Some(_)) => v.good.push(format!(
                     "{} is an upstream build (the host has no variant in flake-migrate.toml); from {from}",
@@ -301,9 +378,9 @@ pub fn judge(eval: &Evaluation, config: &Config) -> Vec<Verdict> {
                     let fix = match host.variant {
                         Some(want) if from.starts_with("services.llama-cpp.package") => format!(
                             "; the service's default package is nixpkgs' llama-cpp: set services.llama-cpp.package = pkgs.{}",
-                            want.package_attr()
+                            config.package_attr(name).unwrap_or_else(|| want.package_attr())
                         ),
-                        Some(want) => format!(": use pkgs.{} instead", want.package_attr()),
+                        Some(want) => format!(": use pkgs.{} instead", config.package_attr(name).unwrap_or_else(|| want.package_attr())),
                         None => format!(
                             ": give {name} a variant in flake-migrate.toml and run `flake-migrate up`, or remove it"
                         ),
@@ -328,7 +405,7 @@ pub fn judge(eval: &Evaluation, config: &Config) -> Vec<Verdict> {
                     format!(
                         "does not install upstream's {want} build (packages.{}.{attr}): add pkgs.{} to its packages",
                         host.system,
-                        want.package_attr()
+                        config.package_attr(name).unwrap_or_else(|| want.package_attr())
                     )
                 } else {
                     format!(
@@ -369,6 +446,7 @@ mod tests {
             files: vec![],
             cmake_flags: s(&["-DGGML_CUDA:BOOL=TRUE"]),
             build_inputs: vec![],
+            nix_enforce_no_native: None,
         }
     }
 
@@ -419,5 +497,38 @@ mod tests {
             "{all}"
         );
         assert!(all.contains("does not install upstream's cuda"), "{all}");
+    }
+
+    #[test]
+    fn a_native_host_needs_ggml_native_on_and_the_wrapper_told() {
+        let mut p = pkg(
+            "llama-cpp-cuda-0.0.0",
+            "/nix/store/o",
+            Some(Variant::Cuda),
+            false,
+        );
+        p.cmake_flags.push("-DGGML_NATIVE:BOOL=FALSE".into());
+        let (eval, mut config) = eval_of(vec![p.clone()]);
+        config.options.insert(
+            "carbon".into(),
+            crate::config::Options {
+                native: true,
+                ..Default::default()
+            },
+        );
+        let v = judge(&eval, &config);
+        let all = v[0].problems.join("\n");
+        assert!(all.contains("GGML_NATIVE off"), "{all}");
+        assert!(all.contains("NIX_ENFORCE_NO_NATIVE is unset"), "{all}");
+
+        p.cmake_flags.push("-DGGML_NATIVE:BOOL=TRUE".into());
+        p.nix_enforce_no_native = Some("0".into());
+        let (eval, _) = eval_of(vec![p]);
+        let v = judge(&eval, &config);
+        assert!(v[0].ok(), "{v:?}");
+        assert!(
+            v[0].good[0].contains("GGML_NATIVE on, NIX_ENFORCE_NO_NATIVE off"),
+            "{v:?}"
+        );
     }
 }

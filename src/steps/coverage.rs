@@ -24,11 +24,11 @@ pub struct Gap {
 /// static reading, which sees inline modules of flake.nix.
 pub fn gaps(files: &dyn Files, config: &Config, discovery: &Discovery) -> Result<Vec<Gap>> {
     let mut out = Vec::new();
-    for (host, variant) in &config.hosts {
+    for host in config.hosts.keys() {
         let Some(HostFacts::Known(info)) = discovery.hosts.get(host) else {
             continue;
         };
-        let wanted = variant.package_attr();
+        let wanted = config.package_attr(host).unwrap_or_default();
         for def in info.packages.iter().chain(&info.service) {
             let (Origin::Nixpkgs, Some(file)) = (def.origin, &def.file) else {
                 continue;

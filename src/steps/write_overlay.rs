@@ -1,10 +1,12 @@
 //! 0002: write the one small overlay that names upstream's packages
-//! `llama-cpp-<variant>`, for exactly the variants the hosts use.
+//! `llama-cpp-<variant>`, for exactly the variants the hosts use; a host
+//! with options (`native`, package arguments) gets one attribute for its
+//! combination (`llama-cpp-vulkan-native`).
 
 use std::path::{Path, PathBuf};
 
 use super::{Changeset, Context, Plan};
-use crate::config::{Config, Variant};
+use crate::config::{Build, Config, NATIVE_HELPER};
 use crate::error::Result;
 use crate::files::Files;
 use crate::flake::{self, FLAKE_FILE};
@@ -20,7 +22,10 @@ pub fn plan(ctx: &Context, max_lines: usize) -> Result<Plan> {
         ));
     }
     let wanted = overlay_text(config, &upstream_input(ctx)?);
-    debug_assert!(wanted.lines().count() <= max_lines);
+    // The limit holds for the four hardware bases; each further
+    // combination adds its line, and native builds their helper's.
+    let extra = config.builds().len().saturating_sub(4) + usize::from(uses_native(config));
+    debug_assert!(wanted.lines().count() <= max_lines + extra);
     let path = config.overlay.as_path();
     match ctx.files.read(path)? {
         None => {
@@ -45,7 +50,7 @@ pub fn plan(ctx: &Context, max_lines: usize) -> Result<Plan> {
                             path.display(),
                             missing
                                 .iter()
-                                .map(|v| v.package_attr())
+                                .map(Build::package_attr)
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         ),
@@ -103,18 +108,24 @@ fn upstream_input(ctx: &Context) -> Result<String> {
     Ok(found.unwrap_or_else(|| ctx.config.input.clone()))
 }
 
-/// The overlay reading the flake input `input`, at most 10 lines for all
-/// four variants.
+fn uses_native(config: &Config) -> bool {
+    config.builds().iter().any(|b| b.options.native)
+}
+
+/// The overlay reading the flake input `input`: at most 10 lines for the
+/// four base variants, one more per other combination and one for the
+/// native helper.
 pub fn overlay_text(config: &Config, input: &str) -> String {
-    let mut out = format!(
-        "{HEADER}\n{{ inputs }}:\n_final: prev:\nlet upstream = inputs.{input}.packages.${{prev.stdenv.hostPlatform.system}}; in\n{{\n"
-    );
-    for v in config.variants() {
-        out.push_str(&format!(
-            "  {} = upstream.{};\n",
-            v.package_attr(),
-            v.upstream_package()
-        ));
+    let upstream =
+        format!("let upstream = inputs.{input}.packages.${{prev.stdenv.hostPlatform.system}};");
+    let bindings = if uses_native(config) {
+        format!("{upstream}\n    {NATIVE_HELPER} in")
+    } else {
+        format!("{upstream} in")
+    };
+    let mut out = format!("{HEADER}\n{{ inputs }}:\n_final: prev:\n{bindings}\n{{\n");
+    for b in config.builds() {
+        out.push_str(&format!("  {} = {};\n", b.package_attr(), b.expression()));
     }
     out.push_str("}\n");
     out
@@ -124,8 +135,8 @@ fn is_generated(text: &str) -> bool {
     text.starts_with(HEADER)
 }
 
-/// Variants of the config that the overlay file does not define.
-fn missing_variants(config: &Config, text: &str) -> Result<Vec<Variant>> {
+/// Builds of the config that the overlay file does not define.
+fn missing_variants(config: &Config, text: &str) -> Result<Vec<Build>> {
     use rowan::ast::AstNode;
     let root = syntax::parse(&config.overlay, text)?;
     let defined: Vec<String> = root
@@ -136,7 +147,7 @@ fn missing_variants(config: &Config, text: &str) -> Result<Vec<Variant>> {
         .filter_map(|names| names.last().cloned())
         .collect();
     Ok(config
-        .variants()
+        .builds()
         .into_iter()
         .filter(|v| !defined.contains(&v.package_attr()))
         .collect())
@@ -145,11 +156,12 @@ fn missing_variants(config: &Config, text: &str) -> Result<Vec<Variant>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Variant;
 
     #[test]
     fn overlay_for_all_variants_fits_in_ten_lines_and_parses() {
         let mut config = Config::default();
-        for (i, v) in Variant::ALL.into_iter().enumerate() {
+        for (i, v) in Variant::ALL.into_iter().take(4).enumerate() {
             config.hosts.insert(format!("h{i}"), v);
         }
         let text = overlay_text(&config, &config.input);
@@ -167,6 +179,31 @@ mod tests {
         config.hosts.insert("carbon".into(), Variant::Cuda);
         config.hosts.insert("beryllium".into(), Variant::Vulkan);
         insta::assert_snapshot!(overlay_text(&config, &config.input));
+    }
+
+    #[test]
+    fn a_mixed_fleet_gets_one_line_per_combination_and_the_native_helper() {
+        let mut config = Config::default();
+        config.hosts.insert("carbon".into(), Variant::Vulkan);
+        config.hosts.insert("neon".into(), Variant::Vulkan);
+        config.hosts.insert("boron".into(), Variant::Cuda);
+        config.hosts.insert("argon".into(), Variant::Cpu);
+        let native = crate::config::Options {
+            native: true,
+            ..Default::default()
+        };
+        config.options.insert("carbon".into(), native.clone());
+        config.options.insert(
+            "argon".into(),
+            crate::config::Options {
+                rpc: true,
+                ..native
+            },
+        );
+        let text = overlay_text(&config, &config.input);
+        syntax::parse(std::path::Path::new("o.nix"), &text).unwrap();
+        assert_eq!(text.lines().count(), 6 + 4 + 1, "{text}");
+        insta::assert_snapshot!(text);
     }
 
     #[test]

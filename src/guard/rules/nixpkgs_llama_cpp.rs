@@ -224,9 +224,9 @@ fn variant_name(
 }
 
 fn reference(scope: &Scope, file: &Path, r: &LlamaRef, hosts: &[(&Host, HostFacts)]) -> Finding {
-    let with_variant: Vec<(&str, Variant)> = hosts
+    let with_variant: Vec<(&str, crate::config::Build)> = hosts
         .iter()
-        .filter_map(|(h, _)| Some((h.name.as_str(), *scope.config.hosts.get(&h.name)?)))
+        .filter_map(|(h, _)| Some((h.name.as_str(), scope.config.build(&h.name)?)))
         .collect();
     let without: Vec<&str> = hosts
         .iter()

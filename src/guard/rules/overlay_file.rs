@@ -119,8 +119,8 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
                     if hosts.len() == 1 { "s" } else { "" }
                 ))
                 .help(format!(
-                    "add `{name} = upstream.{};` to the overlay",
-                    host_variant.upstream_package()
+                    "add `{name} = {};` to the overlay",
+                    host_variant.expression()
                 )),
             ),
             Some((_, apv)) => {
@@ -141,8 +141,8 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
                         )
                         .label("nixpkgs' llama-cpp")
                         .help(format!(
-                            "build it from the upstream flake: `{name} = upstream.{};`",
-                            host_variant.upstream_package()
+                            "build it from the upstream flake: `{name} = {};`",
+                            host_variant.expression()
                         )),
                     );
                     continue;
@@ -166,7 +166,8 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
                     Finding::at(path, value_range, message)
                         .label(label)
                         .help(format!(
-                            "map it to upstream's build for {host_variant}: `{name} = upstream.{wanted};`"
+                            "map it to upstream's build for {host_variant}: `{name} = {};`",
+                            host_variant.expression()
                         )),
                 );
             }
@@ -203,10 +204,30 @@ fn reads_packages(path: &[Option<String>], input: &str) -> bool {
 /// `inputs.llama-cpp.packages.${system}.cuda` give `cuda`; anything else
 /// (an override, another input) gives `None`.
 fn upstream_output(value: &ast::Expr, upstream_names: &[String], input: &str) -> Option<String> {
-    let path = flat_path(value)?;
+    let path = package_path(value)?;
     let (last, base) = path.split_last()?;
     let via_name = base.len() == 1 && base[0].as_ref().is_some_and(|n| upstream_names.contains(n));
     (via_name || reads_packages(base, input)).then(|| last.clone())?
+}
+
+/// The select chain of the package a value builds on, through what the
+/// overlay's options write around it: `native (upstream.cuda.override { … })`
+/// and `upstream.cuda.overrideAttrs f` give `upstream.cuda`.
+fn package_path(value: &ast::Expr) -> Option<Vec<Option<String>>> {
+    let expr = syntax::unparen(value.clone());
+    let ast::Expr::Apply(apply) = &expr else {
+        return flat_path(&expr);
+    };
+    match syntax::unparen(apply.lambda()?) {
+        // A helper of the overlay's own `let` (`native`).
+        ast::Expr::Ident(_) => package_path(&apply.argument()?),
+        lambda @ ast::Expr::Select(_) => {
+            let mut path = flat_path(&lambda)?;
+            let last = path.pop()??;
+            (last == "override" || last == "overrideAttrs").then_some(path)
+        }
+        _ => None,
+    }
 }
 
 /// The names of a select chain up to its first dynamic part:
@@ -222,21 +243,15 @@ fn static_prefix(select: &ast::Select) -> Option<Vec<String>> {
     Some(names)
 }
 
-/// Each variant in use with the hosts that use it.
-fn variants_with_hosts(scope: &Scope) -> Vec<(crate::config::Variant, Vec<String>)> {
+/// Each build in use (variant and options) with the hosts that use it.
+fn variants_with_hosts(scope: &Scope) -> Vec<(crate::config::Build, Vec<String>)> {
     scope
         .config
-        .variants()
+        .builds()
         .into_iter()
-        .map(|v| {
-            let hosts = scope
-                .config
-                .hosts
-                .iter()
-                .filter(|(_, hv)| **hv == v)
-                .map(|(h, _)| h.clone())
-                .collect();
-            (v, hosts)
+        .map(|b| {
+            let hosts = scope.config.hosts_of(&b);
+            (b, hosts)
         })
         .collect()
 }
@@ -304,6 +319,48 @@ mod tests {
         assert_eq!(
             crate::guard::rules::testing::findings_with(&super::RULE, &config, &[(OVERLAY, cpu)]),
             Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn options_are_upstreams_package_overridden_and_still_checked() {
+        let mut config = crate::guard::rules::testing::seed_config();
+        let native = crate::config::Options {
+            native: true,
+            ..Default::default()
+        };
+        config.options.insert("beryllium".into(), native.clone());
+        config.options.insert(
+            "carbon".into(),
+            crate::config::Options {
+                rpc: true,
+                ..native
+            },
+        );
+        // As step 0002 writes it for this config.
+        let text = format!(
+            "{}\n    {} in\n{{\n  llama-cpp-cuda-native-rpc = native (upstream.cuda.override {{ useRpc = true; }});\n  llama-cpp-vulkan-native = native upstream.vulkan;\n}}\n",
+            GOOD.split(" in\n{").next().unwrap(),
+            crate::config::NATIVE_HELPER
+        );
+        let check = |text: &str| {
+            crate::guard::rules::testing::findings_with(&super::RULE, &config, &[(OVERLAY, text)])
+        };
+        assert_eq!(check(&text), Vec::<String>::new(), "{text}");
+        let swapped = text.replace("native upstream.vulkan", "native upstream.cuda");
+        assert_eq!(
+            check(&swapped),
+            [
+                "nixos/overlays/llama-cpp.nix:8:29: `llama-cpp-vulkan-native` maps to upstream's `cuda`, not its `vulkan`"
+            ]
+        );
+        let base_only = GOOD;
+        assert_eq!(
+            check(base_only),
+            [
+                "nixos/overlays/llama-cpp.nix:2:1: the overlay does not define `llama-cpp-cuda-native-rpc`",
+                "nixos/overlays/llama-cpp.nix:2:1: the overlay does not define `llama-cpp-vulkan-native`",
+            ]
         );
     }
 

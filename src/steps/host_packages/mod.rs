@@ -5,6 +5,7 @@
 //! `[guard] exclude` are left alone.
 
 mod leftovers;
+mod old_attrs;
 mod override_args;
 mod pkgs_scope;
 mod rewrite;
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use rnix::ast;
 
 use super::{Changeset, Context, Plan};
-use crate::config::Variant;
+use crate::config::Build;
 use crate::edit;
 use crate::error::Result;
 use crate::files::Files;
@@ -71,11 +72,11 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         if found.is_empty() {
             continue;
         }
-        let variants: Vec<(String, Option<Variant>)> = hosts
+        let variants: Vec<(String, Option<Build>)> = hosts
             .iter()
-            .map(|h| (h.clone(), ctx.config.hosts.get(h).copied()))
+            .map(|h| (h.clone(), ctx.config.build(h)))
             .collect();
-        let first = variants[0].1;
+        let first = variants[0].1.clone();
         if variants.iter().any(|(_, v)| *v != first) {
             return Ok(shared_conflict(file, &text, &found[0], &variants));
         }
@@ -98,7 +99,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
             ));
         }
         let variant = first.expect("a configured host owns every file here");
-        let splices = rewrite(file, &text, &root, &found, variant, true, &mut said);
+        let splices = rewrite(file, &text, &root, &found, &variant, true, &mut said);
         changes
             .files
             .insert(file.clone(), Some(edit::apply(file, &text, splices)?));
@@ -113,19 +114,17 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
             continue;
         };
         let root = syntax::parse(def_file, &text)?;
-        let mut by_variant: BTreeMap<Variant, Vec<LlamaRef>> = BTreeMap::new();
+        let mut by_variant: BTreeMap<Build, Vec<LlamaRef>> = BTreeMap::new();
         for r in host_refs(ctx.files, def_file, &root) {
             let hosts = model.hosts_defined_at(def_file, r.range.start);
-            let variants: Vec<Option<Variant>> = hosts
-                .iter()
-                .map(|h| ctx.config.hosts.get(&h.name).copied())
-                .collect();
+            let variants: Vec<Option<Build>> =
+                hosts.iter().map(|h| ctx.config.build(&h.name)).collect();
             match (variants.first(), &r.kind) {
                 (Some(Some(v)), kind)
-                    if variants.iter().all(|x| *x == Some(*v))
+                    if variants.iter().all(|x| x.as_ref() == Some(v))
                         && !matches!(kind, RefKind::CallPackage { .. }) =>
                 {
-                    by_variant.entry(*v).or_default().push(r)
+                    by_variant.entry(v.clone()).or_default().push(r)
                 }
                 _ if leftovers::allowed(&text, &r) || sides.spare(&hosts, &r)? => {}
                 (_, RefKind::CallPackage { target }) => {
@@ -150,7 +149,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         let mut splices = Vec::new();
         for (variant, found) in by_variant {
             splices.extend(rewrite(
-                def_file, &text, &root, &found, variant, false, &mut said,
+                def_file, &text, &root, &found, &variant, false, &mut said,
             ));
         }
         changes.files.insert(

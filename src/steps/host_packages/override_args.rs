@@ -1,21 +1,36 @@
-//! Which arguments of an old `.override { … }` the upstream variant
-//! already builds with, and which the rewrite drops.
+//! Which arguments of an old `.override { … }` the host's build (its
+//! upstream variant and options) already has, and which the rewrite drops.
 
-use crate::config::Variant;
+use crate::config::{Build, Variant};
 
-/// Whether an override argument (`name = value`) is what the variant
-/// already does upstream.
-pub(super) fn covered(variant: Variant, arg: &str) -> bool {
+/// Whether an override argument (`name = value`) is what the build
+/// already does.
+pub(super) fn covered(build: &Build, arg: &str) -> bool {
     let Some((name, value)) = arg.split_once(" = ") else {
         return false;
     };
+    let variant = build.base;
     let flag = |v: Variant| match v {
-        Variant::Cuda => Some("cudaSupport"),
+        Variant::Cuda | Variant::MpiCuda => Some("cudaSupport"),
         Variant::Vulkan => Some("vulkanSupport"),
         Variant::Rocm => Some("rocmSupport"),
-        Variant::Cpu => None,
+        Variant::Cpu | Variant::MpiCpu => None,
     };
     let value = value.trim();
+    let options = &build.options;
+    match name {
+        "rpcSupport" => return options.rpc == (value == "true"),
+        "blasSupport" if options.blas.is_some() => {
+            return options.blas == Some(value == "true");
+        }
+        "rocmGpuTargets" => {
+            return options
+                .rocm_targets
+                .as_ref()
+                .is_some_and(|t| value.trim_matches('"') == t);
+        }
+        _ => {}
+    }
     if Some(name) == flag(variant) {
         return value == "true";
     }
@@ -31,9 +46,15 @@ mod tests {
 
     #[test]
     fn coverage_of_override_arguments() {
-        assert!(covered(Variant::Cuda, "cudaSupport = true"));
-        assert!(covered(Variant::Vulkan, "cudaSupport = false"));
-        assert!(!covered(Variant::Cpu, "blasSupport = false"));
-        assert!(!covered(Variant::Cuda, "rpcSupport = true"));
+        let b = |v: Variant| Build::from(v);
+        assert!(covered(&b(Variant::Cuda), "cudaSupport = true"));
+        assert!(covered(&b(Variant::Vulkan), "cudaSupport = false"));
+        assert!(!covered(&b(Variant::Cpu), "blasSupport = false"));
+        assert!(!covered(&b(Variant::Cuda), "rpcSupport = true"));
+        let mut rpc = b(Variant::Cuda);
+        rpc.options.rpc = true;
+        assert!(covered(&rpc, "rpcSupport = true"));
+        rpc.options.blas = Some(false);
+        assert!(covered(&rpc, "blasSupport = false"));
     }
 }

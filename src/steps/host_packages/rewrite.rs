@@ -6,8 +6,11 @@ use std::path::Path;
 use rnix::ast;
 
 use super::leftovers::Leftover;
+use super::old_attrs;
 use super::override_args::covered;
 use super::pkgs_scope::pkgs_in_scope;
+use crate::config::Build;
+#[cfg(test)]
 use crate::config::Variant;
 use crate::edit::{self, Splice};
 use crate::model;
@@ -26,12 +29,12 @@ pub(super) fn rewrite(
     text: &str,
     root: &ast::Root,
     found: &[LlamaRef],
-    variant: Variant,
+    build: &Build,
     module_file: bool,
     said: &mut Said,
 ) -> Vec<Splice> {
     let Said { notes, left } = said;
-    let name = variant.package_attr();
+    let name = build.package_attr();
     // The overlay is in the host's `pkgs`, not in a second instance such as
     // `unstable`: every qualified reference becomes `pkgs.<variant>`.
     let qualified = |base: &Option<String>| match base {
@@ -67,17 +70,36 @@ pub(super) fn rewrite(
             }
             RefKind::Override { args, attrs } => {
                 splices.push(Splice::replace(r.range.clone(), qualified(&r.base)));
-                let uncovered: Vec<&String> =
-                    args.iter().filter(|a| !covered(variant, a)).collect();
+                let uncovered: Vec<&String> = args.iter().filter(|a| !covered(build, a)).collect();
                 if !uncovered.is_empty() {
                     notes.push(format!(
-                        "{at}: override arguments not covered by upstream's {} build were dropped: {}",
-                        variant.upstream_package(),
-                        uncovered.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                        "{at}: override arguments not covered by {} were dropped: {}",
+                        if build.options.is_empty() {
+                            format!("upstream's {} build", build.upstream_package())
+                        } else {
+                            name.clone()
+                        },
+                        uncovered
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ));
                 }
                 if *attrs {
-                    notes.push(format!("{at}: an overrideAttrs of nixpkgs' llama-cpp was dropped; re-apply it to {name} if it is still needed"));
+                    let (carried, dropped) = old_attrs::split(&text[r.range.clone()], build);
+                    if !carried.is_empty() {
+                        notes.push(format!(
+                            "{at}: carried into {name} (flake-migrate.toml's options): {}",
+                            carried.join(", ")
+                        ));
+                    }
+                    if !dropped.is_empty() || carried.is_empty() {
+                        notes.push(format!(
+                            "{at}: not carried: {}: an overrideAttrs of nixpkgs' llama-cpp was dropped; re-apply it to {name} if it is still needed",
+                            if dropped.is_empty() { "(nothing recognised)".to_string() } else { dropped.join(", ") }
+                        ));
+                    }
                 }
             }
             RefKind::Inherit => splices.push(rewrite_inherit(text, r, &name)),
@@ -162,7 +184,7 @@ mod tests {
             src,
             &root,
             &found,
-            variant,
+            &variant.into(),
             true,
             &mut said,
         );

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::config::Variant;
+use crate::config::Build;
 use crate::model;
 use crate::refs::LlamaRef;
 use crate::steps::Plan;
@@ -12,11 +12,16 @@ pub(super) fn shared_conflict(
     file: &Path,
     text: &str,
     first: &LlamaRef,
-    hosts: &[(String, Option<Variant>)],
+    hosts: &[(String, Option<Build>)],
 ) -> Plan {
     let list = hosts
         .iter()
-        .map(|(h, v)| format!("{h} ({})", v.map_or("no variant".into(), |v| v.to_string())))
+        .map(|(h, v)| {
+            format!(
+                "{h} ({})",
+                v.as_ref().map_or("no variant".into(), |v| v.to_string())
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ");
     Plan::blocked(

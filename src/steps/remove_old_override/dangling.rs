@@ -10,7 +10,7 @@ use rnix::ast;
 use rnix::{SyntaxKind, SyntaxNode};
 use rowan::ast::AstNode;
 
-use crate::config::{Config, Variant};
+use crate::config::{Build, Config};
 use crate::edit::Splice;
 use crate::model;
 use crate::refs;
@@ -20,7 +20,7 @@ use crate::syntax::{self, end, start};
 /// neither nixpkgs' own `llama-cpp` (0004 rewrites those) nor a name the
 /// new overlay defines.
 pub(super) fn dangling(config: &Config, defined: &BTreeSet<String>) -> BTreeSet<String> {
-    let ours: Vec<String> = config.variants().iter().map(|v| v.package_attr()).collect();
+    let ours: Vec<String> = config.builds().iter().map(|v| v.package_attr()).collect();
     defined
         .iter()
         .filter(|n| n.as_str() != refs::PACKAGE && !ours.contains(n))
@@ -62,7 +62,7 @@ pub(super) fn rewrite_uses(
             continue;
         }
         let at = model::location(file, text, u.range.start);
-        match (variant, u.renamable) {
+        match (&variant, u.renamable) {
             (Some(v), true) => {
                 splices.push(Splice::replace(u.range.clone(), v.package_attr()));
                 notes.push(format!(
@@ -104,10 +104,10 @@ pub(super) fn rewrite_uses(
 }
 
 /// The one variant every host of the file has, when there is at least one host.
-fn shared_variant(config: &Config, hosts: Option<&[String]>) -> Option<Variant> {
-    let mut vs = hosts?.iter().map(|h| config.hosts.get(h).copied());
+fn shared_variant(config: &Config, hosts: Option<&[String]>) -> Option<Build> {
+    let mut vs = hosts?.iter().map(|h| config.build(h));
     let first = vs.next()??;
-    vs.all(|v| v == Some(first)).then_some(first)
+    vs.all(|v| v.as_ref() == Some(&first)).then_some(first)
 }
 
 struct Use {
@@ -202,6 +202,7 @@ fn is_expression(node: &SyntaxNode) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Variant;
 
     fn config() -> Config {
         let mut config = Config::default();

@@ -37,9 +37,9 @@ pub(super) fn replace_uses(
         for (range, node) in fork_uses(root, fork) {
             let variant = hosts.and_then(|hosts| {
                 // One variant shared by every host of the file, and at least one host.
-                let mut vs = hosts.iter().map(|h| config.hosts.get(h).copied());
+                let mut vs = hosts.iter().map(|h| config.build(h));
                 let first = vs.next()??;
-                vs.all(|v| v == Some(first)).then_some(first)
+                vs.all(|v| v.as_ref() == Some(&first)).then_some(first)
             });
             let in_package_list =
                 node.kind() == SyntaxKind::NODE_SELECT && node.to_string().contains(".packages.");

@@ -10,20 +10,35 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+mod build;
+mod raw;
+
+pub use build::{Build, NATIVE_HELPER, Options};
+
 pub const CONFIG_FILE: &str = "flake-migrate.toml";
 
-/// A hardware variant of upstream llama.cpp.
+/// A hardware variant of upstream llama.cpp: the base a host's build starts
+/// from (its options are [`Options`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Variant {
     Cpu,
     Cuda,
     Vulkan,
     Rocm,
+    MpiCpu,
+    MpiCuda,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 4] = [Variant::Cpu, Variant::Cuda, Variant::Vulkan, Variant::Rocm];
+    pub const ALL: [Variant; 6] = [
+        Variant::Cpu,
+        Variant::Cuda,
+        Variant::Vulkan,
+        Variant::Rocm,
+        Variant::MpiCpu,
+        Variant::MpiCuda,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -31,6 +46,8 @@ impl Variant {
             Variant::Cuda => "cuda",
             Variant::Vulkan => "vulkan",
             Variant::Rocm => "rocm",
+            Variant::MpiCpu => "mpi-cpu",
+            Variant::MpiCuda => "mpi-cuda",
         }
     }
 
@@ -60,7 +77,7 @@ impl fmt::Display for Variant {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(from = "raw::RawConfig", into = "raw::RawConfig")]
 pub struct Config {
     /// Name of the upstream flake input.
     #[serde(default = "default_input")]
@@ -74,9 +91,10 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub old_overrides: Vec<PathBuf>,
     /// Host name to variant; hosts not listed do not use llama.cpp.
-    #[serde(default)]
     pub hosts: BTreeMap<String, Variant>,
-    #[serde(default, skip_serializing_if = "GuardConfig::is_empty")]
+    /// The options of hosts written `h = { variant = "…", native = true }`;
+    /// a host without options is not here.
+    pub options: BTreeMap<String, Options>,
     pub guard: GuardConfig,
 }
 
@@ -91,7 +109,7 @@ pub struct GuardConfig {
 }
 
 impl GuardConfig {
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.exclude.is_empty()
     }
 }
@@ -136,6 +154,7 @@ impl Default for Config {
             overlay: default_overlay(),
             old_overrides: Vec::new(),
             hosts: BTreeMap::new(),
+            options: BTreeMap::new(),
             guard: GuardConfig::default(),
         }
     }
@@ -176,7 +195,7 @@ impl Config {
     }
 
     pub fn to_toml(&self) -> String {
-        let body = toml::to_string(self).expect("config serializes");
+        let body = raw::with_inline_hosts(toml::to_string(self).expect("config serializes"), self);
         format!(
             "# flake-migrate: which upstream llama.cpp variant each host gets.\n\
              # Variants: cpu (upstream `default`, portable, GGML_NATIVE off), cuda, vulkan, rocm.\n\
@@ -190,6 +209,47 @@ impl Config {
         v.sort();
         v.dedup();
         v
+    }
+
+    /// A host's build: its variant with its options.
+    pub fn build(&self, host: &str) -> Option<Build> {
+        Some(Build {
+            base: *self.hosts.get(host)?,
+            options: self.options.get(host).cloned().unwrap_or_default(),
+        })
+    }
+
+    /// The builds in use, each once, in a stable order: one overlay
+    /// attribute each.
+    pub fn builds(&self) -> Vec<Build> {
+        let mut b: Vec<Build> = self.hosts.keys().filter_map(|h| self.build(h)).collect();
+        b.sort();
+        b.dedup();
+        b
+    }
+
+    /// Gives `host` the build: its variant, and its options when it has any.
+    pub fn set_build(&mut self, host: String, build: Build) {
+        if build.options.is_empty() {
+            self.options.remove(&host);
+        } else {
+            self.options.insert(host.clone(), build.options);
+        }
+        self.hosts.insert(host, build.base);
+    }
+
+    /// The overlay attribute a host installs (`llama-cpp-vulkan-native`).
+    pub fn package_attr(&self, host: &str) -> Option<String> {
+        self.build(host).map(|b| b.package_attr())
+    }
+
+    /// Hosts using `build`.
+    pub fn hosts_of(&self, build: &Build) -> Vec<String> {
+        self.hosts
+            .keys()
+            .filter(|h| self.build(h).as_ref() == Some(build))
+            .cloned()
+            .collect()
     }
 }
 
@@ -228,6 +288,41 @@ mod tests {
             "[guard]\nexclude = [\"a/[\"]\n",
         );
         assert!(bad.unwrap_err().to_string().contains("exclude"));
+    }
+
+    #[test]
+    fn a_host_with_options_is_a_table_and_the_short_form_stays() {
+        let text = "[hosts]\ncarbon = { variant = \"vulkan\", native = true }\nneon = \"cuda\"\nboron = { variant = \"rocm\", rpc = true, rocm-targets = \"gfx1100\" }\n[guard]\nexclude = [\"legacy/**\"]\n";
+        let config = Config::parse(Path::new("x"), text).unwrap();
+        assert_eq!(config.hosts["carbon"], Variant::Vulkan);
+        assert_eq!(
+            config.package_attr("carbon").as_deref(),
+            Some("llama-cpp-vulkan-native")
+        );
+        assert_eq!(
+            config.package_attr("neon").as_deref(),
+            Some("llama-cpp-cuda")
+        );
+        assert_eq!(
+            config.package_attr("boron").as_deref(),
+            Some("llama-cpp-rocm-rpc-gfx1100")
+        );
+        assert_eq!(config.builds().len(), 3);
+        let again = config.to_toml();
+        assert!(again.contains("neon = \"cuda\""), "{again}");
+        assert!(
+            again.contains("carbon = { variant = \"vulkan\", native = true }\n"),
+            "{again}"
+        );
+        assert_eq!(Config::parse(Path::new("x"), &again).unwrap(), config);
+        let bad = Config::parse(
+            Path::new("flake-migrate.toml"),
+            "[hosts]\nx = { variant = \"cpu\", nativ = true }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(bad.contains("nativ"), "{bad}");
+        assert!(Config::parse(Path::new("x"), "[hosts]\nx = { native = true }\n").is_err());
     }
 
     #[test]
