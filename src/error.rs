@@ -82,7 +82,7 @@ impl Error {
                     .into(),
             ),
             Error::Locked { path, .. } => Some(format!(
-                "wait for the other run to finish; if no other run is alive, delete {}",
+                "wait for the other run to finish: the lock on {} is released when it ends",
                 path.display()
             )),
             Error::NoIdentity => Some(

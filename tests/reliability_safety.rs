@@ -1,0 +1,219 @@
+//! Never lose or corrupt a user's repository (issue 13): runs killed with
+//! SIGKILL, unsafe git states, git's identity, file modes, line endings,
+//! encodings, symlinks, dry runs, drift and exit codes. The real binary
+//! against real repositories built from the `seed` fixture, on the static
+//! reading (`--no-eval`).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_flake-migrate");
+const SEED_HOSTS: [&str; 4] = ["--host", "carbon=cuda", "--host", "beryllium=vulkan"];
+
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    #[allow(dead_code)] // shown when a run fails
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "expected success, got {self:#?}");
+        self
+    }
+}
+
+/// `flake-migrate -C dir --no-eval args…` with the user's git and nix
+/// config shut out.
+fn fm_cmd(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("-C")
+        .arg(dir)
+        .arg("--no-eval")
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("NIX_CONFIG", NIX_CONFIG)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1");
+    cmd
+}
+
+fn run(mut cmd: Command) -> Run {
+    let out = cmd.output().expect("run flake-migrate");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn fm(dir: &Path, args: &[&str]) -> Run {
+    run(fm_cmd(dir, args))
+}
+
+/// The git CLI in `dir`; panics on failure.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn head(dir: &Path) -> String {
+    git(dir, &["rev-parse", "HEAD"]).trim().to_string()
+}
+
+fn porcelain(dir: &Path) -> String {
+    git(dir, &["status", "--porcelain", "--untracked-files=all"])
+}
+
+/// The `Migration:` trailers of HEAD's history, oldest first, with the
+/// commits that have none shown as `-`.
+fn step_history(dir: &Path) -> Vec<String> {
+    git(
+        dir,
+        &[
+            "log",
+            "--reverse",
+            "--format=%(trailers:key=Migration,valueonly,separator=)-",
+        ],
+    )
+    .lines()
+    .map(|l| l.trim_end_matches('-').trim().to_string())
+    .collect()
+}
+
+/// Every file under `dir` except `.git`, with its bytes.
+fn tree_bytes(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            if entry.file_name() == ".git" {
+                continue;
+            }
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().to_path_buf();
+                out.insert(rel, fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+#[track_caller]
+fn assert_same_tree(actual: &BTreeMap<PathBuf, Vec<u8>>, expected: &BTreeMap<PathBuf, Vec<u8>>) {
+    let differ: Vec<String> = actual
+        .keys()
+        .chain(expected.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|p| actual.get(*p) != expected.get(*p))
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(differ.is_empty(), "trees differ: {differ:#?}");
+}
+
+/// The seed fixture in a fresh repository, configured with `init`.
+fn seed() -> TempRepo {
+    let repo = fixture_repo("seed");
+    let mut args = vec!["init"];
+    args.extend(SEED_HOSTS);
+    fm(repo.path(), &args).ok();
+    repo
+}
+
+// ---------------------------------------------------------------------------
+// 1. Killed at any point, the next run (started at once) recovers
+
+/// Runs `args` on a fresh `prepare()`d repository, SIGKILLs it after each
+/// of several delays spread over an uninterrupted run's duration, starts
+/// the same command again at once (before the killed process is reaped),
+/// and checks that it succeeds and leaves what an uninterrupted run leaves.
+fn killed_runs_recover(prepare: fn() -> TempRepo, args: &[&str]) {
+    let reference = prepare();
+    let started = Instant::now();
+    fm(reference.path(), args).ok();
+    let took = started.elapsed();
+    let (tree, history) = (tree_bytes(reference.path()), step_history(reference.path()));
+
+    let points = 8;
+    for i in 0..points {
+        let delay = took * i / points;
+        let repo = prepare();
+        let dir = repo.path();
+        let mut child = fm_cmd(dir, args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        child.kill().unwrap();
+        let next = fm(dir, args);
+        child.wait().unwrap();
+        assert_eq!(next.code, 0, "killed after {delay:?}: {next:#?}");
+        assert_same_tree(&tree_bytes(dir), &tree);
+        assert_eq!(step_history(dir), history, "killed after {delay:?}");
+        assert_eq!(porcelain(dir), "", "killed after {delay:?}");
+        assert!(!dir.join(".git/flake-migrate-journal.toml").exists());
+    }
+}
+
+#[test]
+fn up_killed_at_any_point_is_recovered_by_the_next_run_at_once() {
+    killed_runs_recover(seed, &["up", "--no-lock", "--to", "5"]);
+}
+
+#[test]
+fn down_killed_at_any_point_is_recovered_by_the_next_run_at_once() {
+    fn seed_up() -> TempRepo {
+        let repo = seed();
+        fm(repo.path(), &["up", "--no-lock", "--to", "5"]).ok();
+        repo
+    }
+    killed_runs_recover(seed_up, &["down", "--all"]);
+}
+
+#[test]
+fn a_run_holding_the_lock_refuses_a_second_one() {
+    let repo = seed();
+    let dir = repo.path();
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(".git/flake-migrate.lock"))
+        .unwrap();
+    fs4::FileExt::try_lock(&lock).unwrap();
+    let before = head(dir);
+    let run = fm(dir, &["up", "--no-lock", "--to", "5"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.stderr.contains("another flake-migrate run"), "{run:#?}");
+    assert_eq!(head(dir), before);
+    drop(lock);
+    fm(dir, &["up", "--no-lock", "--to", "1"]).ok();
+    assert_ne!(head(dir), before, "released, the lock is taken");
+}
