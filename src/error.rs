@@ -20,6 +20,10 @@ pub enum Error {
     #[error("{message}")]
     Usage { message: String, help: String },
 
+    /// The repository is not in a state to work on (not a usage error).
+    #[error("{message}")]
+    Refused { message: String, help: String },
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -69,7 +73,7 @@ impl Error {
     /// What the user should do next, printed under the error.
     pub fn help(&self) -> Option<String> {
         match self {
-            Error::Usage { help, .. } => Some(help.clone()),
+            Error::Usage { help, .. } | Error::Refused { help, .. } => Some(help.clone()),
             Error::Blocked(blocked) => Some(
                 blocked
                     .iter()
@@ -114,6 +118,13 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    pub fn refused(message: impl Into<String>, help: impl Into<String>) -> Self {
+        Error::Refused {
+            message: message.into(),
+            help: help.into(),
         }
     }
 

@@ -70,6 +70,46 @@ pub fn flake_prefix(workdir: &Path, dir: &Path) -> PathBuf {
     PathBuf::new()
 }
 
+/// Refuses what a commit on top of HEAD would get wrong: a detached HEAD
+/// (the commits would belong to no branch) and an operation git has not
+/// finished (a merge would get a one-parent commit and keep `MERGE_HEAD`,
+/// a rebase would take the commit into the commits it replays).
+pub fn refuse_unsafe_state(repo: &Repository) -> Result<()> {
+    use git2::RepositoryState as S;
+    let (what, way_out) = match repo.state() {
+        S::Clean if repo.head_detached().unwrap_or(false) => (
+            "detached HEAD: no branch is checked out",
+            "check out a branch first (`git switch BRANCH`, or `git switch -c BRANCH` to keep where you are)",
+        ),
+        S::Clean => return Ok(()),
+        S::Merge => (
+            "a merge is in progress",
+            "finish it with `git commit`, or abort it with `git merge --abort`",
+        ),
+        S::Rebase | S::RebaseInteractive | S::RebaseMerge => (
+            "a rebase is in progress",
+            "finish it with `git rebase --continue`, or abort it with `git rebase --abort`",
+        ),
+        S::ApplyMailbox | S::ApplyMailboxOrRebase => (
+            "a `git am` is in progress",
+            "finish it with `git am --continue`, or abort it with `git am --abort`",
+        ),
+        S::CherryPick | S::CherryPickSequence => (
+            "a cherry-pick is in progress",
+            "finish it with `git cherry-pick --continue`, or abort it with `git cherry-pick --abort`",
+        ),
+        S::Revert | S::RevertSequence => (
+            "a revert is in progress",
+            "finish it with `git revert --continue`, or abort it with `git revert --abort`",
+        ),
+        S::Bisect => ("a bisect is in progress", "end it with `git bisect reset`"),
+    };
+    Err(Error::refused(
+        format!("{what}: flake-migrate commits on a branch, so it changes nothing now"),
+        format!("{way_out}, then run again"),
+    ))
+}
+
 /// Tracked files with staged or unstaged changes.
 pub fn dirty_files(repo: &Repository) -> Result<Vec<String>> {
     let mut opts = StatusOptions::new();

@@ -217,3 +217,66 @@ fn a_run_holding_the_lock_refuses_a_second_one() {
     fm(dir, &["up", "--no-lock", "--to", "1"]).ok();
     assert_ne!(head(dir), before, "released, the lock is taken");
 }
+
+// ---------------------------------------------------------------------------
+// 2. Unsafe git states are refused, naming the state and the way out
+
+/// Runs `up` and checks that it refuses with exit 1, naming `state` and
+/// `way_out`, with HEAD and the files left as they were.
+#[track_caller]
+fn assert_up_refuses(dir: &Path, state: &str, way_out: &str) {
+    let before = (head(dir), tree_bytes(dir), porcelain(dir));
+    let run = fm(dir, &["up", "--no-lock", "--to", "5"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.stderr.contains(state), "names {state}: {run:#?}");
+    assert!(run.stderr.contains(way_out), "says {way_out}: {run:#?}");
+    assert_eq!((head(dir), tree_bytes(dir), porcelain(dir)), before);
+}
+
+#[test]
+fn up_refuses_a_detached_head() {
+    let repo = seed();
+    let dir = repo.path();
+    git(dir, &["checkout", "-q", "--detach"]);
+    assert_up_refuses(dir, "detached HEAD", "git switch");
+}
+
+#[test]
+fn up_refuses_during_a_merge() {
+    let repo = seed();
+    let dir = repo.path();
+    git(dir, &["checkout", "-q", "-b", "side"]);
+    repo.write("README", "side\n");
+    git(dir, &["add", "README"]);
+    git(dir, &["commit", "-qm", "side"]);
+    git(dir, &["checkout", "-q", "main"]);
+    git(dir, &["merge", "--no-commit", "--no-ff", "-q", "side"]);
+    assert_up_refuses(dir, "a merge is in progress", "git merge --abort");
+}
+
+#[test]
+fn up_refuses_while_a_rebase_is_stopped() {
+    let repo = seed();
+    let dir = repo.path();
+    repo.write("README", "one\n");
+    git(dir, &["add", "README"]);
+    git(dir, &["commit", "-qm", "one"]);
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["rebase", "-q", "-i", "HEAD~1"])
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_SEQUENCE_EDITOR", "sed -i s/^pick/edit/")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_up_refuses(dir, "a rebase is in progress", "git rebase --abort");
+}
+
+#[test]
+fn up_refuses_during_a_bisect() {
+    let repo = seed();
+    let dir = repo.path();
+    git(dir, &["bisect", "start"]);
+    assert_up_refuses(dir, "a bisect is in progress", "git bisect reset");
+}
