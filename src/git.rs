@@ -122,8 +122,81 @@ pub fn dirty_files(repo: &Repository) -> Result<Vec<String>> {
         .collect())
 }
 
+/// The author, after checking that a committer can be named too (for
+/// commands that must know before they write anything).
 pub fn signature(repo: &Repository) -> Result<git2::Signature<'static>> {
-    repo.signature().map_err(|_| Error::NoIdentity)
+    identities(repo).map(|(author, _)| author)
+}
+
+/// Author and committer as git resolves them: `GIT_AUTHOR_*` /
+/// `GIT_COMMITTER_*`, then `author.*` / `committer.*`, then `user.*` in the
+/// configuration (honouring `GIT_CONFIG_GLOBAL`, `GIT_CONFIG_SYSTEM` and
+/// `GIT_CONFIG_NOSYSTEM`, which libgit2 does not), then `EMAIL`.
+pub fn identities(
+    repo: &Repository,
+) -> Result<(git2::Signature<'static>, git2::Signature<'static>)> {
+    let config = config(repo)?;
+    let who = |role: &str| -> Result<git2::Signature<'static>> {
+        let env = |key: &str| {
+            std::env::var(format!("GIT_{}_{key}", role.to_uppercase()))
+                .ok()
+                .filter(|v| !v.is_empty())
+        };
+        let conf = |key: &str| {
+            config
+                .get_string(&format!("{role}.{key}"))
+                .or_else(|_| config.get_string(&format!("user.{key}")))
+                .ok()
+                .filter(|v| !v.is_empty())
+        };
+        let name = env("NAME").or_else(|| conf("name"));
+        let email = env("EMAIL")
+            .or_else(|| conf("email"))
+            .or_else(|| std::env::var("EMAIL").ok().filter(|v| !v.is_empty()));
+        match (name, email) {
+            (Some(name), Some(email)) => {
+                git2::Signature::now(&name, &email).map_err(|_| Error::NoIdentity)
+            }
+            _ => Err(Error::NoIdentity),
+        }
+    };
+    Ok((who("author")?, who("committer")?))
+}
+
+/// The repository's configuration with the files git itself would read.
+fn config(repo: &Repository) -> Result<git2::Config> {
+    use git2::{Config, ConfigLevel};
+    let var = |key: &str| std::env::var_os(key).filter(|v| !v.is_empty());
+    let mut config = Config::new()?;
+    let mut add = |path: PathBuf, level: ConfigLevel| -> Result<()> {
+        if path.is_file() {
+            config.add_file(&path, level, false)?;
+        }
+        Ok(())
+    };
+    if var("GIT_CONFIG_NOSYSTEM").is_none() {
+        match var("GIT_CONFIG_SYSTEM") {
+            Some(path) => add(path.into(), ConfigLevel::System)?,
+            None => {
+                if let Ok(path) = Config::find_system() {
+                    add(path, ConfigLevel::System)?;
+                }
+            }
+        }
+    }
+    match var("GIT_CONFIG_GLOBAL") {
+        Some(path) => add(path.into(), ConfigLevel::Global)?,
+        None => {
+            if let Ok(path) = Config::find_xdg() {
+                add(path, ConfigLevel::XDG)?;
+            }
+            if let Ok(path) = Config::find_global() {
+                add(path, ConfigLevel::Global)?;
+            }
+        }
+    }
+    add(repo.path().join("config"), ConfigLevel::Local)?;
+    Ok(config)
 }
 
 pub fn head_commit(repo: &Repository) -> Result<Commit<'_>> {
@@ -138,7 +211,7 @@ pub fn head_commit(repo: &Repository) -> Result<Commit<'_>> {
 /// Stages `paths` from the working tree (deleting missing ones) and commits
 /// the index on top of HEAD.
 pub fn commit_paths(repo: &Repository, paths: &[PathBuf], message: &str) -> Result<Oid> {
-    let sig = signature(repo)?;
+    let (author, committer) = identities(repo)?;
     let root = workdir(repo)?;
     let mut index = repo.index()?;
     for path in paths {
@@ -151,16 +224,30 @@ pub fn commit_paths(repo: &Repository, paths: &[PathBuf], message: &str) -> Resu
     index.write()?;
     let tree = repo.find_tree(index.write_tree()?)?;
     let parent = head_commit(repo)?;
-    Ok(repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])?)
+    Ok(repo.commit(
+        Some("HEAD"),
+        &author,
+        &committer,
+        message,
+        &tree,
+        &[&parent],
+    )?)
 }
 
 /// Commits `tree` on top of HEAD, then makes the index and the given paths
 /// of the working tree match it.
 pub fn commit_tree(repo: &Repository, tree: Oid, paths: &[PathBuf], message: &str) -> Result<Oid> {
-    let sig = signature(repo)?;
+    let (author, committer) = identities(repo)?;
     let tree = repo.find_tree(tree)?;
     let parent = head_commit(repo)?;
-    let oid = repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])?;
+    let oid = repo.commit(
+        Some("HEAD"),
+        &author,
+        &committer,
+        message,
+        &tree,
+        &[&parent],
+    )?;
     checkout_paths(repo, paths)?;
     Ok(oid)
 }

@@ -280,3 +280,71 @@ fn up_refuses_during_a_bisect() {
     git(dir, &["bisect", "start"]);
     assert_up_refuses(dir, "a bisect is in progress", "git bisect reset");
 }
+
+// ---------------------------------------------------------------------------
+// 7. The git identity as git resolves it
+
+/// [`seed`] with no identity in the repository's config, run with HOME an
+/// empty directory and `env` on top.
+fn up_with_identity_env(env: &[(&str, &str)]) -> (TempRepo, Run) {
+    let repo = seed();
+    let dir = repo.path();
+    git(dir, &["config", "--unset", "user.name"]);
+    git(dir, &["config", "--unset", "user.email"]);
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = fm_cmd(dir, &["up", "--no-lock", "--to", "1"]);
+    cmd.env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join(".config"))
+        .env_remove("EMAIL")
+        .envs(env.iter().copied());
+    let run = run(cmd);
+    (repo, run)
+}
+
+fn who(dir: &Path, format: &str) -> String {
+    git(dir, &["log", "-1", &format!("--format={format}")])
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn up_takes_author_and_committer_from_gits_environment_variables() {
+    let (repo, run) = up_with_identity_env(&[
+        ("GIT_AUTHOR_NAME", "Ann Author"),
+        ("GIT_AUTHOR_EMAIL", "ann@example.invalid"),
+        ("GIT_COMMITTER_NAME", "Carl Committer"),
+        ("GIT_COMMITTER_EMAIL", "carl@example.invalid"),
+    ]);
+    run.ok();
+    let dir = repo.path();
+    assert_eq!(who(dir, "%an <%ae>"), "Ann Author <ann@example.invalid>");
+    assert_eq!(
+        who(dir, "%cn <%ce>"),
+        "Carl Committer <carl@example.invalid>"
+    );
+}
+
+#[test]
+fn up_reads_the_identity_from_git_config_global() {
+    let global = tempfile::NamedTempFile::new().unwrap();
+    fs::write(
+        global.path(),
+        "[user]\n\tname = Gail Global\n\temail = gail@example.invalid\n",
+    )
+    .unwrap();
+    let path = global.path().display().to_string();
+    let (repo, run) = up_with_identity_env(&[("GIT_CONFIG_GLOBAL", &path)]);
+    run.ok();
+    assert_eq!(
+        who(repo.path(), "%an <%ae> %cn"),
+        "Gail Global <gail@example.invalid> Gail Global"
+    );
+}
+
+#[test]
+fn up_without_any_identity_still_refuses() {
+    let (repo, run) = up_with_identity_env(&[]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.stderr.contains("no git identity"), "{run:#?}");
+    assert_eq!(step_history(repo.path()), ["", ""]);
+}
