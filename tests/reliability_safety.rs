@@ -348,3 +348,49 @@ fn up_without_any_identity_still_refuses() {
     assert!(run.stderr.contains("no git identity"), "{run:#?}");
     assert_eq!(step_history(repo.path()), ["", ""]);
 }
+
+// ---------------------------------------------------------------------------
+// 4. Files the tool creates get 0666 minus the umask
+
+#[test]
+fn created_files_get_the_umasks_mode_and_rewritten_files_keep_theirs() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |dir: &Path, rel: &str| fs::metadata(dir.join(rel)).unwrap().permissions().mode() & 0o777;
+    for (umask, expected) in [("022", 0o644), ("002", 0o664)] {
+        let repo = fixture_repo("seed");
+        let dir = repo.path();
+        fs::set_permissions(dir.join("flake.nix"), fs::Permissions::from_mode(0o640)).unwrap();
+        // git records only the executable bit: the tree stays clean.
+        let with_umask = |args: &[&str]| {
+            let mut cmd = Command::new("sh");
+            cmd.arg("-c")
+                .arg(format!("umask {umask}; exec \"$@\""))
+                .arg("sh")
+                .arg(BIN)
+                .arg("-C")
+                .arg(dir)
+                .arg("--no-eval")
+                .args(args)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_CONFIG_NOSYSTEM", "1");
+            run(cmd).ok()
+        };
+        let mut init = vec!["init"];
+        init.extend(SEED_HOSTS);
+        with_umask(&init);
+        with_umask(&["up", "--no-lock", "--to", "3"]);
+        for created in [
+            "flake-migrate.toml",
+            ".flake-migrate/state.toml",
+            "nixos/overlays/llama-cpp.nix",
+        ] {
+            assert_eq!(mode(dir, created), expected, "{created} with umask {umask}");
+        }
+        assert_eq!(
+            mode(dir, "flake.nix"),
+            0o640,
+            "rewritten, flake.nix keeps its mode"
+        );
+    }
+}
