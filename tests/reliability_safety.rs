@@ -394,3 +394,30 @@ fn created_files_get_the_umasks_mode_and_rewritten_files_keep_theirs() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// 5. CRLF files get CRLF in inserted text
+
+#[test]
+fn lines_inserted_into_a_crlf_file_end_in_crlf() {
+    let repo = fixture_repo("seed");
+    let dir = repo.path();
+    let lf = repo.read("flake.nix");
+    repo.write("flake.nix", &lf.replace('\n', "\r\n"));
+    git(dir, &["commit", "-qam", "flake.nix with CRLF"]);
+    let mut init = vec!["init"];
+    init.extend(SEED_HOSTS);
+    fm(dir, &init).ok();
+    fm(dir, &["up", "--no-lock", "--to", "3"]).ok();
+    let after = repo.read("flake.nix");
+    assert_ne!(
+        after,
+        lf.replace('\n', "\r\n"),
+        "0001 and 0003 edit flake.nix"
+    );
+    let bare = after
+        .match_indices('\n')
+        .filter(|(i, _)| !after[..*i].ends_with('\r'))
+        .count();
+    assert_eq!(bare, 0, "no bare LF in:\n{after}");
+}
