@@ -11,7 +11,8 @@ pub mod exit {
     pub const MANUAL: i32 = 3;
     /// The guard found violations.
     pub const VIOLATIONS: i32 = 4;
-    /// `nix` is needed for this command and is not installed.
+    /// `nix` (or, for `switch`, `nh` / `nixos-rebuild`) is needed for this
+    /// command and is not installed.
     pub const NIX_MISSING: i32 = 5;
 }
 
@@ -62,6 +63,10 @@ pub enum Error {
     #[error("`nix` is not installed: {what}")]
     NixMissing { what: String },
 
+    /// A program the command needs (besides nix) is not on PATH.
+    #[error("{0}")]
+    ProgramMissing(String),
+
     #[error("{0}")]
     Failed(String),
 
@@ -109,7 +114,7 @@ impl Error {
             Error::Usage { .. } => exit::USAGE,
             Error::Blocked(_) => exit::MANUAL,
             Error::Violations { .. } => exit::VIOLATIONS,
-            Error::NixMissing { .. } => exit::NIX_MISSING,
+            Error::NixMissing { .. } | Error::ProgramMissing(_) => exit::NIX_MISSING,
             _ => exit::ERROR,
         }
     }

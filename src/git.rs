@@ -14,7 +14,7 @@ pub const TRAILER_REVERTED: &str = "Migration-Reverted";
 /// Opens the repository that contains `dir`.
 pub fn open(dir: &Path) -> Result<Repository> {
     Repository::discover(dir).map_err(|e| {
-        Error::usage(
+        Error::refused(
             format!(
                 "{} is not inside a git repository ({})",
                 dir.display(),
@@ -27,7 +27,7 @@ pub fn open(dir: &Path) -> Result<Repository> {
 
 pub fn workdir(repo: &Repository) -> Result<PathBuf> {
     repo.workdir().map(Path::to_path_buf).ok_or_else(|| {
-        Error::usage(
+        Error::refused(
             "the repository is bare",
             "run flake-migrate in a checkout with a working tree",
         )
@@ -73,9 +73,11 @@ pub fn flake_prefix(workdir: &Path, dir: &Path) -> PathBuf {
 /// Refuses what a commit on top of HEAD would get wrong: a detached HEAD
 /// (the commits would belong to no branch) and an operation git has not
 /// finished (a merge would get a one-parent commit and keep `MERGE_HEAD`,
-/// a rebase would take the commit into the commits it replays).
+/// a rebase would take the commit into the commits it replays), and a
+/// branch with no commit yet.
 pub fn refuse_unsafe_state(repo: &Repository) -> Result<()> {
     use git2::RepositoryState as S;
+    head_commit(repo)?;
     let (what, way_out) = match repo.state() {
         S::Clean if repo.head_detached().unwrap_or(false) => (
             "detached HEAD: no branch is checked out",
@@ -201,7 +203,7 @@ fn config(repo: &Repository) -> Result<git2::Config> {
 
 pub fn head_commit(repo: &Repository) -> Result<Commit<'_>> {
     repo.head().and_then(|h| h.peel_to_commit()).map_err(|_| {
-        Error::usage(
+        Error::refused(
             "the repository has no commits yet",
             "commit your configuration first (`git add -A && git commit`), then run again",
         )

@@ -421,3 +421,35 @@ fn lines_inserted_into_a_crlf_file_end_in_crlf() {
         .count();
     assert_eq!(bare, 0, "no bare LF in:\n{after}");
 }
+
+// ---------------------------------------------------------------------------
+// 11. What is not a usage error does not exit 2
+
+#[test]
+fn a_repository_that_cannot_be_worked_on_exits_1_not_2() {
+    let plain = tempfile::tempdir().unwrap();
+    let bare = tempfile::tempdir().unwrap();
+    git(bare.path(), &["init", "-q", "--bare"]);
+    let empty = tempfile::tempdir().unwrap();
+    git(empty.path(), &["init", "-q"]);
+    fs::write(empty.path().join("flake.nix"), "{ outputs = _: { }; }\n").unwrap();
+    for (dir, says) in [
+        (plain.path(), "not inside a git repository"),
+        (bare.path(), "bare"),
+        (empty.path(), "no commits"),
+    ] {
+        let run = fm(dir, &["init", "--host", "a=cpu"]);
+        assert_eq!(run.code, 1, "{run:#?}");
+        assert!(run.stderr.contains(says), "{run:#?}");
+    }
+    fs::write(plain.path().join("mine"), "keep me\n").unwrap();
+    let mut demo = fm_cmd(Path::new("."), &["demo"]);
+    demo.arg(plain.path());
+    let run = run(demo);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.stderr.contains("is not empty"), "{run:#?}");
+    assert_eq!(
+        fs::read_to_string(plain.path().join("mine")).unwrap(),
+        "keep me\n"
+    );
+}

@@ -42,7 +42,7 @@ pub fn run(dir: Option<PathBuf>, out: &mut dyn Write) -> Result<()> {
                     .next()
                     .is_some()
             {
-                return Err(Error::usage(
+                return Err(Error::refused(
                     format!("{} is not empty", d.display()),
                     "give the demo a new or empty directory, or none for a temporary one",
                 ));
