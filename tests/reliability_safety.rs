@@ -453,3 +453,20 @@ fn a_repository_that_cannot_be_worked_on_exits_1_not_2() {
         "keep me\n"
     );
 }
+
+// ---------------------------------------------------------------------------
+// 8. `down --dry-run` of several steps
+
+#[test]
+fn down_dry_run_of_several_steps_shows_each_revert_and_changes_nothing() {
+    let repo = seed();
+    let dir = repo.path();
+    fm(dir, &["up", "--no-lock", "--to", "5"]).ok();
+    let before = (head(dir), tree_bytes(dir));
+    let run = fm(dir, &["down", "--all", "--dry-run"]).ok();
+    for id in ["0005", "0003", "0002", "0001"] {
+        assert!(run.stdout.contains(&format!("{id}-")), "{id}: {run:#?}");
+    }
+    assert_eq!((head(dir), tree_bytes(dir)), before);
+    assert_eq!(porcelain(dir), "");
+}
