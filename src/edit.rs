@@ -39,6 +39,17 @@ impl Splice {
 /// Applies splices to `text` and checks that the result parses.
 /// Overlapping splices are a bug in the caller and are refused.
 pub fn apply(path: &Path, text: &str, mut splices: Vec<Splice>) -> Result<String> {
+    let crlf = uses_crlf(text);
+    if crlf {
+        // Steps place "end of line" before the `\n`: in a CRLF file an
+        // insertion there would split the pair.
+        for s in splices.iter_mut() {
+            if s.start == s.end && s.start > 0 && text[s.start - 1..].starts_with("\r\n") {
+                s.start -= 1;
+                s.end -= 1;
+            }
+        }
+    }
     splices.sort_by_key(|s| (s.start, s.end));
     splices.dedup();
     let mut out = String::with_capacity(text.len() + 256);
@@ -52,7 +63,11 @@ pub fn apply(path: &Path, text: &str, mut splices: Vec<Splice>) -> Result<String
             )));
         }
         out.push_str(&text[cursor..s.start]);
-        out.push_str(&s.text);
+        if crlf {
+            out.push_str(&s.text.replace("\r\n", "\n").replace('\n', "\r\n"));
+        } else {
+            out.push_str(&s.text);
+        }
         cursor = s.end;
     }
     out.push_str(&text[cursor..]);
@@ -63,6 +78,14 @@ pub fn apply(path: &Path, text: &str, mut splices: Vec<Splice>) -> Result<String
         ))
     })?;
     Ok(out)
+}
+
+/// Whether most of the file's lines end in CRLF: text inserted into it
+/// then does too, so an edit never leaves mixed line endings.
+fn uses_crlf(text: &str) -> bool {
+    let lines = text.matches('\n').count();
+    let crlf = text.matches("\r\n").count();
+    crlf > 0 && crlf * 2 >= lines
 }
 
 /// A unified diff of one file, for `--dry-run` and commit previews.

@@ -11,7 +11,8 @@ pub mod exit {
     pub const MANUAL: i32 = 3;
     /// The guard found violations.
     pub const VIOLATIONS: i32 = 4;
-    /// `nix` is needed for this command and is not installed.
+    /// `nix` (or, for `switch`, `nh` / `nixos-rebuild`) is needed for this
+    /// command and is not installed.
     pub const NIX_MISSING: i32 = 5;
 }
 
@@ -19,6 +20,10 @@ pub mod exit {
 pub enum Error {
     #[error("{message}")]
     Usage { message: String, help: String },
+
+    /// The repository is not in a state to work on (not a usage error).
+    #[error("{message}")]
+    Refused { message: String, help: String },
 
     #[error("{path}: {source}")]
     Io {
@@ -58,6 +63,10 @@ pub enum Error {
     #[error("`nix` is not installed: {what}")]
     NixMissing { what: String },
 
+    /// A program the command needs (besides nix) is not on PATH.
+    #[error("{0}")]
+    ProgramMissing(String),
+
     #[error("{0}")]
     Failed(String),
 
@@ -69,7 +78,7 @@ impl Error {
     /// What the user should do next, printed under the error.
     pub fn help(&self) -> Option<String> {
         match self {
-            Error::Usage { help, .. } => Some(help.clone()),
+            Error::Usage { help, .. } | Error::Refused { help, .. } => Some(help.clone()),
             Error::Blocked(blocked) => Some(
                 blocked
                     .iter()
@@ -82,7 +91,7 @@ impl Error {
                     .into(),
             ),
             Error::Locked { path, .. } => Some(format!(
-                "wait for the other run to finish; if no other run is alive, delete {}",
+                "wait for the other run to finish: the lock on {} is released when it ends",
                 path.display()
             )),
             Error::NoIdentity => Some(
@@ -105,7 +114,7 @@ impl Error {
             Error::Usage { .. } => exit::USAGE,
             Error::Blocked(_) => exit::MANUAL,
             Error::Violations { .. } => exit::VIOLATIONS,
-            Error::NixMissing { .. } => exit::NIX_MISSING,
+            Error::NixMissing { .. } | Error::ProgramMissing(_) => exit::NIX_MISSING,
             _ => exit::ERROR,
         }
     }
@@ -114,6 +123,13 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    pub fn refused(message: impl Into<String>, help: impl Into<String>) -> Self {
+        Error::Refused {
+            message: message.into(),
+            help: help.into(),
         }
     }
 

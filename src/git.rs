@@ -15,7 +15,7 @@ pub const TRAILER_REVERTED: &str = "Migration-Reverted";
 /// Opens the repository that contains `dir`.
 pub fn open(dir: &Path) -> Result<Repository> {
     Repository::discover(dir).map_err(|e| {
-        Error::usage(
+        Error::refused(
             format!(
                 "{} is not inside a git repository ({})",
                 dir.display(),
@@ -28,7 +28,7 @@ pub fn open(dir: &Path) -> Result<Repository> {
 
 pub fn workdir(repo: &Repository) -> Result<PathBuf> {
     repo.workdir().map(Path::to_path_buf).ok_or_else(|| {
-        Error::usage(
+        Error::refused(
             "the repository is bare",
             "run flake-migrate in a checkout with a working tree",
         )
@@ -71,6 +71,48 @@ pub fn flake_prefix(workdir: &Path, dir: &Path) -> PathBuf {
     PathBuf::new()
 }
 
+/// Refuses what a commit on top of HEAD would get wrong: a detached HEAD
+/// (the commits would belong to no branch) and an operation git has not
+/// finished (a merge would get a one-parent commit and keep `MERGE_HEAD`,
+/// a rebase would take the commit into the commits it replays), and a
+/// branch with no commit yet.
+pub fn refuse_unsafe_state(repo: &Repository) -> Result<()> {
+    use git2::RepositoryState as S;
+    head_commit(repo)?;
+    let (what, way_out) = match repo.state() {
+        S::Clean if repo.head_detached().unwrap_or(false) => (
+            "detached HEAD: no branch is checked out",
+            "check out a branch first (`git switch BRANCH`, or `git switch -c BRANCH` to keep where you are)",
+        ),
+        S::Clean => return Ok(()),
+        S::Merge => (
+            "a merge is in progress",
+            "finish it with `git commit`, or abort it with `git merge --abort`",
+        ),
+        S::Rebase | S::RebaseInteractive | S::RebaseMerge => (
+            "a rebase is in progress",
+            "finish it with `git rebase --continue`, or abort it with `git rebase --abort`",
+        ),
+        S::ApplyMailbox | S::ApplyMailboxOrRebase => (
+            "a `git am` is in progress",
+            "finish it with `git am --continue`, or abort it with `git am --abort`",
+        ),
+        S::CherryPick | S::CherryPickSequence => (
+            "a cherry-pick is in progress",
+            "finish it with `git cherry-pick --continue`, or abort it with `git cherry-pick --abort`",
+        ),
+        S::Revert | S::RevertSequence => (
+            "a revert is in progress",
+            "finish it with `git revert --continue`, or abort it with `git revert --abort`",
+        ),
+        S::Bisect => ("a bisect is in progress", "end it with `git bisect reset`"),
+    };
+    Err(Error::refused(
+        format!("{what}: flake-migrate commits on a branch, so it changes nothing now"),
+        format!("{way_out}, then run again"),
+    ))
+}
+
 /// Tracked files with staged or unstaged changes.
 pub fn dirty_files(repo: &Repository) -> Result<Vec<String>> {
     let mut opts = StatusOptions::new();
@@ -83,13 +125,86 @@ pub fn dirty_files(repo: &Repository) -> Result<Vec<String>> {
         .collect())
 }
 
+/// The author, after checking that a committer can be named too (for
+/// commands that must know before they write anything).
 pub fn signature(repo: &Repository) -> Result<git2::Signature<'static>> {
-    repo.signature().map_err(|_| Error::NoIdentity)
+    identities(repo).map(|(author, _)| author)
+}
+
+/// Author and committer as git resolves them: `GIT_AUTHOR_*` /
+/// `GIT_COMMITTER_*`, then `author.*` / `committer.*`, then `user.*` in the
+/// configuration (honouring `GIT_CONFIG_GLOBAL`, `GIT_CONFIG_SYSTEM` and
+/// `GIT_CONFIG_NOSYSTEM`, which libgit2 does not), then `EMAIL`.
+pub fn identities(
+    repo: &Repository,
+) -> Result<(git2::Signature<'static>, git2::Signature<'static>)> {
+    let config = config(repo)?;
+    let who = |role: &str| -> Result<git2::Signature<'static>> {
+        let env = |key: &str| {
+            std::env::var(format!("GIT_{}_{key}", role.to_uppercase()))
+                .ok()
+                .filter(|v| !v.is_empty())
+        };
+        let conf = |key: &str| {
+            config
+                .get_string(&format!("{role}.{key}"))
+                .or_else(|_| config.get_string(&format!("user.{key}")))
+                .ok()
+                .filter(|v| !v.is_empty())
+        };
+        let name = env("NAME").or_else(|| conf("name"));
+        let email = env("EMAIL")
+            .or_else(|| conf("email"))
+            .or_else(|| std::env::var("EMAIL").ok().filter(|v| !v.is_empty()));
+        match (name, email) {
+            (Some(name), Some(email)) => {
+                git2::Signature::now(&name, &email).map_err(|_| Error::NoIdentity)
+            }
+            _ => Err(Error::NoIdentity),
+        }
+    };
+    Ok((who("author")?, who("committer")?))
+}
+
+/// The repository's configuration with the files git itself would read.
+fn config(repo: &Repository) -> Result<git2::Config> {
+    use git2::{Config, ConfigLevel};
+    let var = |key: &str| std::env::var_os(key).filter(|v| !v.is_empty());
+    let mut config = Config::new()?;
+    let mut add = |path: PathBuf, level: ConfigLevel| -> Result<()> {
+        if path.is_file() {
+            config.add_file(&path, level, false)?;
+        }
+        Ok(())
+    };
+    if var("GIT_CONFIG_NOSYSTEM").is_none() {
+        match var("GIT_CONFIG_SYSTEM") {
+            Some(path) => add(path.into(), ConfigLevel::System)?,
+            None => {
+                if let Ok(path) = Config::find_system() {
+                    add(path, ConfigLevel::System)?;
+                }
+            }
+        }
+    }
+    match var("GIT_CONFIG_GLOBAL") {
+        Some(path) => add(path.into(), ConfigLevel::Global)?,
+        None => {
+            if let Ok(path) = Config::find_xdg() {
+                add(path, ConfigLevel::XDG)?;
+            }
+            if let Ok(path) = Config::find_global() {
+                add(path, ConfigLevel::Global)?;
+            }
+        }
+    }
+    add(repo.path().join("config"), ConfigLevel::Local)?;
+    Ok(config)
 }
 
 pub fn head_commit(repo: &Repository) -> Result<Commit<'_>> {
     repo.head().and_then(|h| h.peel_to_commit()).map_err(|_| {
-        Error::usage(
+        Error::refused(
             "the repository has no commits yet",
             "commit your configuration first (`git add -A && git commit`), then run again",
         )
@@ -99,7 +214,7 @@ pub fn head_commit(repo: &Repository) -> Result<Commit<'_>> {
 /// Stages `paths` from the working tree (deleting missing ones) and commits
 /// the index on top of HEAD.
 pub fn commit_paths(repo: &Repository, paths: &[PathBuf], message: &str) -> Result<Oid> {
-    let sig = signature(repo)?;
+    let (author, committer) = identities(repo)?;
     let root = workdir(repo)?;
     let mut index = repo.index()?;
     for path in paths {
@@ -112,16 +227,30 @@ pub fn commit_paths(repo: &Repository, paths: &[PathBuf], message: &str) -> Resu
     index.write()?;
     let tree = repo.find_tree(index.write_tree()?)?;
     let parent = head_commit(repo)?;
-    Ok(repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])?)
+    Ok(repo.commit(
+        Some("HEAD"),
+        &author,
+        &committer,
+        message,
+        &tree,
+        &[&parent],
+    )?)
 }
 
 /// Commits `tree` on top of HEAD, then makes the index and the given paths
 /// of the working tree match it.
 pub fn commit_tree(repo: &Repository, tree: Oid, paths: &[PathBuf], message: &str) -> Result<Oid> {
-    let sig = signature(repo)?;
+    let (author, committer) = identities(repo)?;
     let tree = repo.find_tree(tree)?;
     let parent = head_commit(repo)?;
-    let oid = repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])?;
+    let oid = repo.commit(
+        Some("HEAD"),
+        &author,
+        &committer,
+        message,
+        &tree,
+        &[&parent],
+    )?;
     checkout_paths(repo, paths)?;
     Ok(oid)
 }
@@ -158,18 +287,90 @@ pub fn checkout_paths(repo: &Repository, paths: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
+/// How [`write_atomic`]'s temporary files are named, so that what a killed
+/// run leaves can be told from the user's files.
+const TEMP_PREFIX: &str = ".flake-migrate-tmp-";
+
+/// Removes the temporary files [`write_atomic`] left beside `paths`
+/// (repository-relative) when a run was killed.
+pub fn remove_temp_files(repo: &Repository, paths: &[PathBuf]) -> Result<()> {
+    let root = workdir(repo)?;
+    let dirs: std::collections::BTreeSet<PathBuf> = paths
+        .iter()
+        .filter_map(|p| root.join(p).parent().map(Path::to_path_buf))
+        .collect();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Writes through a temporary file and a rename, so a crash never leaves a
-/// half-written file.
+/// half-written file. The temporary file is created as any editor creates
+/// one (0666 minus the umask, which the kernel applies); a file that
+/// existed keeps its mode.
 pub fn write_atomic(path: &Path, content: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    std::io::Write::write_all(&mut tmp, content).map_err(|e| Error::io(path, e))?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
+    let tmp = dir.join(format!(
+        "{TEMP_PREFIX}{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        file.write_all(content)?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            file.set_permissions(meta.permissions())?;
+        }
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
     }
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
+}
+
+/// Removes git's own lock files (the index's, HEAD's and its branch's)
+/// made at or after `since`. Called while this run holds the tool's lock
+/// and an interrupted run's journal exists: such files were made by that
+/// run and left by its death. (A `git` command the user starts in this
+/// very moment would look the same; that race is accepted, as git's own
+/// advice for a stale `index.lock` is to delete it.)
+pub fn remove_locks_since(repo: &Repository, since: std::time::SystemTime) -> Vec<PathBuf> {
+    let mut candidates = vec![
+        repo.path().join("index.lock"),
+        repo.path().join("HEAD.lock"),
+    ];
+    if let Ok(head) = repo.find_reference("HEAD")
+        && let Ok(Some(branch)) = head.symbolic_target()
+    {
+        candidates.push(repo.path().join(format!("{branch}.lock")));
+    }
+    candidates
+        .into_iter()
+        .filter(|lock| {
+            std::fs::metadata(lock)
+                .and_then(|m| m.modified())
+                .is_ok_and(|made| made >= since)
+        })
+        .filter(|lock| std::fs::remove_file(lock).is_ok())
+        .collect()
 }
 
 pub fn remove_empty_parents(root: &Path, file: &Path) {

@@ -71,7 +71,7 @@ fn demo_refuses_a_directory_that_is_not_empty() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("keep.txt"), "mine").unwrap();
     let out = demo_in(tmp.path(), tmp.path());
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not empty"));
     assert_eq!(
         std::fs::read_to_string(tmp.path().join("keep.txt")).unwrap(),

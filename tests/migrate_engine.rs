@@ -382,7 +382,7 @@ fn up_dry_run_prints_unified_diffs_and_changes_nothing() {
     assert_same_tree(&tree_bytes(dir), &tree_before);
     assert_eq!(porcelain(dir), "");
     assert_eq!(fs::read(dir.join(".git/index")).unwrap(), index_before);
-    assert!(!dir.join(".git/flake-migrate.lock").exists());
+    assert!(lock_is_free(dir));
 }
 
 #[test]
@@ -398,10 +398,7 @@ fn up_refuses_a_modified_tracked_file_and_names_it() {
     assert!(run.stderr.contains("machines/boron.nix"), "{run:#?}");
     assert_eq!(head(dir), head_before);
     assert_same_tree(&tree_bytes(dir), &tree_before);
-    assert!(
-        !dir.join(".git/flake-migrate.lock").exists(),
-        "a refused run releases its lock"
-    );
+    assert!(lock_is_free(dir), "a refused run releases its lock");
 }
 
 #[test]
@@ -691,13 +688,29 @@ fn down_after_a_squash_keeps_later_changes_to_the_file_it_reverts() {
 // ---------------------------------------------------------------------------
 // The lock and recovery
 
+/// Holds the run lock as a live run does (an advisory lock on the file,
+/// which names `pid`) until dropped.
+fn hold_lock(dir: &Path, pid: &str) -> fs::File {
+    let file = fs::File::create(dir.join(".git/flake-migrate.lock")).unwrap();
+    fs::write(dir.join(".git/flake-migrate.lock"), pid).unwrap();
+    fs4::FileExt::try_lock(&file).unwrap();
+    file
+}
+
+/// Whether no process holds the run lock.
+fn lock_is_free(dir: &Path) -> bool {
+    match fs::File::open(dir.join(".git/flake-migrate.lock")) {
+        Ok(file) => fs4::FileExt::try_lock(&file).is_ok(),
+        Err(_) => true,
+    }
+}
+
 #[test]
 fn a_lock_held_by_a_live_process_refuses_the_run() {
     let repo = seed();
     let dir = repo.path();
-    let lock = dir.join(".git/flake-migrate.lock");
     let pid = std::process::id().to_string();
-    fs::write(&lock, &pid).unwrap();
+    let _held = hold_lock(dir, &pid);
     let head_before = head(dir);
     let run = fm(dir, &["up", "--no-lock", "--to", "5"]);
     assert_eq!(run.code, 1, "{run:#?}");
@@ -709,7 +722,7 @@ fn a_lock_held_by_a_live_process_refuses_the_run() {
     assert_eq!(head(dir), head_before);
     assert_eq!(porcelain(dir), "");
     assert_eq!(
-        fs::read_to_string(&lock).unwrap(),
+        fs::read_to_string(dir.join(".git/flake-migrate.lock")).unwrap(),
         pid,
         "another run's lock is left alone"
     );
@@ -717,11 +730,10 @@ fn a_lock_held_by_a_live_process_refuses_the_run() {
 
 #[test]
 fn a_lock_message_shows_the_pid_without_its_newline() {
-    // `echo $$ > .git/flake-migrate.lock` style files end with a newline.
     let repo = seed();
     let dir = repo.path();
     let pid = std::process::id();
-    fs::write(dir.join(".git/flake-migrate.lock"), format!("{pid}\n")).unwrap();
+    let _held = hold_lock(dir, &format!("{pid}\n"));
     let run = fm(dir, &["up", "--no-lock", "--to", "1"]);
     assert_eq!(run.code, 1, "{run:#?}");
     assert!(
@@ -732,20 +744,21 @@ fn a_lock_message_shows_the_pid_without_its_newline() {
 }
 
 #[test]
-fn a_lock_left_by_a_dead_process_is_taken_over() {
+fn a_lock_file_no_process_holds_is_taken_over() {
+    // What a killed run (or a reboot) leaves: the file, naming a pid that
+    // may even belong to another process now, with no lock on it.
     let repo = seed();
     let dir = repo.path();
-    let mut child = Command::new("true").spawn().unwrap();
-    let dead = child.id();
-    child.wait().unwrap();
-    let lock = dir.join(".git/flake-migrate.lock");
-    fs::write(&lock, dead.to_string()).unwrap();
+    fs::write(
+        dir.join(".git/flake-migrate.lock"),
+        std::process::id().to_string(),
+    )
+    .unwrap();
     fm(dir, &["up", "--no-lock", "--to", "1"]).ok();
     assert_eq!(
         trailer(dir, "HEAD", "Migration").as_deref(),
         Some("0001-flake-input")
     );
-    assert!(!lock.exists(), "the run released the lock it took over");
 }
 
 /// A journal as `src/engine.rs` writes it before touching any file.

@@ -227,7 +227,7 @@ fn without_nh_or_nixos_rebuild_it_says_what_to_do() {
         &["switch", "--host", "carbon", "--force"],
         &[],
     );
-    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.code, 5, "{}", run.stderr);
     assert!(
         run.stderr.contains("confirm --host carbon"),
         "{}",

@@ -42,7 +42,7 @@ pub fn run(dir: Option<PathBuf>, out: &mut dyn Write) -> Result<()> {
                     .next()
                     .is_some()
             {
-                return Err(Error::usage(
+                return Err(Error::refused(
                     format!("{} is not empty", d.display()),
                     "give the demo a new or empty directory, or none for a temporary one",
                 ));
@@ -157,7 +157,7 @@ fn create_repository(dir: &Path) -> Result<()> {
         git::write_atomic(&dir.join(path), text.as_bytes())?;
     }
     let repo = git2::Repository::init(dir)?;
-    if repo.signature().is_err() {
+    if git::identities(&repo).is_err() {
         let mut config = repo.config()?;
         config.set_str("user.name", "flake-migrate demo")?;
         config.set_str("user.email", "demo@example.invalid")?;
@@ -166,7 +166,14 @@ fn create_repository(dir: &Path) -> Result<()> {
     index.add_all(["*"], git2::IndexAddOption::DEFAULT, None)?;
     index.write()?;
     let tree = repo.find_tree(index.write_tree()?)?;
-    let sig = repo.signature()?;
-    repo.commit(Some("HEAD"), &sig, &sig, "My NixOS machines\n", &tree, &[])?;
+    let (author, committer) = git::identities(&repo)?;
+    repo.commit(
+        Some("HEAD"),
+        &author,
+        &committer,
+        "My NixOS machines\n",
+        &tree,
+        &[],
+    )?;
     Ok(())
 }

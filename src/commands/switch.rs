@@ -154,7 +154,7 @@ pub fn switch(
                 .collect(),
         )
     } else {
-        return Err(Error::Failed(format!(
+        return Err(Error::ProgramMissing(format!(
             "neither `nh` nor `nixos-rebuild` is on PATH, so {host} cannot be switched from here; nothing was recorded. Switch it on a NixOS machine, then run `flake-migrate confirm --host {host}`"
         )));
     };

@@ -48,28 +48,42 @@ pub fn down(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result
     // Several steps are undone one commit each; if a later one fails, the
     // earlier reverts are dropped too, so a failed `down` changes nothing.
     let start = git::head_commit(&session.repo)?;
+    // A dry run reverts each step on top of the previous one's result, held
+    // in a commit no reference points at.
+    let mut dry_head = start.clone();
     for m in undo {
-        if let Err(e) = undo_step(session, m, opts, out) {
-            if git::head_commit(&session.repo)?.id() != start.id() {
-                session
-                    .repo
-                    .reset(start.as_object(), git2::ResetType::Hard, None)?;
-                say(out, "the steps undone before it were put back".to_string());
+        match undo_step(session, m, &dry_head, opts, out) {
+            Ok(Some(next)) => dry_head = next,
+            Ok(None) => {}
+            Err(e) => {
+                if git::head_commit(&session.repo)?.id() != start.id() {
+                    session
+                        .repo
+                        .reset(start.as_object(), git2::ResetType::Hard, None)?;
+                    say(out, "the steps undone before it were put back".to_string());
+                }
+                return Err(e);
             }
-            return Err(e);
         }
     }
     Ok(())
 }
 
-fn undo_step(
-    session: &Session,
+/// Undoes one step; in a dry run, returns the commit it would make (in no
+/// branch) for the next step to be shown on top of.
+fn undo_step<'r>(
+    session: &'r Session,
     m: &Migration,
+    dry_head: &git2::Commit<'r>,
     opts: &RunOptions,
     out: &mut dyn Write,
-) -> Result<()> {
+) -> Result<Option<git2::Commit<'r>>> {
     let repo = &session.repo;
-    let head = git::head_commit(repo)?;
+    let head = if opts.dry_run {
+        dry_head.clone()
+    } else {
+        git::head_commit(repo)?
+    };
     let step_commit = git::find_step_commit(repo, &m.id)?;
     let reverted = step_commit
         .as_ref()
@@ -131,7 +145,9 @@ fn undo_step(
                     edit::unified_diff(path, before.as_deref(), after.as_deref())
                 );
             }
-            return Ok(());
+            let sig = git2::Signature::now("flake-migrate", "dry-run@flake-migrate.invalid")?;
+            let shown = repo.commit(None, &sig, &sig, &message, &new_tree, &[&head])?;
+            return Ok(Some(repo.find_commit(shown)?));
         }
         let journal = Journal {
             step: m.id.clone(),
@@ -145,7 +161,7 @@ fn undo_step(
             out,
             format!("{}: reverted (commit {} undone)", m.id, short(commit.id())),
         );
-        return Ok(());
+        return Ok(None);
     }
     // History was rewritten: the commit is gone, so use the recorded blobs.
     let mut state = session.state()?;
@@ -205,7 +221,7 @@ fn undo_step(
                 edit::unified_diff(path, current.as_deref(), before.as_deref())
             );
         }
-        return Ok(());
+        return Ok(None);
     }
     state.forget(&m.id);
     files.push((PathBuf::from(STATE_FILE), Some(state.to_toml())));
@@ -217,7 +233,7 @@ fn undo_step(
             m.id
         ),
     );
-    Ok(())
+    Ok(None)
 }
 
 /// `current` with the change from `after` back to `before` applied, by a

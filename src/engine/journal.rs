@@ -45,6 +45,18 @@ pub(super) fn recover(repo: &Repository, out: &mut dyn Write) -> Result<()> {
         path: path.clone(),
         message: e.to_string(),
     })?;
+    if let Ok(written) = std::fs::metadata(&path).and_then(|m| m.modified()) {
+        for stale in git::remove_locks_since(repo, written) {
+            say(
+                out,
+                format!(
+                    "recovered: removed {}, left by the interrupted run",
+                    stale.display()
+                ),
+            );
+        }
+    }
+    git::remove_temp_files(repo, &journal.paths)?;
     let head = git::head_commit(repo)?;
     if head.id().to_string() == journal.head {
         git::checkout_paths(repo, &journal.paths)?;

@@ -81,6 +81,7 @@ impl Session {
         let mut session = Session::open(dir)?;
         session._lock = Some(lock::Lock::take(&session.repo)?);
         journal::recover(&session.repo, out)?;
+        git::refuse_unsafe_state(&session.repo)?;
         Ok(session)
     }
 
