@@ -3,27 +3,10 @@
 //! precise (and spares a host whose configuration makes a name upstream's);
 //! a file no host is known to import is judged without it.
 
-use std::path::Path;
-
 use super::Scope;
 use crate::error::Result;
-use crate::model::{Host, Model};
+use crate::model::Host;
 use crate::refs;
-
-/// The hosts whose configuration includes `offset` of `file`: every host
-/// importing the file, or, in a file that defines hosts, the host whose
-/// definition holds the offset. Sorted by name.
-pub fn seeing<'m>(model: &'m Model, file: &Path, offset: usize) -> Vec<&'m Host> {
-    let mut hosts: Vec<&Host> = model
-        .hosts
-        .iter()
-        .filter(|h| h.files.iter().any(|f| f == file))
-        .collect();
-    hosts.extend(model.hosts_defined_at(file, offset));
-    hosts.sort_by(|a, b| a.name.cmp(&b.name));
-    hosts.dedup_by(|a, b| a.name == b.name);
-    hosts
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HostFacts {

@@ -117,6 +117,21 @@ impl Model {
             .collect()
     }
 
+    /// The hosts whose configuration includes `offset` of `file`: every host
+    /// importing the file, or, in a file that defines hosts, the host whose
+    /// definition holds the offset. Sorted by name.
+    pub fn hosts_seeing(&self, file: &Path, offset: usize) -> Vec<&Host> {
+        let mut hosts: Vec<&Host> = self
+            .hosts
+            .iter()
+            .filter(|h| h.files.iter().any(|f| f == file))
+            .collect();
+        hosts.extend(self.hosts_defined_at(file, offset));
+        hosts.sort_by(|a, b| a.name.cmp(&b.name));
+        hosts.dedup_by(|a, b| a.name == b.name);
+        hosts
+    }
+
     /// A host's own module is the first module of its list that names it
     /// (`./hosts/${name}`) or that no other host imports directly.
     fn choose_own_modules(&mut self) {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Variant;
 use crate::error::Result;
-use crate::guard::hosts::{self, HostFacts};
+use crate::guard::hosts::HostFacts;
 use crate::guard::{Finding, Rule, Scope};
 use crate::model::Host;
 use crate::refs::{LlamaRef, RefKind};
@@ -86,7 +86,7 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
         let seeing = |offset: usize| -> Result<Vec<(&Host, HostFacts)>> {
             let hosts = model
                 .as_deref()
-                .map(|m| hosts::seeing(m, &file, offset))
+                .map(|m| m.hosts_seeing(&file, offset))
                 .unwrap_or_default();
             hosts
                 .into_iter()

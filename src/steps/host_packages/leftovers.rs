@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::config::Config;
 use crate::error::Result;
 use crate::files::Files;
-use crate::model::{self, Host, Model};
+use crate::model::{self, Host};
 use crate::refs::{self, LlamaRef, allow};
 use crate::steps::Plan;
 
@@ -88,19 +88,6 @@ impl<'a> HostSides<'a> {
         self.known.insert(host.name.clone(), side);
         Ok(side)
     }
-}
-
-/// The hosts importing `file`, or defined at `offset` of it.
-pub(super) fn seeing<'m>(model: &'m Model, file: &Path, offset: usize) -> Vec<&'m Host> {
-    let mut hosts: Vec<&Host> = model
-        .hosts
-        .iter()
-        .filter(|h| h.files.iter().any(|f| f == file))
-        .collect();
-    hosts.extend(model.hosts_defined_at(file, offset));
-    hosts.sort_by(|a, b| a.name.cmp(&b.name));
-    hosts.dedup_by(|a, b| a.name == b.name);
-    hosts
 }
 
 /// Why a reference seen by `hosts` (none of them with a variant) stays.

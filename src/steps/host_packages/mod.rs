@@ -169,7 +169,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         }
         let root = rnix::Root::parse(&text).tree();
         for r in host_refs(ctx.files, &file, &root) {
-            let hosts = leftovers::seeing(&model, &file, r.range.start);
+            let hosts = model.hosts_seeing(&file, r.range.start);
             if leftovers::allowed(&text, &r) || sides.spare(&hosts, &r)? {
                 continue;
             }
