@@ -470,3 +470,70 @@ fn down_dry_run_of_several_steps_shows_each_revert_and_changes_nothing() {
     assert_eq!((head(dir), tree_bytes(dir)), before);
     assert_eq!(porcelain(dir), "");
 }
+
+// ---------------------------------------------------------------------------
+// 10. `status` after an interrupted run
+
+/// What a run killed after writing step 0001's record but before its other
+/// files and its commit leaves: the journal, and a record that claims the
+/// step. Built from a real run of the step, so the record is the real one.
+fn interrupted_during_first_step() -> (TempRepo, String) {
+    let repo = seed();
+    let dir = repo.path();
+    let before = head(dir);
+    fm(dir, &["up", "--no-lock", "--to", "1"]).ok();
+    let step = git(
+        dir,
+        &["log", "-1", "--format=%(trailers:key=Migration,valueonly)"],
+    )
+    .trim()
+    .to_string();
+    let paths: Vec<String> = git(dir, &["diff", "--name-only", &before, "HEAD"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let record = fs::read(dir.join(".flake-migrate/state.toml")).unwrap();
+    git(dir, &["reset", "-q", "--hard", &before]);
+    fs::create_dir_all(dir.join(".flake-migrate")).unwrap();
+    fs::write(dir.join(".flake-migrate/state.toml"), record).unwrap();
+    let journal = format!(
+        "step = {step:?}\nhead = {before:?}\npaths = [{}]\n",
+        paths
+            .iter()
+            .map(|p| format!("{p:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    fs::write(dir.join(".git/flake-migrate-journal.toml"), journal).unwrap();
+    (repo, step)
+}
+
+#[test]
+fn status_after_an_interrupted_run_says_so_and_that_up_recovers_it() {
+    let (repo, step) = interrupted_during_first_step();
+    let dir = repo.path();
+    let status = fm(dir, &["status"]).ok();
+    assert!(
+        status
+            .stdout
+            .contains(&format!("interrupted during step {step}")),
+        "{status:#?}"
+    );
+    assert!(status.stdout.contains("`flake-migrate up`"), "{status:#?}");
+    assert!(!status.stdout.contains("drifted"), "{status:#?}");
+    let line = status
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("[") && l.contains(&step[..4]))
+        .unwrap();
+    assert!(line.contains("pending"), "recovery undoes it: {line}");
+    let json = fm(dir, &["status", "--json"]).ok();
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["interrupted"], step.as_str());
+
+    let up = fm(dir, &["up", "--no-lock", "--to", "1"]).ok();
+    assert!(up.stdout.contains("recovered"), "{up:#?}");
+    let after = fm(dir, &["status"]).ok();
+    assert!(!after.stdout.contains("interrupted"), "{after:#?}");
+    assert_eq!(porcelain(dir), "");
+}

@@ -8,13 +8,14 @@ use serde::Serialize;
 
 use crate::catalogue::Operation;
 use crate::config::Config;
-use crate::engine::Session;
+use crate::engine::{self, Journal, Session};
 use crate::error::{Result, exit};
 use crate::eval::discover::{self, Discovery};
+use crate::files::WorkTree;
 use crate::git;
 use crate::guard;
 use crate::output::{self, Stream};
-use crate::record::State;
+use crate::record::{STATE_FILE, State};
 use crate::steps::{self, Context, Plan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -73,6 +74,7 @@ pub struct StepStatus {
 pub fn run(dir: &Path, json: bool, eval: &EvalOptions, out: &mut dyn Write) -> Result<i32> {
     let session = Session::open(dir)?;
     let steps = compute(&session, eval)?;
+    let interrupted = engine::interrupted(&session.repo)?.map(|j| j.step);
     if json {
         let config = session.config()?;
         let hosts = config.iter().flat_map(|c| &c.hosts);
@@ -82,11 +84,18 @@ pub fn run(dir: &Path, json: bool, eval: &EvalOptions, out: &mut dyn Write) -> R
                 .map(|(name, variant)| serde_json::json!({ "name": name, "variant": variant.to_string() }))
                 .collect::<Vec<_>>(),
             "steps": steps,
+            "interrupted": interrupted,
         });
         let text = serde_json::to_string_pretty(&report).expect("serializes");
         let _ = writeln!(out, "{text}");
     } else {
         let color = output::color(Stream::Stdout);
+        if let Some(step) = interrupted {
+            let _ = writeln!(
+                out,
+                "an earlier run was interrupted during step {step}: the next `flake-migrate up` (or any command that changes the repository) recovers it; the checklist shows the files as recovery will leave them"
+            );
+        }
         let _ = write!(out, "{}", render(&steps, session.config()?.as_ref(), color));
     }
     Ok(exit::OK)
@@ -101,8 +110,11 @@ pub struct EvalOptions {
 
 pub fn compute(session: &Session, eval: &EvalOptions) -> Result<Vec<StepStatus>> {
     let config = session.config()?;
-    let state = session.state()?;
-    let tree = session.work_tree()?;
+    let mut state = session.state()?;
+    let mut tree = session.work_tree()?;
+    if let Some(journal) = engine::interrupted(&session.repo)? {
+        as_recovery_leaves(session, &journal, &mut tree, &mut state)?;
+    }
     let discovery = where_things_are(session, config.is_some(), &state, eval)?;
     let mut out = Vec::new();
     for m in &session.migrations {
@@ -188,6 +200,35 @@ pub fn compute(session: &Session, eval: &EvalOptions) -> Result<Vec<StepStatus>>
         });
     }
     Ok(out)
+}
+
+/// Recovery gives the paths an interrupted run was writing HEAD's content
+/// (undoing its partial edits, or completing the commit it made), so they
+/// are read from HEAD rather than called drifted.
+fn as_recovery_leaves(
+    session: &Session,
+    journal: &Journal,
+    tree: &mut WorkTree,
+    state: &mut State,
+) -> Result<()> {
+    let mut head = git::TreeFiles::head(&session.repo)?;
+    for path in &journal.paths {
+        let Ok(relative) = path.strip_prefix(&session.prefix) else {
+            continue;
+        };
+        let content = head
+            .blob(path)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        if relative == Path::new(STATE_FILE) {
+            *state = content
+                .as_deref()
+                .map(State::parse)
+                .transpose()?
+                .unwrap_or_default();
+        }
+        tree.stage(relative, content);
+    }
+    Ok(())
 }
 
 /// Pending edit steps need evaluation (notes go to stderr, so `--json`

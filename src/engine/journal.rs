@@ -13,7 +13,7 @@ use crate::output::say;
 
 /// What a run is about to do, written before any file is touched.
 #[derive(Debug, Serialize, Deserialize)]
-pub(super) struct Journal {
+pub struct Journal {
     pub step: String,
     /// HEAD before the step.
     pub head: String,
@@ -35,16 +35,25 @@ impl Journal {
     }
 }
 
-/// Finishes or undoes a step that an earlier run left half done.
-pub(super) fn recover(repo: &Repository, out: &mut dyn Write) -> Result<()> {
+/// The journal an interrupted run left, if any; read without touching
+/// anything, so that `status` can say the next changing run recovers it.
+pub fn interrupted(repo: &Repository) -> Result<Option<Journal>> {
     let path = Journal::path(repo);
     let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    toml::from_str(&text).map(Some).map_err(|e| Error::Config {
+        path,
+        message: e.to_string(),
+    })
+}
+
+/// Finishes or undoes a step that an earlier run left half done.
+pub(super) fn recover(repo: &Repository, out: &mut dyn Write) -> Result<()> {
+    let Some(journal) = interrupted(repo)? else {
         return Ok(());
     };
-    let journal: Journal = toml::from_str(&text).map_err(|e| Error::Config {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
+    let path = Journal::path(repo);
     if let Ok(written) = std::fs::metadata(&path).and_then(|m| m.modified()) {
         for stale in git::remove_locks_since(repo, written) {
             say(

@@ -14,6 +14,7 @@ mod up;
 mod verification;
 
 pub use down::down;
+pub use journal::{Journal, interrupted};
 pub use transaction::record;
 pub use up::up;
 pub use verification::verify;
