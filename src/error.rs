@@ -32,6 +32,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Edits are made on text; nix accepts other bytes, so say where they are.
+    #[error("{path}: not valid UTF-8 (first invalid byte at offset {offset})")]
+    NotUtf8 { path: PathBuf, offset: usize },
+
     #[error("git: {0}")]
     Git(#[from] git2::Error),
 
@@ -100,6 +104,10 @@ impl Error {
             ),
             Error::NixMissing { .. } => Some(
                 "install Nix with flakes enabled, then run again"
+                    .into(),
+            ),
+            Error::NotUtf8 { .. } => Some(
+                "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`), commit it, then run again; nothing was written"
                     .into(),
             ),
             Error::Config { .. } => {

@@ -537,3 +537,50 @@ fn status_after_an_interrupted_run_says_so_and_that_up_recovers_it() {
     assert!(!after.stdout.contains("interrupted"), "{after:#?}");
     assert_eq!(porcelain(dir), "");
 }
+
+// ---------------------------------------------------------------------------
+// 6. A module that is not UTF-8 is refused up front
+
+/// Puts one Latin-1 byte in a comment at the top of `nixos/default.nix`
+/// and commits it; returns the byte offset of that byte.
+fn commit_a_latin1_comment(dir: &Path) -> usize {
+    let path = dir.join("nixos/default.nix");
+    let mut bytes = b"# caf\xe9\n".to_vec();
+    bytes.extend(fs::read(&path).unwrap());
+    fs::write(&path, bytes).unwrap();
+    git(dir, &["commit", "-qam", "latin-1 comment"]);
+    5
+}
+
+#[track_caller]
+fn assert_refuses_non_utf8(dir: &Path, args: &[&str], offset: usize) {
+    let before = (head(dir), tree_bytes(dir));
+    let run = fm(dir, args);
+    assert_eq!(run.code, 1, "{args:?}: {run:#?}");
+    for says in [
+        "nixos/default.nix",
+        &format!("offset {offset}"),
+        "not valid UTF-8",
+        "re-save the file as UTF-8",
+    ] {
+        assert!(
+            run.stderr.contains(says),
+            "{args:?} should say {says:?}: {run:#?}"
+        );
+    }
+    assert_eq!((head(dir), tree_bytes(dir)), before, "{args:?} wrote");
+}
+
+#[test]
+fn init_status_and_up_refuse_a_module_that_is_not_utf8_before_writing() {
+    let fresh = fixture_repo("seed");
+    let offset = commit_a_latin1_comment(fresh.path());
+    let mut init = vec!["init"];
+    init.extend(SEED_HOSTS);
+    assert_refuses_non_utf8(fresh.path(), &init, offset);
+
+    let configured = seed();
+    let offset = commit_a_latin1_comment(configured.path());
+    assert_refuses_non_utf8(configured.path(), &["status"], offset);
+    assert_refuses_non_utf8(configured.path(), &["up", "--no-lock", "--to", "5"], offset);
+}

@@ -104,10 +104,12 @@ impl Session {
     }
 
     pub fn work_tree(&self) -> Result<WorkTree> {
-        Ok(WorkTree::new(
+        let tree = WorkTree::new(
             &self.root,
             git::tracked_files_under(&self.repo, &self.prefix)?,
-        ))
+        );
+        tree.refuse_non_utf8()?;
+        Ok(tree)
     }
 
     /// Where things are, from evaluating the flake (one nix process for

@@ -23,6 +23,15 @@ impl WorkTree {
         }
     }
 
+    /// Refuses a tree with a `.nix` file that is not UTF-8, before a
+    /// command reads (and then edits) only some of them.
+    pub fn refuse_non_utf8(&self) -> Result<()> {
+        for path in self.nix_files() {
+            self.read(&path)?;
+        }
+        Ok(())
+    }
+
     /// Lays planned content over the tree so later steps see it.
     pub fn stage(&mut self, path: &Path, content: Option<String>) {
         self.pending.insert(path.to_path_buf(), content);
@@ -35,8 +44,13 @@ impl Files for WorkTree {
             return Ok(content.clone());
         }
         let full = self.root.join(path);
-        match std::fs::read_to_string(&full) {
-            Ok(text) => Ok(Some(text)),
+        match std::fs::read(&full) {
+            Ok(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|e| Error::NotUtf8 {
+                    offset: e.utf8_error().valid_up_to(),
+                    path: full,
+                }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Ok(None),
             Err(e) => Err(Error::io(full, e)),
