@@ -2,7 +2,9 @@
 //! the evidence (file:line), for `init`. Suggestions are only shown or
 //! written on request; the tool never guesses at apply time.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
 
 use rnix::ast;
 use rnix::{SyntaxKind, SyntaxNode};
@@ -34,6 +36,7 @@ enum Strength {
     HardwareModule,
 }
 
+#[derive(Clone)]
 struct Clue {
     strength: Strength,
     variant: Variant,
@@ -41,14 +44,127 @@ struct Clue {
 }
 
 pub fn suggest(files: &dyn Files, model: &Model) -> Result<Vec<Suggestion>> {
-    let mut out = Vec::new();
-    for host in &model.hosts {
-        out.push(suggest_host(files, host)?);
-    }
-    Ok(out)
+    // flake.nix and the shared modules are seen by many hosts: each file is
+    // read and searched once, not once per host.
+    let mut cache: HashMap<PathBuf, Option<FileClues>> = HashMap::new();
+    model
+        .hosts
+        .iter()
+        .map(|host| suggest_host(files, &mut cache, host))
+        .collect()
 }
 
-fn suggest_host(files: &dyn Files, host: &Host) -> Result<Suggestion> {
+/// Everything one file says, in the order a host's scan meets it: its
+/// references, then its syntax nodes (in document order), then its option
+/// signs. Each list is sorted by offset, so the part inside one host's
+/// definition is a slice.
+struct FileClues {
+    refs: Vec<Found>,
+    nodes: Vec<Found>,
+    /// (offset, option's suffix, `file:line: what`).
+    options: Vec<(usize, &'static str, String)>,
+}
+
+/// What one reference or node says: the first description of a use, if
+/// any, and its clues.
+struct Found {
+    offset: usize,
+    uses: Option<String>,
+    clues: Vec<Clue>,
+}
+
+impl FileClues {
+    fn read(files: &dyn Files, file: &Path) -> Result<Option<FileClues>> {
+        let Some(text) = files.read(file)? else {
+            return Ok(None);
+        };
+        let root = syntax::parse(file, &text)?;
+        let at =
+            |offset: usize| format!("{}:{}", file.display(), syntax::line_col(&text, offset).0);
+        let refs = refs::find(&root)
+            .into_iter()
+            .map(|r| {
+                let mut clues = Vec::new();
+                if let RefKind::Override { args, .. } = &r.kind {
+                    for arg in args {
+                        if let Some(v) = support_flag(arg) {
+                            clues.push(Clue {
+                                strength: Strength::OverrideArgument,
+                                variant: v,
+                                evidence: format!(
+                                    "{}: override argument `{arg}`",
+                                    at(r.range.start)
+                                ),
+                            });
+                        }
+                    }
+                    // `.overrideAttrs` turning a backend on through cmake flags.
+                    if let Some((flag, v)) = cmake_backend(&text[r.range.clone()]) {
+                        clues.push(Clue {
+                            strength: Strength::OverrideArgument,
+                            variant: v,
+                            evidence: format!("{}: override sets {flag}", at(r.range.start)),
+                        });
+                    }
+                }
+                Found {
+                    offset: r.range.start,
+                    uses: Some(format!(
+                        "{}: {}",
+                        at(r.range.start),
+                        first_line(&text[r.range.clone()])
+                    )),
+                    clues,
+                }
+            })
+            .collect();
+        let nodes = root
+            .syntax()
+            .descendants()
+            .filter_map(|node| {
+                let mut found = Found {
+                    offset: syntax::start(&node),
+                    uses: None,
+                    clues: Vec::new(),
+                };
+                scan_node(&node, &at, &mut found.clues, &mut found.uses);
+                (found.uses.is_some() || !found.clues.is_empty()).then_some(found)
+            })
+            .collect();
+        let options = option_clues(&text)
+            .into_iter()
+            .map(|(offset, option, what)| (offset, option, format!("{}: {what}", at(offset))))
+            .collect();
+        Ok(Some(FileClues {
+            refs,
+            nodes,
+            options,
+        }))
+    }
+}
+
+/// The part of a list sorted by offset that lies `within` a range (all of
+/// it without one).
+fn inside<'a, T>(
+    list: &'a [T],
+    within: Option<&Range<usize>>,
+    offset: impl Fn(&T) -> usize,
+) -> &'a [T] {
+    match within {
+        None => list,
+        Some(r) => {
+            let from = list.partition_point(|x| offset(x) < r.start);
+            let to = list.partition_point(|x| offset(x) < r.end);
+            &list[from..to.max(from)]
+        }
+    }
+}
+
+fn suggest_host(
+    files: &dyn Files,
+    cache: &mut HashMap<PathBuf, Option<FileClues>>,
+    host: &Host,
+) -> Result<Suggestion> {
     if !host.followed {
         return Ok(Suggestion {
             host: host.name.clone(),
@@ -56,63 +172,34 @@ fn suggest_host(files: &dyn Files, host: &Host) -> Result<Suggestion> {
             evidence: "not followed: its modules could not be found statically (see the note); choose with --host".into(),
         });
     }
+    let scanned: Vec<(&PathBuf, Option<&Range<usize>>)> =
+        std::iter::once((&host.def_file, Some(&host.range)))
+            .chain(host.files.iter().map(|f| (f, None)))
+            .collect();
+    for (file, _) in &scanned {
+        if !cache.contains_key(*file) {
+            let read = FileClues::read(files, file)?;
+            cache.insert((*file).clone(), read);
+        }
+    }
     let mut clues: Vec<Clue> = Vec::new();
     let mut uses: Option<String> = None;
     let mut options: Vec<(&'static str, String)> = Vec::new();
-    let mut sources: Vec<(PathBuf, String, Option<std::ops::Range<usize>>)> = Vec::new();
-    if let Some(text) = files.read(&host.def_file)? {
-        sources.push((host.def_file.clone(), text, Some(host.range.clone())));
-    }
-    for f in &host.files {
-        if let Some(text) = files.read(f)? {
-            sources.push((f.clone(), text, None));
-        }
-    }
-    for (file, text, within) in &sources {
-        let root = syntax::parse(file, text)?;
-        let inside = |offset: usize| within.as_ref().is_none_or(|r| r.contains(&offset));
-        let at = |offset: usize| format!("{}:{}", file.display(), syntax::line_col(text, offset).0);
-        for r in refs::find(&root)
-            .into_iter()
-            .filter(|r| inside(r.range.start))
-        {
-            uses.get_or_insert_with(|| {
-                format!(
-                    "{}: {}",
-                    at(r.range.start),
-                    first_line(&text[r.range.clone()])
-                )
-            });
-            if let RefKind::Override { args, .. } = &r.kind {
-                for arg in args {
-                    if let Some(v) = support_flag(arg) {
-                        clues.push(Clue {
-                            strength: Strength::OverrideArgument,
-                            variant: v,
-                            evidence: format!("{}: override argument `{arg}`", at(r.range.start)),
-                        });
-                    }
-                }
-                // `.overrideAttrs` turning a backend on through cmake flags.
-                if let Some((flag, v)) = cmake_backend(&text[r.range.clone()]) {
-                    clues.push(Clue {
-                        strength: Strength::OverrideArgument,
-                        variant: v,
-                        evidence: format!("{}: override sets {flag}", at(r.range.start)),
-                    });
-                }
+    for (file, within) in scanned {
+        let Some(said) = &cache[file] else {
+            continue;
+        };
+        let refs = inside(&said.refs, within, |f| f.offset);
+        let nodes = inside(&said.nodes, within, |f| f.offset);
+        for found in refs.iter().chain(nodes) {
+            if let Some(u) = &found.uses {
+                uses.get_or_insert_with(|| u.clone());
             }
+            clues.extend(found.clues.iter().cloned());
         }
-        for node in root
-            .syntax()
-            .descendants()
-            .filter(|n| inside(syntax::start(n)))
-        {
-            scan_node(&node, &at, &mut clues, &mut uses);
-        }
-        for (offset, option, what) in option_clues(text) {
-            if inside(offset) && !options.iter().any(|(o, _)| *o == option) {
-                options.push((option, format!("{}: {what}", at(offset))));
+        for (_, option, evidence) in inside(&said.options, within, |o| o.0) {
+            if !options.iter().any(|(o, _)| o == option) {
+                options.push((option, evidence.clone()));
             }
         }
     }

@@ -55,6 +55,7 @@ impl Model {
             ..Differences::default()
         };
         self.hosts.retain(|h| discovery.hosts.contains_key(&h.name));
+        self.index_hosts();
         // Evaluation lists every host: nothing hides any more.
         for u in &mut self.unresolved {
             u.hides_hosts = false;
@@ -70,7 +71,7 @@ impl Model {
                     continue;
                 }
             };
-            match self.hosts.iter_mut().find(|h| &h.name == name) {
+            match self.index.get(name).map(|&i| &mut self.hosts[i]) {
                 Some(host) => {
                     let added = host.add_evaluated(files, info)?;
                     if !added.is_empty() {
@@ -84,6 +85,7 @@ impl Model {
             }
         }
         self.hosts.sort_by(|a, b| a.name.cmp(&b.name));
+        self.index_hosts();
         Ok((self, diff))
     }
 

@@ -91,11 +91,28 @@ pub struct Model {
     pub flake_files: Vec<PathBuf>,
     /// Hosts that exist but failed to evaluate (only with evaluation).
     pub unknown_hosts: Vec<UnknownHost>,
+    /// Each host's position in `hosts` by name, rebuilt wherever the model
+    /// changes its hosts: the steps look up every configured host.
+    index: HashMap<String, usize>,
 }
 
 impl Model {
     pub fn host(&self, name: &str) -> Option<&Host> {
-        self.hosts.iter().find(|h| h.name == name)
+        // `hosts` is public: after someone else's edit the index may be
+        // stale, and the answer is then found the slow way, never wrong.
+        match self.index.get(name).and_then(|&i| self.hosts.get(i)) {
+            Some(h) if h.name == name => Some(h),
+            _ => self.hosts.iter().find(|h| h.name == name),
+        }
+    }
+
+    /// Builds `index` again after `hosts` changed; the first of two hosts
+    /// with one name wins, as in a search from the start.
+    fn index_hosts(&mut self) {
+        self.index.clear();
+        for (i, h) in self.hosts.iter().enumerate() {
+            self.index.entry(h.name.clone()).or_insert(i);
+        }
     }
 
     /// For each module file, the hosts that import it.
@@ -189,6 +206,7 @@ impl Model {
             .unresolved
             .retain(|u| seen.insert((u.file.clone(), u.line, u.column, u.what.clone())));
         model.choose_own_modules();
+        model.index_hosts();
         Ok(model)
     }
 }
