@@ -183,8 +183,17 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
             }
         }
     }
+    let mut named: Vec<String> = Vec::new();
     for spec in &opts.hosts {
         let (name, build) = parse_host(spec, &found)?;
+        // The second of two choices for one host would silently win.
+        if named.contains(&name) {
+            return Err(Error::usage(
+                format!("host `{name}` is given more than one --host"),
+                format!("give `{name}` one variant (one --host {name}=VARIANT)"),
+            ));
+        }
+        named.push(name.clone());
         config.set_build(name, build);
     }
     if opts.hosts.is_empty() && !opts.yes {
