@@ -28,6 +28,9 @@ pub struct Suggestion {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Strength {
     OverrideArgument,
+    /// `cudaSupport = false` in the host's own override: the old build had
+    /// no GPU backend, whatever the hardware says.
+    OverrideArgumentOff,
     OldVariantName,
     NixpkgsCudaSupport,
     Hardware,
@@ -85,12 +88,21 @@ fn suggest_host(files: &dyn Files, host: &Host) -> Result<Suggestion> {
             });
             if let RefKind::Override { args, .. } = &r.kind {
                 for arg in args {
-                    if let Some(v) = support_flag(arg) {
-                        clues.push(Clue {
+                    match support_flag(arg) {
+                        Some((v, true)) => clues.push(Clue {
                             strength: Strength::OverrideArgument,
                             variant: v,
                             evidence: format!("{}: override argument `{arg}`", at(r.range.start)),
-                        });
+                        }),
+                        Some((_, false)) => clues.push(Clue {
+                            strength: Strength::OverrideArgumentOff,
+                            variant: Variant::Cpu,
+                            evidence: format!(
+                                "{}: override argument `{arg}` (the old build had no GPU backend)",
+                                at(r.range.start)
+                            ),
+                        }),
+                        None => {}
                     }
                 }
                 // `.overrideAttrs` turning a backend on through cmake flags.
@@ -172,17 +184,23 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
 
-fn support_flag(arg: &str) -> Option<Variant> {
+/// A backend's switch in override arguments, `cudaSupport = true`, as the
+/// backend and whether it is on; `None` for other arguments or values that
+/// are not a literal boolean.
+fn support_flag(arg: &str) -> Option<(Variant, bool)> {
     let (name, value) = arg.split_once(" = ")?;
-    if value.trim() != "true" {
-        return None;
-    }
-    match name {
-        "cudaSupport" => Some(Variant::Cuda),
-        "vulkanSupport" => Some(Variant::Vulkan),
-        "rocmSupport" => Some(Variant::Rocm),
-        _ => None,
-    }
+    let on = match value.trim() {
+        "true" => true,
+        "false" => false,
+        _ => return None,
+    };
+    let variant = match name {
+        "cudaSupport" => Variant::Cuda,
+        "vulkanSupport" => Variant::Vulkan,
+        "rocmSupport" => Variant::Rocm,
+        _ => return None,
+    };
+    Some((variant, on))
 }
 
 /// `GGML_CUDA` (or `_VULKAN`, `_HIP`) turned on in an override's cmake
@@ -368,6 +386,55 @@ fn is_value(node: &SyntaxNode) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct MapFiles(Vec<(PathBuf, String)>);
+
+    impl Files for MapFiles {
+        fn read(&self, path: &std::path::Path) -> Result<Option<String>> {
+            Ok(self
+                .0
+                .iter()
+                .find(|(p, _)| p == path)
+                .map(|(_, t)| t.clone()))
+        }
+
+        fn nix_files(&self) -> Vec<PathBuf> {
+            self.0.iter().map(|(p, _)| p.clone()).collect()
+        }
+    }
+
+    /// The suggestion for the one host `box` of a flake with `host_args`
+    /// in its `nixosSystem` call and `module` as its module.
+    fn suggest_box(host_args: &str, module: &str) -> Suggestion {
+        let flake = format!(
+            "{{ outputs = {{ nixpkgs, ... }}: {{ nixosConfigurations.box = nixpkgs.lib.nixosSystem {{ {host_args} modules = [ ./box.nix ]; }}; }}; }}"
+        );
+        let files = MapFiles(vec![
+            ("flake.nix".into(), flake),
+            ("box.nix".into(), module.to_string()),
+        ]);
+        let model = Model::read(&files).unwrap();
+        suggest(&files, &model).unwrap().remove(0)
+    }
+
+    #[test]
+    fn backends_switched_off_in_the_override_beat_hardware_hints() {
+        let s = suggest_box(
+            "",
+            "{ pkgs, ... }: {\n  services.xserver.videoDrivers = [ \"modesetting\" ];\n  environment.systemPackages = [ (pkgs.llama-cpp.override { cudaSupport = false; rocmSupport = false; }) ];\n}\n",
+        );
+        assert_eq!(s.variant, Some(Variant::Cpu), "{s:?}");
+        assert!(s.evidence.contains("cudaSupport = false"), "{s:?}");
+    }
+
+    #[test]
+    fn a_backend_switched_on_beats_others_switched_off() {
+        let s = suggest_box(
+            "",
+            "{ pkgs, ... }: {\n  environment.systemPackages = [ (pkgs.llama-cpp.override { cudaSupport = false; vulkanSupport = true; }) ];\n}\n",
+        );
+        assert_eq!(s.variant, Some(Variant::Vulkan), "{s:?}");
+    }
 
     #[test]
     fn option_signs_are_found_in_order() {
