@@ -96,3 +96,65 @@ fn one_host_given_two_variants_is_a_usage_error() {
         "nothing written: {init:?}"
     );
 }
+
+const VULKAN_HOST: &str = "{ pkgs, ... }: {\n  environment.systemPackages = [ (pkgs.llama-cpp.override { vulkanSupport = true; }) ];\n}\n";
+const PHONE_HOST: &str = "{ pkgs, ... }: {\n  environment.systemPackages = [ pkgs.git ];\n}\n";
+
+#[test]
+fn hosts_with_evidence_that_the_command_leaves_out_are_warned_about() {
+    let repo = repo(&[
+        (
+            "flake.nix",
+            &flake(&[
+                ("carbon", "x86_64-linux"),
+                ("beryllium", "x86_64-linux"),
+                ("phone", "x86_64-linux"),
+            ]),
+        ),
+        ("carbon.nix", CUDA_HOST),
+        ("beryllium.nix", VULKAN_HOST),
+        ("phone.nix", PHONE_HOST),
+    ]);
+    let init = fm_static(repo.path(), &["init", "--host", "carbon=cuda"]);
+    assert_eq!(init.code, 0, "{init:?}");
+    assert!(init.stdout.contains("warning:"), "{init:?}");
+    let warned: Vec<&str> = init
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("warning:"))
+        .collect();
+    let beryllium = warned
+        .iter()
+        .find(|l| l.trim_start().starts_with("beryllium"))
+        .unwrap_or_else(|| panic!("beryllium is not listed: {init:?}"));
+    assert!(
+        beryllium.contains("beryllium.nix:2") && beryllium.contains("vulkanSupport = true"),
+        "the evidence is listed: {beryllium}"
+    );
+    assert!(
+        beryllium.contains("--host") && beryllium.contains("beryllium=vulkan"),
+        "{beryllium}"
+    );
+    assert!(
+        !warned.iter().any(|l| l.contains("phone")),
+        "a host without evidence is not warned about: {init:?}"
+    );
+    assert!(
+        repo.read("flake-migrate.toml")
+            .contains("carbon = \"cuda\"")
+    );
+
+    // Every host with evidence named: no warning.
+    let init = fm_static(
+        repo.path(),
+        &[
+            "init",
+            "--host",
+            "carbon=cuda",
+            "--host",
+            "beryllium=vulkan",
+        ],
+    );
+    assert_eq!(init.code, 0, "{init:?}");
+    assert!(!init.stdout.contains("warning:"), "{init:?}");
+}

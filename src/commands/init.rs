@@ -196,6 +196,9 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
         named.push(name.clone());
         config.set_build(name, build);
     }
+    if !opts.hosts.is_empty() {
+        warn_left_out(&config, &suggestions, out);
+    }
     if opts.hosts.is_empty() && !opts.yes {
         let mut command = vec!["flake-migrate".to_string(), "init".to_string()];
         for s in &suggestions {
@@ -343,6 +346,37 @@ fn report_readings(model: &Model, diff: &Differences, evaluated: bool, out: &mut
                 "note: host {} failed to evaluate, so it gets no variant; nix said: {}",
                 u.name,
                 u.reason()
+            ),
+        );
+    }
+}
+
+/// Hosts the evidence says use llama.cpp but the config leaves out: later
+/// steps remove what they relied on (the old overlay, the fork input).
+fn warn_left_out(config: &Config, suggestions: &[suggest::Suggestion], out: &mut dyn Write) {
+    let left: Vec<&suggest::Suggestion> = suggestions
+        .iter()
+        .filter(|s| s.variant.is_some() && !config.hosts.contains_key(&s.host))
+        .collect();
+    if left.is_empty() {
+        return;
+    }
+    say(
+        out,
+        format!(
+            "warning: {} host(s) with evidence of using llama.cpp are left out of {CONFIG_FILE}; later steps remove the old llama.cpp they may rely on:",
+            left.len()
+        ),
+    );
+    for s in left {
+        let variant = s.variant.map_or("cpu", Variant::name);
+        say(
+            out,
+            format!(
+                "  {} ({}); add it with {}",
+                s.host,
+                s.evidence,
+                output::shell_command(["--host".to_string(), format!("{}={variant}", s.host)])
             ),
         );
     }
