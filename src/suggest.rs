@@ -129,7 +129,7 @@ fn suggest_host(files: &dyn Files, host: &Host) -> Result<Suggestion> {
         }
     }
     clues.sort_by_key(|c| c.strength);
-    let (variant, mut evidence) = match (&uses, clues.first()) {
+    let (variant, evidence) = match (&uses, clues.first()) {
         (None, _) => (None, "no reference to llama.cpp".to_string()),
         (Some(_), Some(c)) => (Some(c.variant), c.evidence.clone()),
         (Some(u), None) => (
@@ -137,6 +137,23 @@ fn suggest_host(files: &dyn Files, host: &Host) -> Result<Suggestion> {
             format!("{u} (no GPU found in the configuration)"),
         ),
     };
+    let mut suggestion = Suggestion {
+        host: host.name.clone(),
+        variant,
+        evidence,
+    };
+    if let Some(system) = sources
+        .first()
+        .filter(|(file, _, _)| *file == host.def_file)
+        .and_then(|(_, text, _)| literal_system(&text[host.range.clone()]))
+    {
+        fit_system(&mut suggestion, system);
+    }
+    let Suggestion {
+        variant,
+        mut evidence,
+        ..
+    } = suggestion;
     if let Some(v) = variant.filter(|_| !options.is_empty()) {
         let spec: String = options.iter().map(|(o, _)| format!("-{o}")).collect();
         evidence.push_str(&format!(
@@ -154,6 +171,32 @@ fn suggest_host(files: &dyn Files, host: &Host) -> Result<Suggestion> {
         variant,
         evidence,
     })
+}
+
+/// The system a host's definition names literally (`system = "aarch64-linux";`).
+fn literal_system(definition: &str) -> Option<&str> {
+    let after = &definition[definition.find("system = \"")? + "system = \"".len()..];
+    Some(&after[..after.find('"')?])
+}
+
+/// Upstream builds `rocm` only for x86_64-linux and CUDA only for Linux:
+/// a variant the host's system lacks becomes `cpu`, and the evidence says why.
+pub fn fit_system(s: &mut Suggestion, system: &str) {
+    let Some(v) = s.variant else {
+        return;
+    };
+    let exists = match v {
+        Variant::Rocm => system == "x86_64-linux",
+        Variant::Cuda | Variant::MpiCuda => system.ends_with("-linux"),
+        _ => true,
+    };
+    if !exists {
+        s.variant = Some(Variant::Cpu);
+        s.evidence = format!(
+            "{} (suggests {v}, which upstream does not build for {system}: cpu instead)",
+            s.evidence
+        );
+    }
 }
 
 /// Signs in a file that the old build had an option the overlay
@@ -425,6 +468,19 @@ mod tests {
         );
         assert_eq!(s.variant, Some(Variant::Cpu), "{s:?}");
         assert!(s.evidence.contains("cudaSupport = false"), "{s:?}");
+    }
+
+    #[test]
+    fn a_variant_the_hosts_system_lacks_is_never_suggested() {
+        let rocm = "{ pkgs, ... }: {\n  environment.systemPackages = [ (pkgs.llama-cpp.override { rocmSupport = true; }) ];\n}\n";
+        let s = suggest_box("system = \"aarch64-linux\";", rocm);
+        assert_eq!(s.variant, Some(Variant::Cpu), "{s:?}");
+        assert!(
+            s.evidence.contains("rocmSupport = true") && s.evidence.contains("aarch64-linux"),
+            "{s:?}"
+        );
+        let s = suggest_box("system = \"x86_64-linux\";", rocm);
+        assert_eq!(s.variant, Some(Variant::Rocm), "{s:?}");
     }
 
     #[test]

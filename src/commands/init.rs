@@ -282,6 +282,7 @@ fn settle_with_evaluation(s: &mut suggest::Suggestion, info: &HostInfo) {
         }
         (Some(_), Some(_)) => {}
     }
+    suggest::fit_system(s, &info.system);
 }
 
 fn is_llama_cpp(d: &Definition) -> bool {
