@@ -62,6 +62,11 @@ fn repo(files: &[(&str, &str)]) -> TempRepo {
     repo_from_dir(src.path(), "init-honesty")
 }
 
+/// Evaluated, with the stand-ins for the flake's inputs.
+fn fm_eval(dir: &Path, args: &[&str]) -> Run {
+    run(dir, args, &migration_override_args(dir))
+}
+
 /// A flake whose hosts (name, system) each import `./<name>.nix`.
 fn flake(hosts: &[(&str, &str)]) -> String {
     let entries: String = hosts
@@ -157,4 +162,33 @@ fn hosts_with_evidence_that_the_command_leaves_out_are_warned_about() {
     );
     assert_eq!(init.code, 0, "{init:?}");
     assert!(!init.stdout.contains("warning:"), "{init:?}");
+}
+
+/// With evaluation the host's system is known even where its definition
+/// does not spell it out.
+#[test]
+fn with_evaluation_a_variant_the_hosts_system_lacks_is_never_suggested() {
+    require_nix!();
+    let flake = flake(&[("pi", "aarch64-linux")]).replace(
+        "system = \"aarch64-linux\";",
+        "system = builtins.head [ \"aarch64-linux\" ];",
+    );
+    let repo = repo(&[
+        ("flake.nix", &flake),
+        (
+            "pi.nix",
+            "{ pkgs, ... }: {\n  environment.systemPackages = [ (pkgs.llama-cpp.override { rocmSupport = true; }) ];\n}\n",
+        ),
+    ]);
+    let init = fm_eval(repo.path(), &["init"]);
+    assert_eq!(init.code, 0, "{init:?}");
+    let pi = init
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("pi "))
+        .unwrap_or_else(|| panic!("pi not listed: {init:?}"));
+    assert!(
+        pi.contains("cpu") && pi.contains("aarch64-linux") && pi.contains("rocmSupport"),
+        "{pi}"
+    );
 }
