@@ -30,6 +30,9 @@ pub struct Suggestion {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Strength {
     OverrideArgument,
+    /// `cudaSupport = false` in the host's own override: the old build had
+    /// no GPU backend, whatever the hardware says.
+    OverrideArgumentOff,
     OldVariantName,
     NixpkgsCudaSupport,
     Hardware,
@@ -63,6 +66,8 @@ struct FileClues {
     nodes: Vec<Found>,
     /// (offset, option's suffix, `file:line: what`).
     options: Vec<(usize, &'static str, String)>,
+    /// The text, for what only a host's own definition says (its system).
+    text: String,
 }
 
 /// What one reference or node says: the first description of a use, if
@@ -87,15 +92,24 @@ impl FileClues {
                 let mut clues = Vec::new();
                 if let RefKind::Override { args, .. } = &r.kind {
                     for arg in args {
-                        if let Some(v) = support_flag(arg) {
-                            clues.push(Clue {
+                        match support_flag(arg) {
+                            Some((v, true)) => clues.push(Clue {
                                 strength: Strength::OverrideArgument,
                                 variant: v,
                                 evidence: format!(
                                     "{}: override argument `{arg}`",
                                     at(r.range.start)
                                 ),
-                            });
+                            }),
+                            Some((_, false)) => clues.push(Clue {
+                                strength: Strength::OverrideArgumentOff,
+                                variant: Variant::Cpu,
+                                evidence: format!(
+                                    "{}: override argument `{arg}` (the old build had no GPU backend)",
+                                    at(r.range.start)
+                                ),
+                            }),
+                            None => {}
                         }
                     }
                     // `.overrideAttrs` turning a backend on through cmake flags.
@@ -139,6 +153,7 @@ impl FileClues {
             refs,
             nodes,
             options,
+            text,
         }))
     }
 }
@@ -204,7 +219,7 @@ fn suggest_host(
         }
     }
     clues.sort_by_key(|c| c.strength);
-    let (variant, mut evidence) = match (&uses, clues.first()) {
+    let (variant, evidence) = match (&uses, clues.first()) {
         (None, _) => (None, "no reference to llama.cpp".to_string()),
         (Some(_), Some(c)) => (Some(c.variant), c.evidence.clone()),
         (Some(u), None) => (
@@ -212,6 +227,23 @@ fn suggest_host(
             format!("{u} (no GPU found in the configuration)"),
         ),
     };
+    let mut suggestion = Suggestion {
+        host: host.name.clone(),
+        variant,
+        evidence,
+    };
+    if let Some(system) = cache[&host.def_file]
+        .as_ref()
+        .and_then(|c| c.text.get(host.range.clone()))
+        .and_then(literal_system)
+    {
+        fit_system(&mut suggestion, system);
+    }
+    let Suggestion {
+        variant,
+        mut evidence,
+        ..
+    } = suggestion;
     if let Some(v) = variant.filter(|_| !options.is_empty()) {
         let spec: String = options.iter().map(|(o, _)| format!("-{o}")).collect();
         evidence.push_str(&format!(
@@ -229,6 +261,32 @@ fn suggest_host(
         variant,
         evidence,
     })
+}
+
+/// The system a host's definition names literally (`system = "aarch64-linux";`).
+fn literal_system(definition: &str) -> Option<&str> {
+    let after = &definition[definition.find("system = \"")? + "system = \"".len()..];
+    Some(&after[..after.find('"')?])
+}
+
+/// Upstream builds `rocm` only for x86_64-linux and CUDA only for Linux:
+/// a variant the host's system lacks becomes `cpu`, and the evidence says why.
+pub fn fit_system(s: &mut Suggestion, system: &str) {
+    let Some(v) = s.variant else {
+        return;
+    };
+    let exists = match v {
+        Variant::Rocm => system == "x86_64-linux",
+        Variant::Cuda | Variant::MpiCuda => system.ends_with("-linux"),
+        _ => true,
+    };
+    if !exists {
+        s.variant = Some(Variant::Cpu);
+        s.evidence = format!(
+            "{} (suggests {v}, which upstream does not build for {system}: cpu instead)",
+            s.evidence
+        );
+    }
 }
 
 /// Signs in a file that the old build had an option the overlay
@@ -259,17 +317,23 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
 
-fn support_flag(arg: &str) -> Option<Variant> {
+/// A backend's switch in override arguments, `cudaSupport = true`, as the
+/// backend and whether it is on; `None` for other arguments or values that
+/// are not a literal boolean.
+fn support_flag(arg: &str) -> Option<(Variant, bool)> {
     let (name, value) = arg.split_once(" = ")?;
-    if value.trim() != "true" {
-        return None;
-    }
-    match name {
-        "cudaSupport" => Some(Variant::Cuda),
-        "vulkanSupport" => Some(Variant::Vulkan),
-        "rocmSupport" => Some(Variant::Rocm),
-        _ => None,
-    }
+    let on = match value.trim() {
+        "true" => true,
+        "false" => false,
+        _ => return None,
+    };
+    let variant = match name {
+        "cudaSupport" => Variant::Cuda,
+        "vulkanSupport" => Variant::Vulkan,
+        "rocmSupport" => Variant::Rocm,
+        _ => return None,
+    };
+    Some((variant, on))
 }
 
 /// `GGML_CUDA` (or `_VULKAN`, `_HIP`) turned on in an override's cmake
@@ -455,6 +519,68 @@ fn is_value(node: &SyntaxNode) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct MapFiles(Vec<(PathBuf, String)>);
+
+    impl Files for MapFiles {
+        fn read(&self, path: &std::path::Path) -> Result<Option<String>> {
+            Ok(self
+                .0
+                .iter()
+                .find(|(p, _)| p == path)
+                .map(|(_, t)| t.clone()))
+        }
+
+        fn nix_files(&self) -> Vec<PathBuf> {
+            self.0.iter().map(|(p, _)| p.clone()).collect()
+        }
+    }
+
+    /// The suggestion for the one host `box` of a flake with `host_args`
+    /// in its `nixosSystem` call and `module` as its module.
+    fn suggest_box(host_args: &str, module: &str) -> Suggestion {
+        let flake = format!(
+            "{{ outputs = {{ nixpkgs, ... }}: {{ nixosConfigurations.box = nixpkgs.lib.nixosSystem {{ {host_args} modules = [ ./box.nix ]; }}; }}; }}"
+        );
+        let files = MapFiles(vec![
+            ("flake.nix".into(), flake),
+            ("box.nix".into(), module.to_string()),
+        ]);
+        let model = Model::read(&files).unwrap();
+        suggest(&files, &model).unwrap().remove(0)
+    }
+
+    #[test]
+    fn backends_switched_off_in_the_override_beat_hardware_hints() {
+        let s = suggest_box(
+            "",
+            "{ pkgs, ... }: {\n  services.xserver.videoDrivers = [ \"modesetting\" ];\n  environment.systemPackages = [ (pkgs.llama-cpp.override { cudaSupport = false; rocmSupport = false; }) ];\n}\n",
+        );
+        assert_eq!(s.variant, Some(Variant::Cpu), "{s:?}");
+        assert!(s.evidence.contains("cudaSupport = false"), "{s:?}");
+    }
+
+    #[test]
+    fn a_variant_the_hosts_system_lacks_is_never_suggested() {
+        let rocm = "{ pkgs, ... }: {\n  environment.systemPackages = [ (pkgs.llama-cpp.override { rocmSupport = true; }) ];\n}\n";
+        let s = suggest_box("system = \"aarch64-linux\";", rocm);
+        assert_eq!(s.variant, Some(Variant::Cpu), "{s:?}");
+        assert!(
+            s.evidence.contains("rocmSupport = true") && s.evidence.contains("aarch64-linux"),
+            "{s:?}"
+        );
+        let s = suggest_box("system = \"x86_64-linux\";", rocm);
+        assert_eq!(s.variant, Some(Variant::Rocm), "{s:?}");
+    }
+
+    #[test]
+    fn a_backend_switched_on_beats_others_switched_off() {
+        let s = suggest_box(
+            "",
+            "{ pkgs, ... }: {\n  environment.systemPackages = [ (pkgs.llama-cpp.override { cudaSupport = false; vulkanSupport = true; }) ];\n}\n",
+        );
+        assert_eq!(s.variant, Some(Variant::Vulkan), "{s:?}");
+    }
 
     #[test]
     fn option_signs_are_found_in_order() {

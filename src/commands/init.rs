@@ -183,9 +183,21 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
             }
         }
     }
+    let mut named: Vec<String> = Vec::new();
     for spec in &opts.hosts {
         let (name, build) = parse_host(spec, &found)?;
+        // The second of two choices for one host would silently win.
+        if named.contains(&name) {
+            return Err(Error::usage(
+                format!("host `{name}` is given more than one --host"),
+                format!("give `{name}` one variant (one --host {name}=VARIANT)"),
+            ));
+        }
+        named.push(name.clone());
         config.set_build(name, build);
+    }
+    if !opts.hosts.is_empty() {
+        warn_left_out(&config, &suggestions, out);
     }
     if opts.hosts.is_empty() && !opts.yes {
         let mut command = vec!["flake-migrate".to_string(), "init".to_string()];
@@ -270,6 +282,7 @@ fn settle_with_evaluation(s: &mut suggest::Suggestion, info: &HostInfo) {
         }
         (Some(_), Some(_)) => {}
     }
+    suggest::fit_system(s, &info.system);
 }
 
 fn is_llama_cpp(d: &Definition) -> bool {
@@ -334,6 +347,37 @@ fn report_readings(model: &Model, diff: &Differences, evaluated: bool, out: &mut
                 "note: host {} failed to evaluate, so it gets no variant; nix said: {}",
                 u.name,
                 u.reason()
+            ),
+        );
+    }
+}
+
+/// Hosts the evidence says use llama.cpp but the config leaves out: later
+/// steps remove what they relied on (the old overlay, the fork input).
+fn warn_left_out(config: &Config, suggestions: &[suggest::Suggestion], out: &mut dyn Write) {
+    let left: Vec<&suggest::Suggestion> = suggestions
+        .iter()
+        .filter(|s| s.variant.is_some() && !config.hosts.contains_key(&s.host))
+        .collect();
+    if left.is_empty() {
+        return;
+    }
+    say(
+        out,
+        format!(
+            "warning: {} host(s) with evidence of using llama.cpp are left out of {CONFIG_FILE}; later steps remove the old llama.cpp they may rely on:",
+            left.len()
+        ),
+    );
+    for s in left {
+        let variant = s.variant.map_or("cpu", Variant::name);
+        say(
+            out,
+            format!(
+                "  {} ({}); add it with {}",
+                s.host,
+                s.evidence,
+                output::shell_command(["--host".to_string(), format!("{}={variant}", s.host)])
             ),
         );
     }

@@ -1,0 +1,194 @@
+//! `init` says only what the configuration supports: one variant per host,
+//! no host with evidence silently left out, no variant the host's system
+//! lacks, and explicit override arguments over hardware hints. Small
+//! repositories written here (issue 11, `init`).
+
+#[macro_use]
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_flake-migrate");
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n{}\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+fn run(dir: &Path, args: &[&str], nix_args: &[String]) -> Run {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("-C").arg(dir).args(args);
+    if !nix_args.is_empty() {
+        cmd.arg("--").args(nix_args);
+    }
+    let out = cmd
+        .env("NO_COLOR", "1")
+        .env("NIX_CONFIG", NIX_CONFIG)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("run flake-migrate");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The static reading.
+fn fm_static(dir: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["--no-eval"];
+    all.extend(args);
+    run(dir, &all, &[])
+}
+
+fn repo(files: &[(&str, &str)]) -> TempRepo {
+    let src = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let p = src.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    repo_from_dir(src.path(), "init-honesty")
+}
+
+/// Evaluated, with the stand-ins for the flake's inputs.
+fn fm_eval(dir: &Path, args: &[&str]) -> Run {
+    run(dir, args, &migration_override_args(dir))
+}
+
+/// A flake whose hosts (name, system) each import `./<name>.nix`.
+fn flake(hosts: &[(&str, &str)]) -> String {
+    let entries: String = hosts
+        .iter()
+        .map(|(name, system)| {
+            format!(
+                "      {name} = nixpkgs.lib.nixosSystem {{\n        system = \"{system}\";\n        modules = [ ./{name}.nix ];\n      }};\n"
+            )
+        })
+        .collect();
+    format!(
+        "{{\n  inputs.nixpkgs.url = \"github:NixOS/nixpkgs/nixos-unstable\";\n\n  outputs = {{ self, nixpkgs, ... }}@inputs: {{\n    nixosConfigurations = {{\n{entries}    }};\n  }};\n}}\n"
+    )
+}
+
+const CUDA_HOST: &str = "{ pkgs, ... }: {\n  hardware.nvidia.open = true;\n  environment.systemPackages = [ pkgs.llama-cpp ];\n}\n";
+
+#[test]
+fn one_host_given_two_variants_is_a_usage_error() {
+    let repo = repo(&[
+        ("flake.nix", &flake(&[("carbon", "x86_64-linux")])),
+        ("carbon.nix", CUDA_HOST),
+    ]);
+    let init = fm_static(
+        repo.path(),
+        &["init", "--host", "carbon=cuda", "--host", "carbon=vulkan"],
+    );
+    assert_eq!(init.code, 2, "{init:?}");
+    assert!(init.stderr.contains("carbon"), "names the host: {init:?}");
+    assert!(
+        !repo.path().join("flake-migrate.toml").exists(),
+        "nothing written: {init:?}"
+    );
+}
+
+const VULKAN_HOST: &str = "{ pkgs, ... }: {\n  environment.systemPackages = [ (pkgs.llama-cpp.override { vulkanSupport = true; }) ];\n}\n";
+const PHONE_HOST: &str = "{ pkgs, ... }: {\n  environment.systemPackages = [ pkgs.git ];\n}\n";
+
+#[test]
+fn hosts_with_evidence_that_the_command_leaves_out_are_warned_about() {
+    let repo = repo(&[
+        (
+            "flake.nix",
+            &flake(&[
+                ("carbon", "x86_64-linux"),
+                ("beryllium", "x86_64-linux"),
+                ("phone", "x86_64-linux"),
+            ]),
+        ),
+        ("carbon.nix", CUDA_HOST),
+        ("beryllium.nix", VULKAN_HOST),
+        ("phone.nix", PHONE_HOST),
+    ]);
+    let init = fm_static(repo.path(), &["init", "--host", "carbon=cuda"]);
+    assert_eq!(init.code, 0, "{init:?}");
+    assert!(init.stdout.contains("warning:"), "{init:?}");
+    let warned: Vec<&str> = init
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("warning:"))
+        .collect();
+    let beryllium = warned
+        .iter()
+        .find(|l| l.trim_start().starts_with("beryllium"))
+        .unwrap_or_else(|| panic!("beryllium is not listed: {init:?}"));
+    assert!(
+        beryllium.contains("beryllium.nix:2") && beryllium.contains("vulkanSupport = true"),
+        "the evidence is listed: {beryllium}"
+    );
+    assert!(
+        beryllium.contains("--host") && beryllium.contains("beryllium=vulkan"),
+        "{beryllium}"
+    );
+    assert!(
+        !warned.iter().any(|l| l.contains("phone")),
+        "a host without evidence is not warned about: {init:?}"
+    );
+    assert!(
+        repo.read("flake-migrate.toml")
+            .contains("carbon = \"cuda\"")
+    );
+
+    // Every host with evidence named: no warning.
+    let init = fm_static(
+        repo.path(),
+        &[
+            "init",
+            "--host",
+            "carbon=cuda",
+            "--host",
+            "beryllium=vulkan",
+        ],
+    );
+    assert_eq!(init.code, 0, "{init:?}");
+    assert!(!init.stdout.contains("warning:"), "{init:?}");
+}
+
+/// With evaluation the host's system is known even where its definition
+/// does not spell it out.
+#[test]
+fn with_evaluation_a_variant_the_hosts_system_lacks_is_never_suggested() {
+    require_nix!();
+    let flake = flake(&[("pi", "aarch64-linux")]).replace(
+        "system = \"aarch64-linux\";",
+        "system = builtins.head [ \"aarch64-linux\" ];",
+    );
+    let repo = repo(&[
+        ("flake.nix", &flake),
+        (
+            "pi.nix",
+            "{ pkgs, ... }: {\n  environment.systemPackages = [ (pkgs.llama-cpp.override { rocmSupport = true; }) ];\n}\n",
+        ),
+    ]);
+    let init = fm_eval(repo.path(), &["init"]);
+    assert_eq!(init.code, 0, "{init:?}");
+    let pi = init
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("pi "))
+        .unwrap_or_else(|| panic!("pi not listed: {init:?}"));
+    assert!(
+        pi.contains("cpu") && pi.contains("aarch64-linux") && pi.contains("rocmSupport"),
+        "{pi}"
+    );
+}
