@@ -1,0 +1,113 @@
+use super::*;
+
+struct MapFiles(Vec<(PathBuf, String)>);
+
+impl Files for MapFiles {
+    fn read(&self, path: &std::path::Path) -> Result<Option<String>> {
+        Ok(self
+            .0
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, t)| t.clone()))
+    }
+
+    fn nix_files(&self) -> Vec<PathBuf> {
+        self.0.iter().map(|(p, _)| p.clone()).collect()
+    }
+}
+
+/// The suggestion for the one host `box` of a flake with `host_args`
+/// in its `nixosSystem` call and `module` as its module.
+fn suggest_box(host_args: &str, module: &str) -> Suggestion {
+    let flake = format!(
+        "{{ outputs = {{ nixpkgs, ... }}: {{ nixosConfigurations.box = nixpkgs.lib.nixosSystem {{ {host_args} modules = [ ./box.nix ]; }}; }}; }}"
+    );
+    let files = MapFiles(vec![
+        ("flake.nix".into(), flake),
+        ("box.nix".into(), module.to_string()),
+    ]);
+    let model = Model::read(&files).unwrap();
+    suggest(&files, &model).unwrap().remove(0)
+}
+
+#[test]
+fn backends_switched_off_in_the_override_beat_hardware_hints() {
+    let s = suggest_box(
+        "",
+        "{ pkgs, ... }: {\n  services.xserver.videoDrivers = [ \"modesetting\" ];\n  environment.systemPackages = [ (pkgs.llama-cpp.override { cudaSupport = false; rocmSupport = false; }) ];\n}\n",
+    );
+    assert_eq!(s.variant, Some(Variant::Cpu), "{s:?}");
+    assert!(s.evidence.contains("cudaSupport = false"), "{s:?}");
+}
+
+#[test]
+fn a_variant_the_hosts_system_lacks_is_never_suggested() {
+    let rocm = "{ pkgs, ... }: {\n  environment.systemPackages = [ (pkgs.llama-cpp.override { rocmSupport = true; }) ];\n}\n";
+    let s = suggest_box("system = \"aarch64-linux\";", rocm);
+    assert_eq!(s.variant, Some(Variant::Cpu), "{s:?}");
+    assert!(
+        s.evidence.contains("rocmSupport = true") && s.evidence.contains("aarch64-linux"),
+        "{s:?}"
+    );
+    let s = suggest_box("system = \"x86_64-linux\";", rocm);
+    assert_eq!(s.variant, Some(Variant::Rocm), "{s:?}");
+}
+
+#[test]
+fn a_backend_switched_on_beats_others_switched_off() {
+    let s = suggest_box(
+        "",
+        "{ pkgs, ... }: {\n  environment.systemPackages = [ (pkgs.llama-cpp.override { cudaSupport = false; vulkanSupport = true; }) ];\n}\n",
+    );
+    assert_eq!(s.variant, Some(Variant::Vulkan), "{s:?}");
+}
+
+#[test]
+fn option_signs_are_found_in_order() {
+    let text =
+        "x = [ \"-DGGML_NATIVE=ON\" ]; NIX_ENFORCE_NO_NATIVE = 0; y = { rpcSupport = true; };";
+    let found: Vec<&str> = option_clues(text).iter().map(|(_, o, _)| *o).collect();
+    assert_eq!(found, ["native", "native", "rpc"]);
+}
+
+#[test]
+fn cmake_flags_of_an_override_name_the_backend() {
+    assert_eq!(
+        cmake_backend(
+            r#"x.overrideAttrs (o: { cmakeFlags = o.cmakeFlags ++ [ (lib.cmakeBool "GGML_CUDA" true) ]; })"#
+        ),
+        Some(("GGML_CUDA", Variant::Cuda))
+    );
+    assert_eq!(
+        cmake_backend(r#"[ "-DGGML_VULKAN=ON" ]"#),
+        Some(("GGML_VULKAN", Variant::Vulkan))
+    );
+    assert_eq!(cmake_backend(r#"[ "-DGGML_CUDA=OFF" ]"#), None);
+    assert_eq!(cmake_backend(r#"(lib.cmakeBool "GGML_CUDA" false)"#), None);
+}
+
+#[test]
+fn suggestions_for_the_fixture_shapes() {
+    let mut all = String::new();
+    for shape in [
+        "seed",
+        "override-fleet",
+        "dotted-mkhost",
+        "services",
+        "fork-pin",
+        "let-root",
+        "tabs",
+    ] {
+        let tree = crate::model::tests::fixture_tree(shape);
+        let model = Model::read(&tree).unwrap();
+        for s in suggest(&tree, &model).unwrap() {
+            all.push_str(&format!(
+                "{shape}/{}: {} ({})\n",
+                s.host,
+                s.variant.map_or("none".to_string(), |v| v.to_string()),
+                s.evidence
+            ));
+        }
+    }
+    insta::assert_snapshot!(all);
+}
