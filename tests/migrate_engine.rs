@@ -8,7 +8,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use support::*;
@@ -106,50 +106,6 @@ fn trailer(dir: &Path, rev: &str, key: &str) -> Option<String> {
 /// `git status --porcelain` including untracked files.
 fn porcelain(dir: &Path) -> String {
     git(dir, &["status", "--porcelain", "--untracked-files=all"])
-}
-
-/// Every file under `dir` except `.git`, with its bytes.
-fn tree_bytes(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            let path = entry.path();
-            if entry.file_name() == ".git" {
-                continue;
-            }
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let rel = path.strip_prefix(root).unwrap().to_path_buf();
-                out.insert(rel, fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
-/// Asserts the two trees hold the same files with the same bytes, naming
-/// the first differences.
-#[track_caller]
-fn assert_same_tree(actual: &BTreeMap<PathBuf, Vec<u8>>, expected: &BTreeMap<PathBuf, Vec<u8>>) {
-    let differ: Vec<String> = actual
-        .keys()
-        .chain(expected.keys())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .filter(|p| actual.get(*p) != expected.get(*p))
-        .map(|p| {
-            let state = match (actual.get(p), expected.get(p)) {
-                (Some(_), None) => "extra",
-                (None, Some(_)) => "missing",
-                _ => "different bytes",
-            };
-            format!("{} ({state})", p.display())
-        })
-        .collect();
-    assert!(differ.is_empty(), "trees differ: {differ:#?}");
 }
 
 /// The `id`s recorded in the working tree's state file.

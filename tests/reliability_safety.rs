@@ -6,9 +6,8 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -100,41 +99,6 @@ fn step_history(dir: &Path) -> Vec<String> {
     .lines()
     .map(|l| l.trim_end_matches('-').trim().to_string())
     .collect()
-}
-
-/// Every file under `dir` except `.git`, with its bytes.
-fn tree_bytes(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            let path = entry.path();
-            if entry.file_name() == ".git" {
-                continue;
-            }
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let rel = path.strip_prefix(root).unwrap().to_path_buf();
-                out.insert(rel, fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
-#[track_caller]
-fn assert_same_tree(actual: &BTreeMap<PathBuf, Vec<u8>>, expected: &BTreeMap<PathBuf, Vec<u8>>) {
-    let differ: Vec<String> = actual
-        .keys()
-        .chain(expected.keys())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .filter(|p| actual.get(*p) != expected.get(*p))
-        .map(|p| p.display().to_string())
-        .collect();
-    assert!(differ.is_empty(), "trees differ: {differ:#?}");
 }
 
 /// The seed fixture in a fresh repository, configured with `init`.

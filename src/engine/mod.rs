@@ -60,6 +60,9 @@ pub struct Session {
     pub prefix: PathBuf,
     pub migrations: Vec<Migration>,
     _lock: Option<lock::Lock>,
+    /// Every tracked `.nix` file was found to be UTF-8: checked at the
+    /// first `work_tree`, not on each (the tool itself writes only UTF-8).
+    utf8_checked: std::cell::Cell<bool>,
 }
 
 impl Session {
@@ -74,6 +77,7 @@ impl Session {
             prefix,
             migrations: catalogue::bundled(),
             _lock: None,
+            utf8_checked: std::cell::Cell::new(false),
         })
     }
 
@@ -108,7 +112,10 @@ impl Session {
             &self.root,
             git::tracked_files_under(&self.repo, &self.prefix)?,
         );
-        tree.refuse_non_utf8()?;
+        if !self.utf8_checked.get() {
+            tree.refuse_non_utf8()?;
+            self.utf8_checked.set(true);
+        }
         Ok(tree)
     }
 

@@ -3,6 +3,8 @@
 //! what), `upstream` evaluates what each host installs after the migration
 //! (checklist item 6).
 
+mod cache;
 pub mod discover;
 pub mod upstream;
+pub mod verdict;
 pub mod wrapper;

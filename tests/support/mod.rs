@@ -625,3 +625,44 @@ pub fn nix_parses(path: &Path) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false)
 }
+
+// ---------------------------------------------------------------------------
+// Comparing trees
+
+/// Every file under `dir` except `.git`, with its bytes.
+pub fn tree_bytes(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            if entry.file_name() == ".git" {
+                continue;
+            }
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().to_path_buf();
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+#[track_caller]
+pub fn assert_same_tree(
+    actual: &std::collections::BTreeMap<PathBuf, Vec<u8>>,
+    expected: &std::collections::BTreeMap<PathBuf, Vec<u8>>,
+) {
+    let differ: Vec<String> = actual
+        .keys()
+        .chain(expected.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|p| actual.get(*p) != expected.get(*p))
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(differ.is_empty(), "trees differ: {differ:#?}");
+}

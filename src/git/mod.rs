@@ -8,6 +8,14 @@ use git2::{Commit, Oid, Repository, StatusOptions};
 
 use crate::error::{Error, Result};
 
+mod identity;
+mod tree;
+mod write;
+
+pub use identity::{identities, signature};
+pub use tree::{TreeFiles, head_blob};
+pub use write::{remove_empty_parents, remove_locks_since, remove_temp_files, write_atomic};
+
 pub const TRAILER_STEP: &str = "Migration";
 pub const TRAILER_CHECKSUM: &str = "Migration-Checksum";
 pub const TRAILER_REVERTED: &str = "Migration-Reverted";
@@ -125,83 +133,6 @@ pub fn dirty_files(repo: &Repository) -> Result<Vec<String>> {
         .collect())
 }
 
-/// The author, after checking that a committer can be named too (for
-/// commands that must know before they write anything).
-pub fn signature(repo: &Repository) -> Result<git2::Signature<'static>> {
-    identities(repo).map(|(author, _)| author)
-}
-
-/// Author and committer as git resolves them: `GIT_AUTHOR_*` /
-/// `GIT_COMMITTER_*`, then `author.*` / `committer.*`, then `user.*` in the
-/// configuration (honouring `GIT_CONFIG_GLOBAL`, `GIT_CONFIG_SYSTEM` and
-/// `GIT_CONFIG_NOSYSTEM`, which libgit2 does not), then `EMAIL`.
-pub fn identities(
-    repo: &Repository,
-) -> Result<(git2::Signature<'static>, git2::Signature<'static>)> {
-    let config = config(repo)?;
-    let who = |role: &str| -> Result<git2::Signature<'static>> {
-        let env = |key: &str| {
-            std::env::var(format!("GIT_{}_{key}", role.to_uppercase()))
-                .ok()
-                .filter(|v| !v.is_empty())
-        };
-        let conf = |key: &str| {
-            config
-                .get_string(&format!("{role}.{key}"))
-                .or_else(|_| config.get_string(&format!("user.{key}")))
-                .ok()
-                .filter(|v| !v.is_empty())
-        };
-        let name = env("NAME").or_else(|| conf("name"));
-        let email = env("EMAIL")
-            .or_else(|| conf("email"))
-            .or_else(|| std::env::var("EMAIL").ok().filter(|v| !v.is_empty()));
-        match (name, email) {
-            (Some(name), Some(email)) => {
-                git2::Signature::now(&name, &email).map_err(|_| Error::NoIdentity)
-            }
-            _ => Err(Error::NoIdentity),
-        }
-    };
-    Ok((who("author")?, who("committer")?))
-}
-
-/// The repository's configuration with the files git itself would read.
-fn config(repo: &Repository) -> Result<git2::Config> {
-    use git2::{Config, ConfigLevel};
-    let var = |key: &str| std::env::var_os(key).filter(|v| !v.is_empty());
-    let mut config = Config::new()?;
-    let mut add = |path: PathBuf, level: ConfigLevel| -> Result<()> {
-        if path.is_file() {
-            config.add_file(&path, level, false)?;
-        }
-        Ok(())
-    };
-    if var("GIT_CONFIG_NOSYSTEM").is_none() {
-        match var("GIT_CONFIG_SYSTEM") {
-            Some(path) => add(path.into(), ConfigLevel::System)?,
-            None => {
-                if let Ok(path) = Config::find_system() {
-                    add(path, ConfigLevel::System)?;
-                }
-            }
-        }
-    }
-    match var("GIT_CONFIG_GLOBAL") {
-        Some(path) => add(path.into(), ConfigLevel::Global)?,
-        None => {
-            if let Ok(path) = Config::find_xdg() {
-                add(path, ConfigLevel::XDG)?;
-            }
-            if let Ok(path) = Config::find_global() {
-                add(path, ConfigLevel::Global)?;
-            }
-        }
-    }
-    add(repo.path().join("config"), ConfigLevel::Local)?;
-    Ok(config)
-}
-
 pub fn head_commit(repo: &Repository) -> Result<Commit<'_>> {
     repo.head().and_then(|h| h.peel_to_commit()).map_err(|_| {
         Error::refused(
@@ -287,102 +218,6 @@ pub fn checkout_paths(repo: &Repository, paths: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
-/// How [`write_atomic`]'s temporary files are named, so that what a killed
-/// run leaves can be told from the user's files.
-const TEMP_PREFIX: &str = ".flake-migrate-tmp-";
-
-/// Removes the temporary files [`write_atomic`] left beside `paths`
-/// (repository-relative) when a run was killed.
-pub fn remove_temp_files(repo: &Repository, paths: &[PathBuf]) -> Result<()> {
-    let root = workdir(repo)?;
-    let dirs: std::collections::BTreeSet<PathBuf> = paths
-        .iter()
-        .filter_map(|p| root.join(p).parent().map(Path::to_path_buf))
-        .collect();
-    for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Writes through a temporary file and a rename, so a crash never leaves a
-/// half-written file. The temporary file is created as any editor creates
-/// one (0666 minus the umask, which the kernel applies); a file that
-/// existed keeps its mode.
-pub fn write_atomic(path: &Path, content: &[u8]) -> Result<()> {
-    use std::io::Write;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let tmp = dir.join(format!(
-        "{TEMP_PREFIX}{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        file.write_all(content)?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            file.set_permissions(meta.permissions())?;
-        }
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
-}
-
-/// Removes git's own lock files (the index's, HEAD's and its branch's)
-/// made at or after `since`. Called while this run holds the tool's lock
-/// and an interrupted run's journal exists: such files were made by that
-/// run and left by its death. (A `git` command the user starts in this
-/// very moment would look the same; that race is accepted, as git's own
-/// advice for a stale `index.lock` is to delete it.)
-pub fn remove_locks_since(repo: &Repository, since: std::time::SystemTime) -> Vec<PathBuf> {
-    let mut candidates = vec![
-        repo.path().join("index.lock"),
-        repo.path().join("HEAD.lock"),
-    ];
-    if let Ok(head) = repo.find_reference("HEAD")
-        && let Ok(Some(branch)) = head.symbolic_target()
-    {
-        candidates.push(repo.path().join(format!("{branch}.lock")));
-    }
-    candidates
-        .into_iter()
-        .filter(|lock| {
-            std::fs::metadata(lock)
-                .and_then(|m| m.modified())
-                .is_ok_and(|made| made >= since)
-        })
-        .filter(|lock| std::fs::remove_file(lock).is_ok())
-        .collect()
-}
-
-pub fn remove_empty_parents(root: &Path, file: &Path) {
-    let mut dir = file.parent();
-    while let Some(d) = dir {
-        if d == root || std::fs::remove_dir(d).is_err() {
-            break;
-        }
-        dir = d.parent();
-    }
-}
-
 /// The value of a `Key: value` trailer in a commit message.
 pub fn trailer<'m>(message: &'m str, key: &str) -> Option<&'m str> {
     message
@@ -406,78 +241,6 @@ pub fn find_step_commit<'r>(repo: &'r Repository, id: &str) -> Result<Option<Com
         }
     }
     Ok(None)
-}
-
-/// The content of `path` in HEAD, when it exists there. For many paths,
-/// use one [`TreeFiles`].
-pub fn head_blob(repo: &Repository, path: &Path) -> Result<Option<Vec<u8>>> {
-    TreeFiles::head(repo)?.blob(path)
-}
-
-/// Looks files up in one tree, reading each directory of it at most once:
-/// `Tree::get_path` re-reads every tree on the way on each call, which for a
-/// large directory makes looking up each of its files cost its size.
-pub struct TreeFiles<'r> {
-    repo: &'r Repository,
-    root: Oid,
-    /// Entries of each directory read so far: name -> (id, is a tree).
-    dirs: HashMap<Oid, HashMap<Vec<u8>, (Oid, bool)>>,
-}
-
-impl<'r> TreeFiles<'r> {
-    pub fn head(repo: &'r Repository) -> Result<Self> {
-        Ok(Self::of(repo, &head_commit(repo)?.tree()?))
-    }
-
-    pub fn of(repo: &'r Repository, tree: &git2::Tree) -> Self {
-        TreeFiles {
-            repo,
-            root: tree.id(),
-            dirs: HashMap::new(),
-        }
-    }
-
-    /// The id of the blob at `path`, when the tree has a file there.
-    pub fn blob_id(&mut self, path: &Path) -> Result<Option<Oid>> {
-        let mut dir = self.root;
-        let mut names = path.components().peekable();
-        while let Some(name) = names.next() {
-            if !self.dirs.contains_key(&dir) {
-                let entries = read_dir(self.repo, dir)?;
-                self.dirs.insert(dir, entries);
-            }
-            let entries = &self.dirs[&dir];
-            let key = name.as_os_str().as_encoded_bytes();
-            let Some(&(id, is_tree)) = entries.get(key) else {
-                return Ok(None);
-            };
-            match (names.peek().is_some(), is_tree) {
-                (true, true) => dir = id,
-                (false, false) => return Ok(Some(id)),
-                _ => return Ok(None),
-            }
-        }
-        Ok(None)
-    }
-
-    /// The content of the file at `path`, when the tree has one there.
-    pub fn blob(&mut self, path: &Path) -> Result<Option<Vec<u8>>> {
-        match self.blob_id(path)? {
-            Some(id) => Ok(Some(self.repo.find_blob(id)?.content().to_vec())),
-            None => Ok(None),
-        }
-    }
-}
-
-fn read_dir(repo: &Repository, id: Oid) -> Result<HashMap<Vec<u8>, (Oid, bool)>> {
-    let tree = repo.find_tree(id)?;
-    Ok(tree
-        .iter()
-        .map(|e| {
-            let is_tree = e.kind() == Some(git2::ObjectType::Tree);
-            (e.name_bytes().to_vec(), (e.id(), is_tree))
-        })
-        .collect())
 }
 
 /// Id of HEAD's tree without the flake's `.flake-migrate/` record (at `prefix`), so that recording

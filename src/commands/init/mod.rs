@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::config::{Build, CONFIG_FILE, Config, Variant};
 use crate::engine::Session;
 use crate::error::{Error, Result, exit};
-use crate::eval::discover::{Definition, HostFacts, HostInfo, Origin};
+use crate::eval::discover::HostFacts;
 use crate::files::Files;
 use crate::flake::FLAKE_FILE;
 use crate::git;
@@ -19,6 +19,10 @@ use crate::model::{Differences, Model};
 use crate::output::{self, say};
 use crate::steps::write_overlay;
 use crate::suggest;
+
+mod readings;
+
+use readings::{report_readings, settle_with_evaluation};
 
 pub struct InitOptions {
     /// `NAME=VARIANT` pairs from `--host`.
@@ -251,105 +255,6 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
         hosts.join(", ")
     );
     Ok(())
-}
-
-/// Evaluation knows what each host installs and runs: a host uses
-/// llama.cpp only where something it installs or runs is llama.cpp. An
-/// overlay that merely redefines `llama-cpp` is not use; `ollama` is not
-/// llama.cpp.
-fn settle_with_evaluation(s: &mut suggest::Suggestion, info: &HostInfo) {
-    let uses: Vec<&Definition> = info
-        .packages
-        .iter()
-        .chain(&info.service)
-        .filter(|d| is_llama_cpp(d))
-        .collect();
-    match (uses.first(), s.variant) {
-        (None, _) => {
-            s.variant = None;
-            s.evidence = "evaluation: installs and runs no llama.cpp".into();
-        }
-        (Some(d), None) => {
-            s.variant = Some(Variant::Cpu);
-            s.evidence = format!(
-                "evaluation: {} ({}, {}) (no GPU found in the configuration)",
-                d.name,
-                d.option,
-                d.file
-                    .as_ref()
-                    .map_or("inline".to_string(), |f| f.display().to_string())
-            );
-        }
-        (Some(_), Some(_)) => {}
-    }
-    suggest::fit_system(s, &info.system);
-}
-
-fn is_llama_cpp(d: &Definition) -> bool {
-    d.option.ends_with(".enable")
-        || d.origin != Origin::Other
-        || d.name.starts_with("llama-cpp")
-        || d.name.starts_with("llama.cpp")
-}
-
-/// What the static reading could not follow, and, with evaluation, where
-/// the two readings differ (evaluation wins).
-fn report_readings(model: &Model, diff: &Differences, evaluated: bool, out: &mut dyn Write) {
-    if !diff.found_by_evaluation.is_empty() {
-        say(
-            out,
-            format!(
-                "note: evaluation found host(s) the static reading misses: {}",
-                diff.found_by_evaluation.join(", ")
-            ),
-        );
-    }
-    if !diff.not_in_evaluation.is_empty() {
-        say(
-            out,
-            format!(
-                "note: the static reading saw host(s) that nixosConfigurations does not have: {} (ignored)",
-                diff.not_in_evaluation.join(", ")
-            ),
-        );
-    }
-    for (host, files) in &diff.files_by_evaluation {
-        let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-        say(
-            out,
-            format!(
-                "note: {host}: evaluation connects module file(s) the static reading does not follow: {}",
-                files.join(", ")
-            ),
-        );
-    }
-    for u in &model.unresolved {
-        let tail = if evaluated {
-            "static reading could not follow it; evaluation covers it"
-        } else {
-            "not followed: unknown without evaluation"
-        };
-        say(
-            out,
-            format!(
-                "note: {}:{}:{}: {} ({tail})",
-                u.file.display(),
-                u.line,
-                u.column,
-                u.what
-            ),
-        );
-    }
-    for u in &model.unknown_hosts {
-        say(
-            out,
-            format!(
-                "note: host {} failed to evaluate, so it gets no variant; nix said: {}",
-                u.name,
-                u.reason()
-            ),
-        );
-    }
 }
 
 /// Hosts the evidence says use llama.cpp but the config leaves out: later
