@@ -427,6 +427,32 @@ fn edits_are_right_and_undone(shape: &str) {
                 "{shape}: {arg} of {host} not in the commit message:\n{step4}"
             );
         }
+        // Old overrideAttrs items the host's options express are carried,
+        // said in the output and the commit, and never listed as dropped.
+        for item in m.expect.strings("carried_override_attrs") {
+            let (host, attr) = item.split_once(':').unwrap();
+            let carried = |text: &str| {
+                text.lines()
+                    .any(|l| l.contains("carried into") && l.contains(attr))
+            };
+            assert!(
+                carried(&m.up.stdout),
+                "{shape}: {attr} of {host} not carried: {:#?}",
+                m.up
+            );
+            assert!(
+                carried(&step4),
+                "{shape}: {attr} of {host} not in the commit:\n{step4}"
+            );
+            assert!(
+                !m.up
+                    .stdout
+                    .lines()
+                    .any(|l| l.contains("not carried") && l.contains(attr)),
+                "{shape}: {attr} of {host} listed as not carried: {:#?}",
+                m.up
+            );
+        }
         // Home-manager users that do not see the system overlays.
         for host in m.expect.strings("hm_without_global_pkgs") {
             let out = format!("{}{}", m.up.stdout, m.up.stderr);

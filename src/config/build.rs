@@ -27,6 +27,11 @@ pub struct Options {
     /// `rocmGpuTargets` (`"gfx1100"`, `;`-separated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rocm_targets: Option<String>,
+    /// nixpkgs' `cudaCapabilities` (`["8.9"]`) for a CUDA build: upstream's
+    /// package has no such argument and reads them from the nixpkgs that
+    /// builds it, so the overlay builds it from one configured with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cuda_capabilities: Option<Vec<String>>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -81,8 +86,49 @@ impl Options {
                     .join("-"),
             );
         }
+        for c in self.cuda_capabilities.iter().flatten() {
+            out.push(format!("sm{}", c.replace('.', "")));
+        }
         out
     }
+
+    /// `CMAKE_CUDA_ARCHITECTURES` as upstream's package.nix derives it
+    /// from the capabilities (`"8.6" "8.9"` → `86;89`).
+    pub fn cuda_architectures(&self) -> Option<String> {
+        let caps = self.cuda_capabilities.as_ref()?;
+        Some(
+            caps.iter()
+                .map(|c| c.replace('.', ""))
+                .collect::<Vec<_>>()
+                .join(";"),
+        )
+    }
+}
+
+/// A CUDA capability as nixpkgs writes it: `8.9`, `9.0a`, `10.0`.
+fn is_capability(c: &str) -> bool {
+    let Some((major, minor)) = c.split_once('.') else {
+        return false;
+    };
+    let minor = minor.strip_suffix(['a', 'f']).unwrap_or(minor);
+    !major.is_empty()
+        && major.chars().all(|d| d.is_ascii_digit())
+        && minor.len() == 1
+        && minor.chars().all(|d| d.is_ascii_digit())
+}
+
+/// `sm89` (a name suffix) back to `8.9`: the last digit is the minor.
+fn capability_of(word: &str) -> Option<String> {
+    let digits = word.strip_prefix("sm")?;
+    let (digits, tail) = match digits.strip_suffix(['a', 'f']) {
+        Some(d) => (d, &digits[d.len()..]),
+        None => (digits, ""),
+    };
+    if digits.len() < 2 || !digits.chars().all(|d| d.is_ascii_digit()) {
+        return None;
+    }
+    let (major, minor) = digits.split_at(digits.len() - 1);
+    Some(format!("{major}.{minor}{tail}"))
 }
 
 /// A variant with its options.
@@ -98,6 +144,19 @@ pub struct Build {
 /// makes the default unless the derivation sets it. The later `-D` wins
 /// over upstream's `GGML_NATIVE:BOOL=FALSE`.
 pub const NATIVE_HELPER: &str = "native = p: p.overrideAttrs (o: { cmakeFlags = o.cmakeFlags ++ [ \"-DGGML_NATIVE:BOOL=TRUE\" ]; NIX_ENFORCE_NO_NATIVE = \"0\"; });";
+
+/// The overlay's helper for CUDA builds with chosen capabilities, reading
+/// upstream's flake as `inputs.<input>`. Upstream's `package.nix` takes the
+/// architectures from `cudaPackages.flags.cudaCapabilities`, which follow
+/// the `config.cudaCapabilities` of the nixpkgs that builds it: so the
+/// package comes from upstream's `overlays.default` over the host's own
+/// nixpkgs (`prev.path`) imported with that config, as upstream's flake.nix
+/// documents for Jetson builds. The name stays upstream's `cuda` one.
+pub fn cuda_helper(input: &str) -> String {
+    format!(
+        "cuda = caps: (import prev.path {{ inherit (prev.stdenv.hostPlatform) system; config = {{ allowUnfree = true; cudaSupport = true; cudaCapabilities = caps; }}; overlays = [ inputs.{input}.overlays.default ]; }}).llamaPackages.llama-cpp;"
+    )
+}
 
 impl From<Variant> for Build {
     fn from(base: Variant) -> Self {
@@ -144,29 +203,76 @@ impl Build {
                 "noblas" => options.blas = Some(false),
                 "static" => options.static_link = true,
                 gfx if gfx.starts_with("gfx") => targets.push(gfx),
-                _ => return None,
+                sm => options
+                    .cuda_capabilities
+                    .get_or_insert_with(Vec::new)
+                    .push(capability_of(sm)?),
             }
         }
         if !targets.is_empty() {
             options.rocm_targets = Some(targets.join(";"));
         }
-        Some(Build { base, options })
+        let build = Build { base, options };
+        build.conflict().is_none().then_some(build)
+    }
+
+    /// Why the options do not fit the base, if they do not.
+    pub fn conflict(&self) -> Option<String> {
+        let o = &self.options;
+        if let Some(caps) = &o.cuda_capabilities {
+            if !matches!(self.base, Variant::Cuda | Variant::MpiCuda) {
+                return Some(format!(
+                    "`cuda-capabilities` needs a CUDA variant (cuda, mpi-cuda), not {}",
+                    self.base
+                ));
+            }
+            if caps.is_empty() {
+                return Some(
+                    "`cuda-capabilities` is empty: leave it out for upstream's default".into(),
+                );
+            }
+            if let Some(bad) = caps.iter().find(|c| !is_capability(c)) {
+                return Some(format!(
+                    "`cuda-capabilities`: `{bad}` is not a CUDA capability such as \"8.9\""
+                ));
+            }
+        }
+        if self.base == Variant::Windows && o.native {
+            return Some(
+                "`native` does not fit windows: a cross build cannot target the building machine's CPU"
+                    .into(),
+            );
+        }
+        None
     }
 
     /// The overlay's value for this build, reading upstream's packages as
-    /// `upstream` and the native helper as `native`.
+    /// `upstream` and the helpers as `native` and `cuda`.
     pub fn expression(&self) -> String {
-        let mut expr = format!("upstream.{}", self.upstream_package());
-        let args = self.options.package_args();
+        let mut args = self.options.package_args();
+        let mut expr = match &self.options.cuda_capabilities {
+            Some(caps) => {
+                if self.base == Variant::MpiCuda {
+                    args.insert(0, ("useMpi", "true".into()));
+                }
+                let list: String = caps.iter().map(|c| format!("{c:?} ")).collect();
+                format!("cuda [ {list}]")
+            }
+            None => format!("upstream.{}", self.upstream_package()),
+        };
+        let applied = expr.contains(' ');
         if !args.is_empty() {
             let body: String = args.iter().map(|(k, v)| format!(" {k} = {v};")).collect();
+            if applied {
+                expr = format!("({expr})");
+            }
             expr = format!("{expr}.override {{{body} }}");
         }
         if self.options.native {
-            expr = if args.is_empty() {
-                format!("native {expr}")
-            } else {
+            expr = if expr.contains(' ') {
                 format!("native ({expr})")
+            } else {
+                format!("native {expr}")
             };
         }
         expr
@@ -212,5 +318,32 @@ mod tests {
         assert_eq!(Build::parse("cuda"), Some(Build::from(Variant::Cuda)));
         assert_eq!(Build::parse("vulkan-fast"), None);
         assert_eq!(Build::parse("cudax"), None);
+    }
+
+    #[test]
+    fn cuda_capabilities_name_the_build_and_fit_only_cuda() {
+        let b = Build::parse("cuda-native-sm86-sm90a").unwrap();
+        assert_eq!(
+            b.options.cuda_capabilities.as_deref(),
+            Some(&["8.6".to_string(), "9.0a".to_string()][..])
+        );
+        assert_eq!(b.options.cuda_architectures().as_deref(), Some("86;90a"));
+        assert_eq!(b.package_attr(), "llama-cpp-cuda-native-sm86-sm90a");
+        assert_eq!(b.expression(), "native (cuda [ \"8.6\" \"9.0a\" ])");
+        assert_eq!(Build::parse(&b.to_string()), Some(b));
+        assert_eq!(
+            Build::parse("cuda-sm100").and_then(|b| b.options.cuda_capabilities),
+            Some(vec!["10.0".to_string()])
+        );
+        assert_eq!(Build::parse("vulkan-sm86"), None);
+        assert_eq!(Build::parse("cuda-sm8"), None);
+        assert_eq!(Build::parse("windows-native"), None);
+        assert_eq!(
+            Build::parse("windows-static").map(|b| b.expression()),
+            Some("upstream.windows.override { enableStatic = true; }".into())
+        );
+        let mut bad = Build::from(Variant::Cuda);
+        bad.options.cuda_capabilities = Some(vec!["86".into()]);
+        assert!(bad.conflict().unwrap().contains("`86`"));
     }
 }

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 mod build;
 mod raw;
 
-pub use build::{Build, NATIVE_HELPER, Options};
+pub use build::{Build, NATIVE_HELPER, Options, cuda_helper};
 
 pub const CONFIG_FILE: &str = "flake-migrate.toml";
 
@@ -28,16 +28,20 @@ pub enum Variant {
     Rocm,
     MpiCpu,
     MpiCuda,
+    /// Upstream's `windows` output: a cross build for x86_64 Windows
+    /// (mingw-w64), for a host that builds or serves it, not one running it.
+    Windows,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 6] = [
+    pub const ALL: [Variant; 7] = [
         Variant::Cpu,
         Variant::Cuda,
         Variant::Vulkan,
         Variant::Rocm,
         Variant::MpiCpu,
         Variant::MpiCuda,
+        Variant::Windows,
     ];
 
     pub fn name(self) -> &'static str {
@@ -48,6 +52,7 @@ impl Variant {
             Variant::Rocm => "rocm",
             Variant::MpiCpu => "mpi-cpu",
             Variant::MpiCuda => "mpi-cuda",
+            Variant::Windows => "windows",
         }
     }
 
@@ -323,6 +328,39 @@ mod tests {
         .to_string();
         assert!(bad.contains("nativ"), "{bad}");
         assert!(Config::parse(Path::new("x"), "[hosts]\nx = { native = true }\n").is_err());
+    }
+
+    #[test]
+    fn cuda_capabilities_are_a_list_for_cuda_hosts_only() {
+        let text = "[hosts]\nneon = { variant = \"cuda\", cuda-capabilities = [\"8.9\"] }\nwin = \"windows\"\n";
+        let config = Config::parse(Path::new("x"), text).unwrap();
+        assert_eq!(
+            config.package_attr("neon").as_deref(),
+            Some("llama-cpp-cuda-sm89")
+        );
+        assert_eq!(
+            config.package_attr("win").as_deref(),
+            Some("llama-cpp-windows")
+        );
+        let again = config.to_toml();
+        assert!(
+            again.contains("neon = { variant = \"cuda\", cuda-capabilities = [\"8.9\"] }"),
+            "{again}"
+        );
+        assert_eq!(Config::parse(Path::new("x"), &again).unwrap(), config);
+        // Every host with options: still one line each.
+        let mut all = config.clone();
+        all.hosts.remove("win");
+        let text = all.to_toml();
+        assert!(!text.contains("[hosts."), "{text}");
+        assert_eq!(Config::parse(Path::new("x"), &text).unwrap(), all);
+        let err = Config::parse(
+            Path::new("flake-migrate.toml"),
+            "[hosts]\nc = { variant = \"vulkan\", cuda-capabilities = [\"8.9\"] }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("needs a CUDA variant"), "{err}");
     }
 
     #[test]

@@ -119,9 +119,13 @@ impl<'de> Deserialize<'de> for HostEntry {
                 let options = toml::Value::Table(table)
                     .try_into::<Options>()
                     .map_err(|e| D::Error::custom(e.to_string().trim().to_string()))?;
+                let build = super::Build { base, options };
+                if let Some(why) = build.conflict() {
+                    return Err(D::Error::custom(why));
+                }
                 Ok(HostEntry {
-                    variant: base,
-                    options,
+                    variant: build.base,
+                    options: build.options,
                 })
             }
             other => Err(D::Error::custom(format!(
@@ -139,7 +143,13 @@ pub(super) fn with_inline_hosts(text: String, config: &Config) -> String {
     if config.options.is_empty() {
         return text;
     }
-    let Some(start) = text.find("[hosts]\n") else {
+    // serde writes no `[hosts]` header when every host is a table.
+    let header = |h: &str| {
+        text.match_indices(h)
+            .map(|(at, _)| at)
+            .find(|&at| at == 0 || text[..at].ends_with('\n'))
+    };
+    let Some(start) = header("[hosts]\n").or_else(|| header("[hosts.")) else {
         return text;
     };
     let (head, tail) = text.split_at(start);

@@ -13,7 +13,10 @@ let
   # when overridden). Look-alikes (myns-llama-cpp-wrapper) are not llama.cpp.
   pnameOf = p: p.pname or (builtins.parseDrvName (nameOf p)).name;
   looksLlama = p: match "llama-cpp(-.*)?" (pnameOf p) != null;
-  variantAttrs = { cpu = "default"; cuda = "cuda"; vulkan = "vulkan"; rocm = "rocm"; mpi-cpu = "mpi-cpu"; mpi-cuda = "mpi-cuda"; };
+  # `windows` (a cross build: a nixpkgs for mingw-w64 to evaluate) only
+  # when a host is given it.
+  variantAttrs = { cpu = "default"; cuda = "cuda"; vulkan = "vulkan"; rocm = "rocm"; mpi-cpu = "mpi-cpu"; mpi-cuda = "mpi-cuda"; }
+    // (if builtins.elem "windows" (attrValues hosts) then { windows = "windows"; } else { });
   hasInput = (flake.inputs or { }) ? ${input};
   src = toString flake.outPath + "/";
   rel = f:
@@ -27,9 +30,9 @@ let
       pkgs = nixos.pkgs or cfg._module.args.pkgs;
       system = pkgs.stdenv.hostPlatform.system;
       upstream = if hasInput then flake.inputs.${input}.packages.${system} or { } else { };
-      # Only the variant packages (not windows, which can be costly or fail
-      # to evaluate on some systems). tryEval keeps a missing one (rocm off
-      # x86_64-linux) from failing the whole evaluation.
+      # Only the variant packages in use or cheap (windows only when a host
+      # has it). tryEval keeps a missing one (rocm off x86_64-linux) from
+      # failing the whole evaluation.
       upstreamOut = mapAttrs (v: a:
         let r = tryEval (let p = upstream.${a} or null; in if isDrv p then outOf p else null);
         in if r.success then r.value else null) variantAttrs;

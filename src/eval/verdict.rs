@@ -78,7 +78,7 @@ fn backend_check(variant: Variant, pkg: &Installed) -> Result<Option<String>, St
             .iter()
             .any(|f| flag_on(f, "HIP") || flag_on(f, "ROCM"))
             .then(|| "HIP in cmakeFlags".to_string())),
-        Variant::Cpu | Variant::MpiCpu => Ok(None),
+        Variant::Cpu | Variant::MpiCpu | Variant::Windows => Ok(None),
     }
 }
 
@@ -93,6 +93,14 @@ fn last_flag_on(pkg: &Installed, name: &str) -> Option<bool> {
                 .is_some_and(|n| n == name)
         })
         .map(|f| flag_on(f, name))
+}
+
+/// The last value cmake sees for `name` (`-DNAME:STRING=86;89` → `86;89`).
+fn last_flag_value(pkg: &Installed, name: &str) -> Option<String> {
+    pkg.cmake_flags.iter().rev().find_map(|f| {
+        let (key, value) = f.strip_prefix("-D")?.split_once('=')?;
+        (key.split(':').next() == Some(name)).then(|| value.to_string())
+    })
 }
 
 /// Each of the build's options, seen in the evaluated package.
@@ -124,6 +132,19 @@ fn options_check(build: &Build, pkg: &Installed) -> Vec<Result<String, String>> 
     }
     if let Some(blas) = o.blas {
         flag("blas", blas, "GGML_BLAS");
+    }
+    if let Some(wanted) = o.cuda_architectures() {
+        let got = last_flag_value(pkg, "CMAKE_CUDA_ARCHITECTURES");
+        out.push(if got.as_deref() == Some(wanted.as_str()) {
+            Ok(format!("CMAKE_CUDA_ARCHITECTURES {wanted}"))
+        } else {
+            Err(format!(
+                "{} has `cuda-capabilities = {:?}` in flake-migrate.toml but its cmakeFlags have CMAKE_CUDA_ARCHITECTURES {}",
+                pkg.name,
+                o.cuda_capabilities.as_deref().unwrap_or_default(),
+                got.map_or("unset".to_string(), |g| format!("`{g}`"))
+            ))
+        });
     }
     if o.native {
         out.push(match pkg.nix_enforce_no_native.as_deref() {
@@ -401,6 +422,33 @@ mod tests {
         assert!(v[0].ok(), "{v:?}");
         assert!(
             v[0].good[0].contains("GGML_NATIVE on, NIX_ENFORCE_NO_NATIVE off"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn cuda_capabilities_are_checked_against_the_architectures() {
+        let mut p = pkg(
+            "llama-cpp-cuda-0.0.0",
+            "/nix/store/o",
+            Some(Variant::Cuda),
+            false,
+        );
+        p.cmake_flags
+            .push("-DCMAKE_CUDA_ARCHITECTURES:STRING=75;86;89".into());
+        let (eval, mut config) = eval_of(vec![p.clone()]);
+        let caps = crate::config::Options {
+            cuda_capabilities: Some(s(&["8.6", "8.9"])),
+            ..Default::default()
+        };
+        config.options.insert("carbon".into(), caps);
+        let all = judge(&eval, &config)[0].problems.join("\n");
+        assert!(all.contains("CMAKE_CUDA_ARCHITECTURES `75;86;89`"), "{all}");
+        p.cmake_flags
+            .push("-DCMAKE_CUDA_ARCHITECTURES:STRING=86;89".into());
+        let v = judge(&eval_of(vec![p]).0, &config);
+        assert!(
+            v[0].good[0].contains("CMAKE_CUDA_ARCHITECTURES 86;89"),
             "{v:?}"
         );
     }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Changeset, Context, Plan};
-use crate::config::{Build, Config, NATIVE_HELPER};
+use crate::config::{Build, Config, NATIVE_HELPER, cuda_helper};
 use crate::error::Result;
 use crate::files::Files;
 use crate::flake::{self, FLAKE_FILE};
@@ -23,8 +23,8 @@ pub fn plan(ctx: &Context, max_lines: usize) -> Result<Plan> {
     }
     let wanted = overlay_text(config, &upstream_input(ctx)?);
     // The limit holds for the four hardware bases; each further
-    // combination adds its line, and native builds their helper's.
-    let extra = config.builds().len().saturating_sub(4) + usize::from(uses_native(config));
+    // combination adds its line, and each helper in use its own.
+    let extra = config.builds().len().saturating_sub(4) + helpers(config, "").len();
     debug_assert!(wanted.lines().count() <= max_lines + extra);
     let path = config.overlay.as_path();
     match ctx.files.read(path)? {
@@ -108,21 +108,31 @@ fn upstream_input(ctx: &Context) -> Result<String> {
     Ok(found.unwrap_or_else(|| ctx.config.input.clone()))
 }
 
-fn uses_native(config: &Config) -> bool {
-    config.builds().iter().any(|b| b.options.native)
+/// The helpers the builds in use need, one line each: `native` for native
+/// builds, `cuda` for CUDA builds with chosen capabilities.
+fn helpers(config: &Config, input: &str) -> Vec<String> {
+    let builds = config.builds();
+    let mut out = Vec::new();
+    if builds.iter().any(|b| b.options.native) {
+        out.push(NATIVE_HELPER.to_string());
+    }
+    if builds.iter().any(|b| b.options.cuda_capabilities.is_some()) {
+        out.push(cuda_helper(input));
+    }
+    out
 }
 
 /// The overlay reading the flake input `input`: at most 10 lines for the
-/// four base variants, one more per other combination and one for the
-/// native helper.
+/// four base variants, one more per other combination and one per helper.
 pub fn overlay_text(config: &Config, input: &str) -> String {
     let upstream =
         format!("let upstream = inputs.{input}.packages.${{prev.stdenv.hostPlatform.system}};");
-    let bindings = if uses_native(config) {
-        format!("{upstream}\n    {NATIVE_HELPER} in")
-    } else {
-        format!("{upstream} in")
-    };
+    let mut bindings = upstream;
+    for helper in helpers(config, input) {
+        bindings.push_str("\n    ");
+        bindings.push_str(&helper);
+    }
+    bindings.push_str(" in");
     let mut out = format!("{HEADER}\n{{ inputs }}:\n_final: prev:\n{bindings}\n{{\n");
     for b in config.builds() {
         out.push_str(&format!("  {} = {};\n", b.package_attr(), b.expression()));
@@ -203,6 +213,48 @@ mod tests {
         let text = overlay_text(&config, &config.input);
         syntax::parse(std::path::Path::new("o.nix"), &text).unwrap();
         assert_eq!(text.lines().count(), 6 + 4 + 1, "{text}");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn cuda_capabilities_static_and_windows_get_their_lines_and_the_cuda_helper() {
+        let mut config = Config::default();
+        config.hosts.insert("boron".into(), Variant::Cuda);
+        config.hosts.insert("neon".into(), Variant::Cuda);
+        config.hosts.insert("radon".into(), Variant::MpiCuda);
+        config.hosts.insert("argon".into(), Variant::Cpu);
+        config.hosts.insert("krypton".into(), Variant::Windows);
+        let sm86 = crate::config::Options {
+            cuda_capabilities: Some(vec!["8.6".into()]),
+            ..Default::default()
+        };
+        config.options.insert("boron".into(), sm86.clone());
+        config.options.insert(
+            "neon".into(),
+            crate::config::Options {
+                native: true,
+                cuda_capabilities: Some(vec!["8.9".into()]),
+                ..Default::default()
+            },
+        );
+        config
+            .options
+            .insert("radon".into(), crate::config::Options { rpc: true, ..sm86 });
+        config.options.insert(
+            "argon".into(),
+            crate::config::Options {
+                static_link: true,
+                ..Default::default()
+            },
+        );
+        let text = overlay_text(&config, "llama");
+        syntax::parse(std::path::Path::new("o.nix"), &text).unwrap();
+        // Six lines of frame, two helpers, one per combination.
+        assert_eq!(text.lines().count(), 6 + 2 + 5, "{text}");
+        assert!(
+            text.contains("overlays = [ inputs.llama.overlays.default ]"),
+            "{text}"
+        );
         insta::assert_snapshot!(text);
     }
 

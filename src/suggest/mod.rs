@@ -63,7 +63,7 @@ struct FileClues {
     refs: Vec<Found>,
     nodes: Vec<Found>,
     /// (offset, option's suffix, `file:line: what`).
-    options: Vec<(usize, &'static str, String)>,
+    options: Vec<(usize, String, String)>,
     /// The text, for what only a host's own definition says (its system).
     text: String,
 }
@@ -197,7 +197,7 @@ fn suggest_host(
     }
     let mut clues: Vec<Clue> = Vec::new();
     let mut uses: Option<String> = None;
-    let mut options: Vec<(&'static str, String)> = Vec::new();
+    let mut options: Vec<(&str, String)> = Vec::new();
     for (file, within) in scanned {
         let Some(said) = &cache[file] else {
             continue;
@@ -242,6 +242,10 @@ fn suggest_host(
         mut evidence,
         ..
     } = suggestion;
+    // CUDA architectures only mean something to a CUDA build.
+    if !matches!(variant, Some(Variant::Cuda | Variant::MpiCuda)) {
+        options.retain(|(o, _)| !o.starts_with("sm"));
+    }
     if let Some(v) = variant.filter(|_| !options.is_empty()) {
         let spec: String = options.iter().map(|(o, _)| format!("-{o}")).collect();
         evidence.push_str(&format!(
@@ -289,7 +293,7 @@ pub fn fit_system(s: &mut Suggestion, system: &str) {
 
 /// Signs in a file that the old build had an option the overlay
 /// expresses: (offset, option's suffix, what was seen).
-fn option_clues(text: &str) -> Vec<(usize, &'static str, String)> {
+fn option_clues(text: &str) -> Vec<(usize, String, String)> {
     const SIGNS: [(&str, &str); 8] = [
         ("-DGGML_NATIVE=ON", "native"),
         ("\"GGML_NATIVE\" true", "native"),
@@ -300,14 +304,61 @@ fn option_clues(text: &str) -> Vec<(usize, &'static str, String)> {
         ("-DGGML_RPC=ON", "rpc"),
         ("enableStatic = true", "static"),
     ];
-    let mut out: Vec<(usize, &'static str, String)> = SIGNS
+    let mut out: Vec<(usize, String, String)> = SIGNS
         .iter()
         .flat_map(|(sign, option)| {
             text.match_indices(sign)
-                .map(move |(at, _)| (at, *option, format!("`{sign}`")))
+                .map(move |(at, _)| (at, option.to_string(), format!("`{sign}`")))
         })
         .collect();
+    out.extend(cuda_clues(text));
     out.sort();
+    out
+}
+
+/// CUDA architectures the old build was given: `cudaCapabilities = [ "8.6" ]`
+/// (nixpkgs' config or an override argument) or `CMAKE_CUDA_ARCHITECTURES`
+/// (`=86`, or `"CMAKE_CUDA_ARCHITECTURES" "86;89"`), each as its `sm86`
+/// suffix.
+fn cuda_clues(text: &str) -> Vec<(usize, String, String)> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices("cudaCapabilities") {
+        let rest = &text[at + "cudaCapabilities".len()..];
+        let Some(list) = rest
+            .trim_start()
+            .strip_prefix('=')
+            .map(str::trim_start)
+            .and_then(|r| r.strip_prefix('['))
+            .and_then(|r| r.split_once(']'))
+            .map(|(l, _)| l)
+        else {
+            continue;
+        };
+        let seen = format!("`cudaCapabilities = [{list}]`");
+        for cap in list.split_whitespace().map(|c| c.trim_matches('"')) {
+            if cap.contains('.') {
+                out.push((at, format!("sm{}", cap.replace('.', "")), seen.clone()));
+            }
+        }
+    }
+    for (at, _) in text.match_indices("CMAKE_CUDA_ARCHITECTURES") {
+        let rest = &text[at + "CMAKE_CUDA_ARCHITECTURES".len()..];
+        let value = rest
+            .trim_start_matches(|c: char| c == ':' || c.is_ascii_uppercase())
+            .trim_start_matches(['=', '"', ' ']);
+        let value: String = value
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == ';')
+            .collect();
+        let archs: Vec<&str> = value
+            .split(';')
+            .filter(|a| a.len() >= 2 && a.chars().all(|c| c.is_ascii_digit()))
+            .collect();
+        let seen = format!("`CMAKE_CUDA_ARCHITECTURES={value}`");
+        for arch in archs {
+            out.push((at, format!("sm{arch}"), seen.clone()));
+        }
+    }
     out
 }
 

@@ -66,8 +66,37 @@ fn a_backend_switched_on_beats_others_switched_off() {
 fn option_signs_are_found_in_order() {
     let text =
         "x = [ \"-DGGML_NATIVE=ON\" ]; NIX_ENFORCE_NO_NATIVE = 0; y = { rpcSupport = true; };";
-    let found: Vec<&str> = option_clues(text).iter().map(|(_, o, _)| *o).collect();
+    let found: Vec<String> = option_clues(text).into_iter().map(|(_, o, _)| o).collect();
     assert_eq!(found, ["native", "native", "rpc"]);
+}
+
+#[test]
+fn cuda_architectures_are_offered_for_a_cuda_host_with_their_evidence() {
+    let module = "{ pkgs, ... }: {\n  nixpkgs.config.cudaCapabilities = [ \"8.6\" \"8.9\" ];\n  environment.systemPackages = [ (pkgs.llama-cpp.override { cudaSupport = true; }) ];\n}\n";
+    let s = suggest_box("", module);
+    assert_eq!(s.variant, Some(Variant::Cuda), "{s:?}");
+    assert!(
+        s.evidence
+            .contains("box.nix:2: `cudaCapabilities = [ \"8.6\" \"8.9\" ]`"),
+        "{s:?}"
+    );
+    assert!(s.evidence.contains("--host box=cuda-sm86-sm89"), "{s:?}");
+    let spec = s.evidence.rsplit_once("--host box=").unwrap().1;
+    let build = crate::config::Build::parse(spec).unwrap();
+    assert_eq!(build.options.cuda_architectures().as_deref(), Some("86;89"));
+
+    let flags = "{ pkgs, ... }: {\n  environment.systemPackages = [ ((pkgs.llama-cpp.override { cudaSupport = true; }).overrideAttrs (o: {\n    cmakeFlags = o.cmakeFlags ++ [ (lib.cmakeFeature \"CMAKE_CUDA_ARCHITECTURES\" \"86\") ];\n  })) ];\n}\n";
+    let s = suggest_box("", flags);
+    assert!(
+        s.evidence.contains("`CMAKE_CUDA_ARCHITECTURES=86`"),
+        "{s:?}"
+    );
+    assert!(s.evidence.ends_with("--host box=cuda-sm86"), "{s:?}");
+
+    // Not for a build without CUDA.
+    let s = suggest_box("", &module.replace("cudaSupport", "vulkanSupport"));
+    assert_eq!(s.variant, Some(Variant::Vulkan), "{s:?}");
+    assert!(!s.evidence.contains("sm86"), "{s:?}");
 }
 
 #[test]

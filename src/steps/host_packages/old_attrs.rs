@@ -143,6 +143,19 @@ fn carries(build: &Build, item: &Item) -> bool {
         "GGML_RPC" => o.rpc == on(&item.value),
         "GGML_STATIC" => o.static_link == on(&item.value),
         "GGML_BLAS" => o.blas == Some(on(&item.value)),
+        // `86;89` (or `86 89`), in any order, is what the capabilities give.
+        "CMAKE_CUDA_ARCHITECTURES" => o.cuda_architectures().is_some_and(|wanted| {
+            let set = |s: &str| {
+                let mut v: Vec<String> = s
+                    .split([';', ' ', ','])
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                v.sort();
+                v
+            };
+            set(&wanted) == set(item.value.trim().trim_matches('"'))
+        }),
         "env.NIX_CFLAGS_COMPILE" | "NIX_CFLAGS_COMPILE" => {
             o.native && item.value.trim().trim_matches('"').trim() == "-march=native"
         }
@@ -186,5 +199,19 @@ mod tests {
                 "src"
             ]
         );
+        build.options.cuda_capabilities = Some(vec!["8.6".into()]);
+        let (carried, dropped) = split(expr, &build);
+        assert_eq!(
+            carried,
+            [
+                "GGML_NATIVE=ON",
+                "CMAKE_CUDA_ARCHITECTURES=86",
+                "NIX_ENFORCE_NO_NATIVE=0"
+            ]
+        );
+        assert_eq!(dropped, ["GGML_SCHED_MAX_COPIES=1", "src"]);
+        build.options.cuda_capabilities = Some(vec!["8.9".into()]);
+        let (_, dropped) = split(expr, &build);
+        assert!(dropped.contains(&"CMAKE_CUDA_ARCHITECTURES=86".to_string()));
     }
 }

@@ -14,7 +14,7 @@ pub(super) fn covered(build: &Build, arg: &str) -> bool {
         Variant::Cuda | Variant::MpiCuda => Some("cudaSupport"),
         Variant::Vulkan => Some("vulkanSupport"),
         Variant::Rocm => Some("rocmSupport"),
-        Variant::Cpu | Variant::MpiCpu => None,
+        Variant::Cpu | Variant::MpiCpu | Variant::Windows => None,
     };
     let value = value.trim();
     let options = &build.options;
@@ -22,6 +22,16 @@ pub(super) fn covered(build: &Build, arg: &str) -> bool {
         "rpcSupport" => return options.rpc == (value == "true"),
         "blasSupport" if options.blas.is_some() => {
             return options.blas == Some(value == "true");
+        }
+        "cudaCapabilities" => {
+            return options.cuda_capabilities.as_ref().is_some_and(|caps| {
+                let written: Vec<&str> = value
+                    .trim_matches(['[', ']'])
+                    .split_whitespace()
+                    .map(|c| c.trim_matches('"'))
+                    .collect();
+                written == caps.iter().map(String::as_str).collect::<Vec<_>>()
+            });
         }
         "rocmGpuTargets" => {
             return options
@@ -56,5 +66,9 @@ mod tests {
         assert!(covered(&rpc, "rpcSupport = true"));
         rpc.options.blas = Some(false);
         assert!(covered(&rpc, "blasSupport = false"));
+        assert!(!covered(&rpc, "cudaCapabilities = [ \"8.6\" ]"));
+        rpc.options.cuda_capabilities = Some(vec!["8.6".into()]);
+        assert!(covered(&rpc, "cudaCapabilities = [ \"8.6\" ]"));
+        assert!(!covered(&rpc, "cudaCapabilities = [ \"8.6\" \"8.9\" ]"));
     }
 }
