@@ -91,3 +91,131 @@ fn every_migrated_fixture_verifies() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// Runs `flake-migrate` in `dir` with the stand-ins after `--`.
+fn fm_in(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let mut all: Vec<String> = vec!["-C".into(), dir.display().to_string()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    all.push("--".into());
+    all.extend(migration_override_args(dir));
+    flake_migrate(&all)
+}
+
+fn commit_all(dir: &std::path::Path, message: &str) {
+    for args in [&["add", "-A"][..], &["commit", "-qm", message]] {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.org")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.org")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+}
+
+/// The native fleet migrated with each option in use (native, rpc, static,
+/// CUDA architectures) and a host given upstream's Windows cross build:
+/// `verify` confirms each option in the evaluated package, and names the
+/// option an edited overlay no longer builds.
+#[test]
+fn verify_checks_each_option_of_the_native_fleet_and_names_a_dropped_one() {
+    require_nix!();
+    let repo = locked_fixture_repo("native-fleet");
+    let dir = repo.path();
+    let hosts = [
+        ("argon", "cpu-native-rpc-static"),
+        ("boron", "cuda-sm86"),
+        ("carbon", "vulkan-native"),
+        ("neon", "cuda-native"),
+        ("xenon", "windows"),
+    ];
+    let mut init = vec!["init".to_string()];
+    for (host, spec) in hosts {
+        init.extend(["--host".to_string(), format!("{host}={spec}")]);
+    }
+    let init: Vec<&str> = init.iter().map(String::as_str).collect();
+    let (code, out, err) = fm_in(dir, &init);
+    assert_eq!(code, 0, "init: {out}\n{err}");
+    let (code, out, err) = fm_in(dir, &["up", "--no-lock", "--to", "5"]);
+    assert_eq!(code, 0, "up: {out}\n{err}");
+    // The guard: the cuda helper's `llamaPackages.llama-cpp` is upstream's.
+    let (code, out, err) = flake_migrate(&["-C".into(), dir.display().to_string(), "check".into()]);
+    assert_eq!(code, 0, "check: {out}\n{err}");
+    // xenon had no llama.cpp to rewrite: it installs the Windows build by hand.
+    let xenon = dir.join("hosts/xenon.nix");
+    let text = std::fs::read_to_string(&xenon).unwrap();
+    let text = text.replacen(
+        "services.openssh.openFirewall = true;",
+        "services.openssh.openFirewall = true;\n  environment.systemPackages = [ pkgs.llama-cpp-windows ];",
+        1,
+    );
+    std::fs::write(&xenon, text).unwrap();
+    commit_all(dir, "xenon serves the Windows build");
+
+    let (code, out, err) = fm_in(dir, &["verify"]);
+    assert_eq!(code, 0, "verify: {out}\n{err}");
+    let line = |host: &str| {
+        out.lines()
+            .find(|l| l.contains(&format!("{host} (")))
+            .unwrap_or_else(|| panic!("no line for {host}: {out}"))
+            .to_string()
+    };
+    for (host, checks) in [
+        (
+            "argon",
+            &[
+                "GGML_NATIVE on",
+                "GGML_RPC on",
+                "GGML_STATIC on",
+                "NIX_ENFORCE_NO_NATIVE off",
+            ][..],
+        ),
+        (
+            "boron",
+            &["CUDA in cmakeFlags", "CMAKE_CUDA_ARCHITECTURES 86"],
+        ),
+        (
+            "carbon",
+            &["vulkan-loader in buildInputs", "GGML_NATIVE on"],
+        ),
+        ("neon", &["CUDA in cmakeFlags", "GGML_NATIVE on"]),
+        (
+            "xenon",
+            &["is upstream's windows (packages.x86_64-linux.windows)"],
+        ),
+    ] {
+        let l = line(host);
+        for check in checks {
+            assert!(l.contains(check), "{host}: no `{check}` in {l}\n{out}");
+        }
+    }
+
+    // The overlay edited by hand: boron's architectures and argon's RPC gone.
+    let overlay = dir.join("nixos/overlays/llama-cpp.nix");
+    let text = std::fs::read_to_string(&overlay).unwrap();
+    let edited = text
+        .replacen("cuda [ \"8.6\" ]", "upstream.cuda", 1)
+        .replacen(" useRpc = true;", "", 1);
+    assert_ne!(edited, text);
+    std::fs::write(&overlay, edited).unwrap();
+    commit_all(dir, "overlay edited by hand");
+    let (code, out, err) = fm_in(dir, &["verify"]);
+    assert_ne!(
+        code, 0,
+        "verify passed an overlay without the options: {out}\n{err}"
+    );
+    let all = format!("{out}\n{err}");
+    assert!(
+        all.contains("`cuda-capabilities = [\"8.6\"]` in flake-migrate.toml but its cmakeFlags have CMAKE_CUDA_ARCHITECTURES `75;86;89`"),
+        "{all}"
+    );
+    assert!(
+        all.contains("is `rpc` in flake-migrate.toml but its cmakeFlags have GGML_RPC off"),
+        "{all}"
+    );
+    assert!(!all.contains("GGML_NATIVE off"), "{all}");
+}

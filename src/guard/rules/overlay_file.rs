@@ -23,7 +23,10 @@ This rule fails when the file is deleted, when it no longer reads the upstream
 input, when a variant a host uses is missing from it, when a variant is
 built from nixpkgs' `llama-cpp` again (`prev.llama-cpp.override …`), or when
 `llama-cpp-<variant>` is anything but upstream's output for that variant
-(`cpu` is upstream's `default`): `llama-cpp-cuda = upstream.vulkan;` fails.",
+(`cpu` is upstream's `default`): `llama-cpp-cuda = upstream.vulkan;` fails.
+A CUDA build with chosen capabilities (`llama-cpp-cuda-sm89`) is the
+overlay's `cuda` helper applied: upstream's `overlays.default` over nixpkgs
+imported with `config.cudaCapabilities`.",
     check,
 };
 
@@ -104,6 +107,7 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
             (names.len() == 1 && reads).then(|| names[0].clone())
         })
         .collect();
+    let cuda_helpers = overlay_helpers(src.root(), input);
     for (host_variant, hosts) in variants_with_hosts(scope) {
         let name = host_variant.package_attr();
         match defined.iter().find(|(n, _)| *n == name) {
@@ -145,6 +149,11 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
                             host_variant.expression()
                         )),
                     );
+                    continue;
+                }
+                if host_variant.options.cuda_capabilities.is_some()
+                    && built_by_helper(&value, &cuda_helpers)
+                {
                     continue;
                 }
                 let wanted = host_variant.upstream_package();
@@ -227,6 +236,57 @@ fn package_path(value: &ast::Expr) -> Option<Vec<Option<String>>> {
             (last == "override" || last == "overrideAttrs").then_some(path)
         }
         _ => None,
+    }
+}
+
+/// Helpers of the overlay's own `let` that build from the upstream input's
+/// `overlays` (the `cuda` helper for chosen CUDA capabilities).
+fn overlay_helpers(root: &ast::Root, input: &str) -> Vec<String> {
+    root.syntax()
+        .descendants()
+        .filter_map(ast::AttrpathValue::cast)
+        .filter_map(|apv| {
+            let names = syntax::attrpath_names(&apv.attrpath()?)?;
+            let ast::Expr::Lambda(lambda) = apv.value()? else {
+                return None;
+            };
+            let reads_overlays = lambda
+                .syntax()
+                .descendants()
+                .filter_map(ast::Select::cast)
+                .filter_map(|s| static_prefix(&s))
+                .any(|p| p.windows(2).any(|w| w[0] == input && w[1] == "overlays"));
+            (names.len() == 1 && reads_overlays).then(|| names[0].clone())
+        })
+        .collect()
+}
+
+/// Whether a value is one of `helpers` applied, through what the overlay's
+/// options write around it: `native ((cuda [ "8.9" ]).override { … })`.
+fn built_by_helper(value: &ast::Expr, helpers: &[String]) -> bool {
+    let ast::Expr::Apply(apply) = syntax::unparen(value.clone()) else {
+        return false;
+    };
+    let Some(lambda) = apply.lambda().map(syntax::unparen) else {
+        return false;
+    };
+    match lambda {
+        ast::Expr::Ident(ident) => {
+            let name = ident.syntax().text().to_string();
+            helpers.contains(&name)
+                || apply
+                    .argument()
+                    .is_some_and(|a| built_by_helper(&a, helpers))
+        }
+        ast::Expr::Select(select) => {
+            let last = select
+                .attrpath()
+                .and_then(|p| p.attrs().last())
+                .and_then(|a| syntax::attr_name(&a));
+            matches!(last.as_deref(), Some("override" | "overrideAttrs"))
+                && select.expr().is_some_and(|e| built_by_helper(&e, helpers))
+        }
+        _ => false,
     }
 }
 
@@ -319,6 +379,32 @@ mod tests {
         assert_eq!(
             crate::guard::rules::testing::findings_with(&super::RULE, &config, &[(OVERLAY, cpu)]),
             Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn cuda_capabilities_are_built_by_the_helper_from_upstreams_overlay() {
+        let mut config = crate::guard::rules::testing::seed_config();
+        let caps = crate::config::Options {
+            cuda_capabilities: Some(vec!["8.9".into()]),
+            ..Default::default()
+        };
+        config.options.insert("carbon".into(), caps);
+        let text = format!(
+            "{}\n    {} in\n{{\n  llama-cpp-cuda-sm89 = cuda [ \"8.9\" ];\n  llama-cpp-vulkan = upstream.vulkan;\n}}\n",
+            GOOD.split(" in\n{").next().unwrap(),
+            crate::config::cuda_helper("llama-cpp")
+        );
+        let check = |text: &str| {
+            crate::guard::rules::testing::findings_with(&super::RULE, &config, &[(OVERLAY, text)])
+        };
+        assert_eq!(check(&text), Vec::<String>::new(), "{text}");
+        let other = text.replace("inputs.llama-cpp.overlays", "inputs.fork.overlays");
+        assert_eq!(
+            check(&other),
+            [
+                "nixos/overlays/llama-cpp.nix:7:25: `llama-cpp-cuda-sm89` is not upstream's `cuda` build"
+            ]
         );
     }
 

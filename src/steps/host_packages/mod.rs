@@ -5,8 +5,8 @@
 //! `[guard] exclude` are left alone.
 
 mod leftovers;
-mod old_attrs;
-mod override_args;
+pub(super) mod old_attrs;
+pub(super) mod override_args;
 mod pkgs_scope;
 mod rewrite;
 mod shared;

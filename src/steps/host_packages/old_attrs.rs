@@ -10,7 +10,7 @@ use crate::syntax;
 
 /// The items of the `overrideAttrs` calls in `expr`, split into what
 /// `build` carries and what it does not.
-pub(super) fn split(expr: &str, build: &Build) -> (Vec<String>, Vec<String>) {
+pub(in crate::steps) fn split(expr: &str, build: &Build) -> (Vec<String>, Vec<String>) {
     let root = rnix::Root::parse(expr).tree();
     let mut carried = Vec::new();
     let mut dropped = Vec::new();
