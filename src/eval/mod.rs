@@ -4,6 +4,7 @@
 //! (checklist item 6).
 
 mod cache;
+mod checks;
 pub mod discover;
 pub mod upstream;
 pub mod verdict;

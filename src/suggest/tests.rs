@@ -126,6 +126,7 @@ fn suggestions_for_the_fixture_shapes() {
         "fork-pin",
         "let-root",
         "tabs",
+        "native-fleet",
     ] {
         let tree = crate::model::tests::fixture_tree(shape);
         let model = Model::read(&tree).unwrap();

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use rnix::ast;
 
 use super::{Changeset, Context, Plan};
-use crate::config::Build;
+use crate::config::{Build, Variant};
 use crate::edit;
 use crate::error::Result;
 use crate::files::Files;
@@ -69,6 +69,8 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
                 found.push(r);
             }
         }
+        said.notes
+            .extend(cuda_config_note(ctx.config, file, &text, hosts, &found));
         if found.is_empty() {
             continue;
         }
@@ -199,6 +201,40 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
     }
     changes.notes = notes;
     Ok(Plan::Changes(changes))
+}
+
+/// `nixpkgs.config.cudaCapabilities` reached nixpkgs' llama-cpp, but not
+/// upstream's `cuda` package, which upstream's own nixpkgs builds: named
+/// for the CUDA hosts without `cuda-capabilities` (outside the references,
+/// whose override arguments are judged with the rest of them).
+fn cuda_config_note(
+    config: &crate::config::Config,
+    file: &Path,
+    text: &str,
+    hosts: &[String],
+    found: &[LlamaRef],
+) -> Option<String> {
+    let at = text
+        .match_indices("cudaCapabilities")
+        .map(|(at, _)| at)
+        .find(|at| !found.iter().any(|r| r.range.contains(at)))?;
+    let without: Vec<&str> = hosts
+        .iter()
+        .filter(|h| {
+            config.build(h).is_some_and(|b| {
+                matches!(b.base, Variant::Cuda | Variant::MpiCuda)
+                    && b.options.cuda_capabilities.is_none()
+            })
+        })
+        .map(String::as_str)
+        .collect();
+    (!without.is_empty()).then(|| {
+        format!(
+            "{}: not carried: cudaCapabilities (nixpkgs' config does not reach upstream's cuda package, built with upstream's nixpkgs): give {} `cuda-capabilities` in flake-migrate.toml",
+            model::location(file, text, at),
+            without.join(", ")
+        )
+    })
 }
 
 fn call_package_why(target: &Path) -> String {
