@@ -274,7 +274,7 @@ fn print_dry_run(
             edit::unified_diff(path, before.as_deref(), after.as_deref())
         );
     }
-    for note in &changes.notes {
+    for note in changes.notes.iter().chain(&changes.aside) {
         say(out, format!("  note: {note}"));
     }
     if changes.lock_flake {
