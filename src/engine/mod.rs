@@ -97,8 +97,9 @@ impl Session {
     }
 
     pub fn require_config(&self) -> Result<Config> {
+        // A state of the repository, like one without commits: not a usage error.
         self.config()?.ok_or_else(|| {
-            Error::usage(
+            Error::refused(
                 format!("no {CONFIG_FILE} in {}", self.root.display()),
                 "run `flake-migrate init` first: it finds your hosts and suggests a variant for each",
             )

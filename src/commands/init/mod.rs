@@ -99,7 +99,7 @@ struct Found {
 fn find(session: &Session, opts: &InitOptions, progress: &mut dyn Write) -> Result<Found> {
     let tree = session.work_tree()?;
     if !tree.exists(std::path::Path::new(FLAKE_FILE)) {
-        return Err(Error::usage(
+        return Err(Error::refused(
             format!("no flake.nix in {}", session.root.display()),
             "run flake-migrate in the repository that holds your flake.nix (or pass -C DIR)",
         ));
