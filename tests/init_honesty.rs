@@ -216,6 +216,11 @@ fn evidence_under_a_condition_on_the_system_follows_the_evaluated_system() {
             .unwrap_or_else(|| panic!("{host} not listed: {init:?}"))
             .to_string()
     };
+    // stderr is a pipe here: the spinner draws nothing at all.
+    assert!(
+        !init.stderr.contains('\u{1b}') && !init.stderr.contains("evaluating pi"),
+        "{init:?}"
+    );
     let condition = "`(pkgs.stdenv.hostPlatform.system != \"aarch64-linux\")` (pi.nix:3)";
     let pi = line("pi");
     assert!(pi.contains(" cpu "), "not vulkan on that evidence: {pi}");

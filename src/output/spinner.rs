@@ -162,6 +162,14 @@ mod tests {
     }
 
     #[test]
+    fn the_spinner_is_hidden_unless_enabled() {
+        let shown = spinner("x");
+        let hidden = shown.is_hidden();
+        shown.finish_and_clear();
+        assert_eq!(hidden, !enabled());
+    }
+
+    #[test]
     fn runs_without_a_terminal() {
         let (out, _) = run(Command::new("true").arg("x"), "true").unwrap();
         assert!(out.status.success());

@@ -124,7 +124,7 @@ impl FileClues {
                                     "{}: override argument `{arg}`",
                                     at(r.range.start)
                                 ),
-                                conditions: Vec::new(),
+                                conditions: conditions.clone(),
                             }),
                             Some((_, false)) => clues.push(Clue {
                                 strength: Strength::OverrideArgumentOff,
@@ -133,7 +133,7 @@ impl FileClues {
                                     "{}: override argument `{arg}` (the old build had no GPU backend)",
                                     at(r.range.start)
                                 ),
-                                conditions: Vec::new(),
+                                conditions: conditions.clone(),
                             }),
                             None => {}
                         }
@@ -144,12 +144,9 @@ impl FileClues {
                             strength: Strength::OverrideArgument,
                             variant: v,
                             evidence: format!("{}: override sets {flag}", at(r.range.start)),
-                            conditions: Vec::new(),
+                            conditions: conditions.clone(),
                         });
                     }
-                }
-                for clue in &mut clues {
-                    clue.conditions = conditions.clone();
                 }
                 Found {
                     offset: r.range.start,
