@@ -81,6 +81,9 @@ enum Command {
         /// Print each step's diff and change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// With --dry-run: print the planned steps, their files and diffs as JSON.
+        #[arg(long, requires = "dry_run")]
+        json: bool,
         /// Do not run `nix flake lock` in step 0001.
         #[arg(long)]
         no_lock: bool,
@@ -93,6 +96,9 @@ enum Command {
     /// Runs `nix flake check`, evaluates each host, and records the verified
     /// tree. Arguments after `--` go to nix (e.g. --override-input NAME PATH).
     Verify {
+        /// Print the check, each host's verdict and what was recorded as JSON.
+        #[arg(long)]
+        json: bool,
         /// Extra arguments for nix, after `--` (e.g. --override-input NAME PATH).
         #[arg(last = true)]
         nix_args: Vec<String>,
@@ -233,7 +239,10 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
     // `--quiet` drops the report but keeps what the user asked to read.
     let mut sink = std::io::sink();
     let wants_output = match &cli.command {
-        Command::Init { json, .. } | Command::Status { json, .. } => *json,
+        Command::Init { json, .. }
+        | Command::Status { json, .. }
+        | Command::Up { json, .. }
+        | Command::Verify { json, .. } => *json,
         Command::Check {
             json,
             list_rules,
@@ -274,6 +283,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
         Command::Up {
             to,
             dry_run,
+            json,
             no_lock,
             nix_args,
         } => {
@@ -285,9 +295,19 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
                 no_eval,
                 ..RunOptions::default()
             };
-            commands::up::run(dir, &opts, out)
+            if json {
+                commands::up::json(dir, &opts, out)
+            } else {
+                commands::up::run(dir, &opts, out)
+            }
         }
-        Command::Verify { nix_args } => commands::verify::run(dir, &nix_args, out),
+        Command::Verify { json, nix_args } => {
+            if json {
+                commands::verify::json(dir, &nix_args, out)
+            } else {
+                commands::verify::run(dir, &nix_args, out)
+            }
+        }
         Command::Switch { host, force, args } => {
             commands::switch::switch(dir, &host, force, &args, out)
         }

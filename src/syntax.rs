@@ -46,6 +46,22 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, text[line_start..offset].chars().count() + 1)
 }
 
+/// The byte offset of a 1-based line and column (in characters), the
+/// inverse of [`line_col`]; past the end is the end.
+pub fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let rest = &text[line_start.min(text.len())..];
+    line_start
+        + rest
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(rest.len(), |(i, _)| i)
+}
+
 pub fn start(node: &SyntaxNode) -> usize {
     usize::from(node.text_range().start())
 }
@@ -186,6 +202,15 @@ pub fn body(expr: ast::Expr) -> ast::Expr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offset_of_inverts_line_col() {
+        let text = "ab\nçd\n";
+        for offset in [0, 1, 3, 5, 6, 7] {
+            let (line, column) = line_col(text, offset);
+            assert_eq!(offset_of(text, line, column), offset);
+        }
+    }
 
     #[test]
     fn line_col_counts_from_one() {

@@ -1,5 +1,6 @@
-//! `--json` on `status`, `check` and `init`: one versioned shape each, as
-//! the README documents.
+//! `--json` on `status`, `check`, `init` and `up --dry-run`: one versioned
+//! shape each, as the README documents (`verify --json`, which needs nix,
+//! is in verify_hosts.rs).
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -156,4 +157,112 @@ fn init_json_suggests_without_writing() {
         Some(2),
         "--json writes nothing, so not with --yes"
     );
+}
+
+#[test]
+fn up_dry_run_json_has_each_step_with_its_files_and_diffs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo(tmp.path());
+    let down = fm(&dir, &["--no-eval", "down", "--all"]);
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    let head = git2::Repository::open(&dir)
+        .unwrap()
+        .head()
+        .unwrap()
+        .target()
+        .unwrap();
+    let out = fm(
+        &dir,
+        &["--no-eval", "up", "--dry-run", "--json", "--to", "6"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["blocked"], serde_json::json!([]));
+    let steps = v["steps"].as_array().unwrap();
+    let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        &ids[..2],
+        ["0001-flake-input", "0002-overlay-file"],
+        "{v:#}"
+    );
+    assert_eq!(steps[0]["action"], "apply");
+    assert_eq!(steps[0]["lock_flake"], true);
+    let flake = &steps[0]["files"][0];
+    assert_eq!(flake["path"], "flake.nix");
+    assert_eq!(flake["change"], "modify");
+    assert!(
+        flake["diff"].as_str().unwrap().contains("+    llama-cpp"),
+        "{flake:#}"
+    );
+    assert_eq!(steps[1]["files"][0]["change"], "create", "{:#}", steps[1]);
+    assert!(steps[3]["notes"].as_array().is_some(), "{:#}", steps[3]);
+    assert_eq!(steps.last().unwrap()["action"], "verify", "{v:#}");
+    assert_eq!(
+        git2::Repository::open(&dir)
+            .unwrap()
+            .head()
+            .unwrap()
+            .target()
+            .unwrap(),
+        head,
+        "nothing written"
+    );
+    // Without --to the switch, which needs a machine, is blocked after them.
+    let out = fm(&dir, &["--no-eval", "up", "--dry-run", "--json"]);
+    assert_eq!(out.status.code(), Some(3));
+    let v = json(&out);
+    assert_eq!(v["steps"].as_array().unwrap().len(), steps.len(), "{v:#}");
+    assert_eq!(v["blocked"][0]["step"], "0007-switch", "{v:#}");
+    // `--json` is only for a dry run.
+    let out = fm(&dir, &["--no-eval", "up", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn up_dry_run_json_lists_blocked_steps_and_exits_3() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo(tmp.path());
+    let down = fm(&dir, &["--no-eval", "down", "--all"]);
+    assert!(down.status.success());
+    // A module shared by hosts of different variants blocks 0004.
+    let shared = std::fs::read_to_string(dir.join("home/dan.nix")).unwrap();
+    std::fs::write(
+        dir.join("home/dan.nix"),
+        shared.replacen("    bat\n", "    bat\n    llama-cpp\n", 1),
+    )
+    .unwrap();
+    let repo = git2::Repository::open(&dir).unwrap();
+    let mut index = repo.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("t", "t@example.invalid").unwrap();
+    let parent = repo.head().unwrap().peel_to_commit().unwrap();
+    repo.commit(Some("HEAD"), &sig, &sig, "shared", &tree, &[&parent])
+        .unwrap();
+    let out = fm(&dir, &["--no-eval", "up", "--dry-run", "--json"]);
+    assert_eq!(out.status.code(), Some(3));
+    let v = json(&out);
+    assert_eq!(v["version"], 1);
+    let blocked = v["blocked"].as_array().unwrap();
+    assert_eq!(blocked[0]["step"], "0004-host-packages", "{v:#}");
+    assert!(
+        blocked[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("home/dan.nix"),
+        "{v:#}"
+    );
+    assert!(!blocked[0]["help"].as_str().unwrap().is_empty());
 }

@@ -192,3 +192,54 @@ fn with_evaluation_a_variant_the_hosts_system_lacks_is_never_suggested() {
         "{pi}"
     );
 }
+
+/// A Raspberry Pi whose graphics block is guarded against aarch64: with
+/// evaluation the host's system decides the guard, and the guard is shown.
+#[test]
+fn evidence_under_a_condition_on_the_system_follows_the_evaluated_system() {
+    require_nix!();
+    let module = "{ lib, pkgs, ... }: {\n  config = lib.mkMerge [\n    (lib.mkIf (pkgs.stdenv.hostPlatform.system != \"aarch64-linux\") {\n      hardware.graphics.extraPackages = [ pkgs.mesa ];\n    })\n    { environment.systemPackages = [ pkgs.llama-cpp ]; }\n  ];\n}\n";
+    let repo = repo(&[
+        (
+            "flake.nix",
+            &flake(&[("pi", "aarch64-linux"), ("desk", "x86_64-linux")]),
+        ),
+        ("pi.nix", module),
+        ("desk.nix", module),
+    ]);
+    let init = fm_eval(repo.path(), &["init"]);
+    assert_eq!(init.code, 0, "{init:?}");
+    let line = |host: &str| {
+        init.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{host} ")))
+            .unwrap_or_else(|| panic!("{host} not listed: {init:?}"))
+            .to_string()
+    };
+    // stderr is a pipe here: the spinner draws nothing at all.
+    assert!(
+        !init.stderr.contains('\u{1b}') && !init.stderr.contains("evaluating pi"),
+        "{init:?}"
+    );
+    let condition = "`(pkgs.stdenv.hostPlatform.system != \"aarch64-linux\")` (pi.nix:3)";
+    let pi = line("pi");
+    assert!(pi.contains(" cpu "), "not vulkan on that evidence: {pi}");
+    assert!(
+        pi.contains("not counted: pi.nix:4") && pi.contains(condition),
+        "the condition is printed: {pi}"
+    );
+    let desk = line("desk");
+    assert!(
+        desk.contains(" vulkan ") && desk.contains("which holds on x86_64-linux"),
+        "{desk}"
+    );
+    // Read statically the system is not decided: the evidence is shown
+    // with its condition, as the weaker kind it is.
+    let init = fm_static(repo.path(), &["init"]);
+    let pi = init
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("pi "))
+        .unwrap_or_else(|| panic!("{init:?}"));
+    assert!(pi.contains(&format!("only if {condition}")), "{pi}");
+}

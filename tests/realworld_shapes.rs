@@ -533,3 +533,71 @@ fn init_yes_when_no_host_uses_llama_cpp_writes_nothing_and_says_why() {
     assert!(!repo.path().join("flake-migrate.toml").exists());
     assert_eq!(head_of(repo.path()), before, "nothing committed");
 }
+
+// ---------------------------------------------------------------------------
+// A host without a variant importing nixpkgs' own modules by an interpolated
+// path (`"${nixpkgs}/nixos/modules/…"`): the static reading cannot follow it
+// and says so, but it is no part of the step that edits the other host.
+
+/// The full message of the commit of `step` (found by its trailer).
+fn commit_message_of(dir: &Path, step: &str) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args([
+            "log",
+            "--format=%B%x00",
+            &format!("--grep=Migration: {step}"),
+        ])
+        .output()
+        .expect("run git");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn notes_about_hosts_a_step_does_not_touch_stay_out_of_its_commit_message() {
+    let flake = r#"{
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+
+  outputs = { self, nixpkgs, ... }@inputs: {
+    nixosConfigurations = {
+      carbon = nixpkgs.lib.nixosSystem {
+        system = "x86_64-linux";
+        modules = [ ./carbon.nix ];
+      };
+      vps = nixpkgs.lib.nixosSystem {
+        system = "x86_64-linux";
+        modules = [
+          "${nixpkgs}/nixos/modules/profiles/minimal.nix"
+          ./vps.nix
+        ];
+      };
+    };
+  };
+}
+"#;
+    let dir = repo(&[
+        ("flake.nix", flake),
+        (
+            "carbon.nix",
+            "{ pkgs, ... }: {\n  environment.systemPackages = [ pkgs.llama-cpp ];\n}\n",
+        ),
+        ("vps.nix", HOST_MODULE_STUB),
+    ]);
+    init_hosts(dir.path(), &["carbon=cpu"]);
+    let up = fm(dir.path(), &["up", "--no-lock", "--to", "0004"]);
+    assert_eq!(up.code, 0, "{}", up.all());
+    assert!(
+        up.stdout.contains("profiles/minimal.nix"),
+        "the note is still printed: {}",
+        up.all()
+    );
+    let message = commit_message_of(dir.path(), "0004");
+    assert!(
+        message.contains("Checklist:"),
+        "the step's commit: {message}"
+    );
+    assert!(
+        !message.contains("minimal.nix") && !message.contains("${nixpkgs}"),
+        "{message}"
+    );
+}

@@ -351,3 +351,92 @@ fn up_reaching_0006_verifies_then_waits_for_switches() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("nothing to do"), "{}", run.stdout);
 }
+
+fn verify_json(repo: &TempRepo) -> (Run, serde_json::Value) {
+    let mut args = vec!["verify".to_string(), "--json".into(), "--".into()];
+    args.extend(migration_override_args(repo.path()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = flake_migrate(repo.path(), &refs, None);
+    let v = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", run.stdout, run.stderr));
+    (run, v)
+}
+
+#[test]
+fn verify_json_has_the_check_each_hosts_verdict_and_what_was_recorded() {
+    require_nix!();
+    let repo = migrated_seed();
+    let (run, v) = verify_json(&repo);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["check"]["passed"], true, "{v:#}");
+    assert!(
+        v["check"]["command"]
+            .as_str()
+            .unwrap()
+            .starts_with("nix flake check --no-update-lock-file"),
+        "{v:#}"
+    );
+    assert!(v["check"]["output"].is_null());
+    let hosts = v["hosts"].as_array().unwrap();
+    let carbon = hosts.iter().find(|h| h["name"] == "carbon").unwrap();
+    assert_eq!(carbon["variant"], "cuda");
+    assert_eq!(carbon["ok"], true);
+    assert!(
+        carbon["good"][0]
+            .as_str()
+            .unwrap()
+            .contains("is upstream's cuda"),
+        "{carbon:#}"
+    );
+    let boron = hosts.iter().find(|h| h["name"] == "boron").unwrap();
+    assert!(boron["variant"].is_null(), "{boron:#}");
+    assert_eq!(v["recorded"], "committed");
+    assert_eq!(v["tree"].as_str().unwrap(), content_tree(&repo));
+    assert!(v["error"].is_null());
+
+    let (run, v) = verify_json(&repo);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(v["recorded"], "already-verified");
+}
+
+#[test]
+fn a_failed_verification_still_prints_its_json_and_exits_1() {
+    require_nix!();
+    let repo = migrated_seed();
+    replace(
+        &repo,
+        "home/dan.nix",
+        "    bat\n",
+        "    bat\n    llama-cpp\n",
+    );
+    repo.commit_all("Bring nixpkgs' llama-cpp back");
+    let (run, v) = verify_json(&repo);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("error:"), "{}", run.stderr);
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["check"]["passed"], true);
+    assert_eq!(v["recorded"], "nothing");
+    assert!(v["tree"].is_null());
+    let carbon = v["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == "carbon")
+        .unwrap();
+    assert_eq!(carbon["ok"], false);
+    assert!(
+        carbon["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("home-manager.users.dan.home.packages"),
+        "{carbon:#}"
+    );
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was recorded"),
+        "{v:#}"
+    );
+}

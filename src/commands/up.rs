@@ -1,13 +1,66 @@
-//! `flake-migrate up [--to ID] [--dry-run] [--no-lock] [-- NIX ARGS]`.
+//! `flake-migrate up [--to ID] [--dry-run [--json]] [--no-lock] [-- NIX ARGS]`.
 
 use std::io::Write;
 use std::path::Path;
 
-use crate::engine::{self, RunOptions, Session};
+use serde_json::json;
+
+use crate::engine::{self, DryAction, RunOptions, Session};
 use crate::error::{Result, exit};
+use crate::output;
 
 pub fn run(dir: &Path, opts: &RunOptions, out: &mut dyn Write) -> Result<i32> {
     let session = Session::open_for_change(dir, out)?;
     engine::up(&session, opts, out)?;
     Ok(exit::OK)
+}
+
+/// `up --dry-run --json`: the planned run as one JSON object (documented
+/// in the README); exit 3 when a step is blocked, as `up` would.
+pub fn json(dir: &Path, opts: &RunOptions, out: &mut dyn Write) -> Result<i32> {
+    let mut progress = output::progress();
+    let session = Session::open_for_change(dir, &mut progress)?;
+    let plan = engine::dry_run(&session, opts, &mut progress)?;
+    let steps: Vec<serde_json::Value> = plan
+        .steps
+        .iter()
+        .map(|s| {
+            let (action, files, notes, lock_flake) = match &s.action {
+                DryAction::Apply {
+                    files,
+                    notes,
+                    lock_flake,
+                } => ("apply", files.as_slice(), notes.as_slice(), *lock_flake),
+                DryAction::Adopt => ("adopt", &[][..], &[][..], false),
+                DryAction::Verify => ("verify", &[][..], &[][..], false),
+            };
+            json!({
+                "id": s.id,
+                "title": s.title,
+                "action": action,
+                "files": files
+                    .iter()
+                    .map(|f| json!({ "path": f.path, "change": f.change, "diff": f.diff }))
+                    .collect::<Vec<_>>(),
+                "notes": notes,
+                "lock_flake": lock_flake,
+            })
+        })
+        .collect();
+    let blocked: Vec<serde_json::Value> = plan
+        .blocked
+        .iter()
+        .map(|b| json!({ "step": b.step, "reason": b.reason, "help": b.help }))
+        .collect();
+    let report = json!({ "version": 1, "steps": steps, "blocked": blocked });
+    let _ = writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(&report).expect("serializes")
+    );
+    Ok(if plan.blocked.is_empty() {
+        exit::OK
+    } else {
+        exit::MANUAL
+    })
 }

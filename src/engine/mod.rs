@@ -7,6 +7,7 @@
 //! anything is written and committed; `journal` and `lock` keep runs safe.
 
 mod down;
+mod dry_run;
 mod journal;
 mod lock;
 mod transaction;
@@ -14,10 +15,11 @@ mod up;
 mod verification;
 
 pub use down::down;
+pub use dry_run::{DryAction, DryFile, DryRun, DryStep, dry_run};
 pub use journal::{Journal, interrupted};
 pub use transaction::record;
 pub use up::up;
-pub use verification::verify;
+pub use verification::{Recorded, VerifyReport, verify, verify_report};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -95,8 +97,9 @@ impl Session {
     }
 
     pub fn require_config(&self) -> Result<Config> {
+        // A state of the repository, like one without commits: not a usage error.
         self.config()?.ok_or_else(|| {
-            Error::usage(
+            Error::refused(
                 format!("no {CONFIG_FILE} in {}", self.root.display()),
                 "run `flake-migrate init` first: it finds your hosts and suggests a variant for each",
             )

@@ -135,7 +135,7 @@ pub(super) fn apply(
     })?;
     notes.extend(lock_note);
     say(out, format!("{}: {} (committed)", m.id, m.title));
-    for note in &notes {
+    for note in notes.iter().chain(&changes.aside) {
         say(out, format!("  note: {note}"));
     }
     Ok(())

@@ -20,7 +20,7 @@ use crate::record::{Applied, State};
 use crate::steps::{self, Changeset, Context, Plan, coverage};
 
 /// A step's plan, made before anything is written.
-enum Planned<'a> {
+pub(super) enum Planned<'a> {
     Adopt(&'a Migration),
     Apply(&'a Migration, Changeset),
 }
@@ -32,34 +32,8 @@ pub fn up(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result<(
         session.refuse_dirty()?;
     }
     git::head_commit(&session.repo)?;
-    let target = match &opts.to {
-        Some(q) => Some(catalogue::find(&session.migrations, q)?.number()),
-        None => None,
-    };
-    let pending: Vec<&Migration> = session
-        .migrations
-        .iter()
-        .take_while(|m| target.is_none_or(|t| m.number() <= t))
-        .collect();
     let mut state = session.state()?;
-    for m in &pending {
-        if let Some(applied) = state.get(&m.id)
-            && applied.checksum != m.checksum
-        {
-            say(
-                out,
-                format!(
-                    "note: {} changed since it was applied (recorded {}, now {}); `status` shows it",
-                    m.id, applied.checksum, m.checksum
-                ),
-            );
-        }
-    }
-
-    let (edits, rest): (Vec<&Migration>, Vec<&Migration>) = pending
-        .into_iter()
-        .filter(|m| !state.is_applied(&m.id))
-        .partition(|m| is_edit(&m.operation));
+    let (edits, rest) = pending(session, opts, &state, out)?;
     // Evaluation only when there is something to plan: `up` with every
     // edit applied goes straight to the verification.
     let discovery = if edits.is_empty() {
@@ -159,6 +133,43 @@ pub fn up(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result<(
     Ok(())
 }
 
+/// The steps up to the target that are not applied: the edit steps, and
+/// the others (verification, switch). A step whose definition changed since
+/// it was applied is said to `out`.
+pub(super) fn pending<'m>(
+    session: &'m Session,
+    opts: &RunOptions,
+    state: &State,
+    out: &mut dyn Write,
+) -> Result<(Vec<&'m Migration>, Vec<&'m Migration>)> {
+    let target = match &opts.to {
+        Some(q) => Some(catalogue::find(&session.migrations, q)?.number()),
+        None => None,
+    };
+    let pending: Vec<&Migration> = session
+        .migrations
+        .iter()
+        .take_while(|m| target.is_none_or(|t| m.number() <= t))
+        .collect();
+    for m in &pending {
+        if let Some(applied) = state.get(&m.id)
+            && applied.checksum != m.checksum
+        {
+            say(
+                out,
+                format!(
+                    "note: {} changed since it was applied (recorded {}, now {}); `status` shows it",
+                    m.id, applied.checksum, m.checksum
+                ),
+            );
+        }
+    }
+    Ok(pending
+        .into_iter()
+        .filter(|m| !state.is_applied(&m.id))
+        .partition(|m| is_edit(&m.operation)))
+}
+
 /// Steps that edit files (0001–0005) are planned together before any is
 /// written; the others run nix or wait for a command.
 fn is_edit(op: &Operation) -> bool {
@@ -166,17 +177,17 @@ fn is_edit(op: &Operation) -> bool {
 }
 
 /// What every plan of a run reads besides the files.
-struct Planning<'a> {
-    config: &'a Config,
-    state: &'a State,
-    discovery: Option<&'a Discovery>,
+pub(super) struct Planning<'a> {
+    pub config: &'a Config,
+    pub state: &'a State,
+    pub discovery: Option<&'a Discovery>,
 }
 
 /// Plans `steps` in order, each against the tree with the earlier ones'
 /// edits laid over it. Every blocked step is reported, not only the first;
 /// a dry run prints each plan's diff. With evaluation, the tree the plans
 /// leave is checked against it (`steps::coverage`).
-fn plan_edits<'a>(
+pub(super) fn plan_edits<'a>(
     session: &Session,
     planning: &Planning,
     steps: &[&'a Migration],
@@ -274,7 +285,7 @@ fn print_dry_run(
             edit::unified_diff(path, before.as_deref(), after.as_deref())
         );
     }
-    for note in &changes.notes {
+    for note in changes.notes.iter().chain(&changes.aside) {
         say(out, format!("  note: {note}"));
     }
     if changes.lock_flake {

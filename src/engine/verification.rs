@@ -15,8 +15,56 @@ use crate::nix;
 use crate::output::{say, spinner};
 use crate::record::{Applied, State, Verification};
 
+/// What a verification found, for `verify --json`; a failure is in it
+/// rather than an error, so the hosts' verdicts can be shown.
+#[derive(Debug)]
+pub struct VerifyReport {
+    /// The check that ran, as a person would type it.
+    pub command: String,
+    pub check_passed: bool,
+    pub check_seconds: u64,
+    /// The end of what the check said, when it failed.
+    pub check_output: Option<String>,
+    /// Each host's verdict; empty when the check failed.
+    pub hosts: Vec<hosts::Verdict>,
+    pub recorded: Recorded,
+    /// What failed, as the error `verify` exits with.
+    pub failure: Option<String>,
+}
+
+/// What the verification wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// A commit recording this tree (its id without `.flake-migrate/`).
+    Committed { tree: String },
+    /// This tree was already verified: nothing new.
+    AlreadyVerified { tree: String },
+    /// It failed: nothing was written.
+    Nothing,
+}
+
+impl VerifyReport {
+    /// The verification's outcome as the command's result.
+    pub fn into_result(self) -> Result<()> {
+        match self.failure {
+            Some(message) => Err(Error::Failed(message)),
+            None => Ok(()),
+        }
+    }
+}
+
 /// `flake-migrate verify [-- NIX ARGS]`.
 pub fn verify(session: &Session, nix_args: &[String], out: &mut dyn Write) -> Result<()> {
+    verify_report(session, nix_args, out)?.into_result()
+}
+
+/// Like [`verify`], with what was found; an error only where nothing could
+/// be checked (no config, a dirty tree, no nix).
+pub fn verify_report(
+    session: &Session,
+    nix_args: &[String],
+    out: &mut dyn Write,
+) -> Result<VerifyReport> {
     let config = session.require_config()?;
     let m = session
         .migrations
@@ -24,7 +72,7 @@ pub fn verify(session: &Session, nix_args: &[String], out: &mut dyn Write) -> Re
         .find(|m| matches!(m.operation, Operation::Verify { .. }))
         .expect("the bundled plan has a verification step");
     let mut state = session.state()?;
-    run(session, &config, &mut state, m, nix_args, out)
+    check_and_record(session, &config, &mut state, m, nix_args, out)
 }
 
 /// Runs the verification of step `m` and records it on success. On failure
@@ -37,6 +85,17 @@ pub(super) fn run(
     nix_args: &[String],
     out: &mut dyn Write,
 ) -> Result<()> {
+    check_and_record(session, config, state, m, nix_args, out)?.into_result()
+}
+
+fn check_and_record(
+    session: &Session,
+    config: &Config,
+    state: &mut State,
+    m: &Migration,
+    nix_args: &[String],
+    out: &mut dyn Write,
+) -> Result<VerifyReport> {
     session.refuse_dirty()?;
     if !nix::available() {
         return Err(Error::NixMissing {
@@ -50,7 +109,23 @@ pub(super) fn run(
         Operation::Verify { command } => command.clone(),
         _ => unreachable!("run is only called for verify steps"),
     };
-    flake_check(session, &command, nix_args, out)?;
+    let check = flake_check(session, &command, nix_args)?;
+    let mut report = VerifyReport {
+        command: check.label.clone(),
+        check_passed: check.failure.is_none(),
+        check_seconds: check.seconds,
+        check_output: check.output,
+        hosts: Vec::new(),
+        recorded: Recorded::Nothing,
+        failure: check.failure,
+    };
+    if report.failure.is_some() {
+        return Ok(report);
+    }
+    say(
+        out,
+        format!("`{}` passed ({}s)", check.label, check.seconds),
+    );
 
     let started = std::time::Instant::now();
     let workdir = git::workdir(&session.repo)?;
@@ -79,7 +154,9 @@ pub(super) fn run(
                 msg.push_str(&format!("\n    - {p}"));
             }
         }
-        return Err(Error::Failed(msg));
+        report.failure = Some(msg);
+        report.hosts = verdicts;
+        return Ok(report);
     }
     for v in &verdicts {
         if v.good.is_empty() {
@@ -89,6 +166,7 @@ pub(super) fn run(
             say(out, format!("  {}: {g}", v.label()));
         }
     }
+    report.hosts = verdicts.clone();
 
     let tree = git::content_tree(&session.repo, &session.prefix)?.to_string();
     let verified: Vec<String> = config.hosts.keys().cloned().collect();
@@ -106,7 +184,8 @@ pub(super) fn run(
                 &tree[..10]
             ),
         );
-        return Ok(());
+        report.recorded = Recorded::AlreadyVerified { tree };
+        return Ok(report);
     }
     let adopted = state.get(&m.id).is_some_and(|a| a.adopted);
     state.record(Applied {
@@ -142,18 +221,22 @@ pub(super) fn run(
             }
         ),
     );
-    Ok(())
+    report.recorded = Recorded::Committed { tree };
+    Ok(report)
+}
+
+/// How the check went; `failure` is the error `verify` exits with.
+struct CheckOutcome {
+    label: String,
+    seconds: u64,
+    output: Option<String>,
+    failure: Option<String>,
 }
 
 /// Runs the step's command (`nix flake check`) with the user's arguments.
 /// `--no-update-lock-file`: a verification checks the committed flake.lock,
 /// and must not leave the tree dirty by rewriting it.
-fn flake_check(
-    session: &Session,
-    command: &[String],
-    nix_args: &[String],
-    out: &mut dyn Write,
-) -> Result<()> {
+fn flake_check(session: &Session, command: &[String], nix_args: &[String]) -> Result<CheckOutcome> {
     let (program, rest) = command
         .split_first()
         .expect("a verify step names its command");
@@ -186,12 +269,21 @@ fn flake_check(
         } else {
             ""
         };
-        return Err(Error::Failed(format!(
-            "`{label}` failed ({}); nothing was recorded. nix said:\n{}{hint}",
-            output.status,
-            hosts::indent(&tail)
-        )));
+        return Ok(CheckOutcome {
+            failure: Some(format!(
+                "`{label}` failed ({}); nothing was recorded. nix said:\n{}{hint}",
+                output.status,
+                hosts::indent(&tail)
+            )),
+            output: Some(tail),
+            seconds: took.as_secs(),
+            label,
+        });
     }
-    say(out, format!("`{label}` passed ({}s)", took.as_secs()));
-    Ok(())
+    Ok(CheckOutcome {
+        label,
+        seconds: took.as_secs(),
+        output: None,
+        failure: None,
+    })
 }

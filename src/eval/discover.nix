@@ -155,7 +155,7 @@ let
       forced = filter (d: isAttrs d.value && (let p = d.value.pkgs or null; in isAttrs p && (p._type or null) == "override" && p.priority < 100)) argDefs;
       specialArgs = try { } (cfg._module.specialArgs or { });
     in
-    trace "flake-migrate: evaluating ${name}" (strict {
+    trace "flake-migrate: evaluating ${name} (of ${toString (length selected)})" (strict {
       inherit system packages service overlays;
       inputsInModules = specialArgs ? inputs || try false (cfg._module.args ? inputs);
       hostNameFiles = filesOf hostNameDefs;

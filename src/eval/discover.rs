@@ -227,12 +227,25 @@ fn run(
     nix_args: &[String],
 ) -> Result<(std::process::Output, String)> {
     let (mut cmd, label) = wrapper.eval_command(attr, nix_args);
+    let seen = std::cell::Cell::new(0);
     let (output, _) = spinner::run_watching(&mut cmd, &label, |line| {
-        let host = line.split_once(TRACE)?.1;
-        Some(format!("evaluating {host}"))
+        let (host, of) = progress(line)?;
+        seen.set(seen.get() + 1);
+        Some(spinner::Status {
+            label: format!("evaluating {host}"),
+            count: Some((seen.get(), of)),
+        })
     })
     .map_err(spawn_error)?;
     Ok((output, label))
+}
+
+/// discover.nix's trace as it starts a host: its name and how many hosts
+/// it evaluates in all (`trace: flake-migrate: evaluating carbon (of 12)`).
+fn progress(line: &str) -> Option<(&str, u64)> {
+    let said = line.split_once(TRACE)?.1;
+    let (host, of) = said.rsplit_once(" (of ")?;
+    Some((host, of.strip_suffix(')')?.parse().ok()?))
 }
 
 fn parse(stdout: &[u8]) -> Result<RawDiscovery> {
@@ -322,6 +335,15 @@ impl RawHost {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_trace_says_which_host_and_of_how_many() {
+        assert_eq!(
+            progress("trace: flake-migrate: evaluating my (odd) host (of 12)"),
+            Some(("my (odd) host", 12))
+        );
+        assert_eq!(progress("warning: Git tree is dirty"), None);
+    }
 
     #[test]
     fn store_paths_become_repository_paths_and_echoes_go() {

@@ -84,6 +84,16 @@ fn decide_color(choice: ColorChoice, terminal: bool, no_color: bool) -> bool {
     }
 }
 
+/// Where a command whose stdout is JSON says its progress and notes:
+/// stderr, or nowhere with `--quiet`.
+pub fn progress() -> Box<dyn Write> {
+    if verbosity() == Verbosity::Quiet {
+        Box::new(std::io::sink())
+    } else {
+        Box::new(std::io::stderr())
+    }
+}
+
 /// A command line as a person would paste it into a POSIX shell.
 pub fn shell_command<S: AsRef<str>>(words: impl IntoIterator<Item = S>) -> String {
     words

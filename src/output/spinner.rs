@@ -1,27 +1,26 @@
-//! A spinner with the running command and the elapsed seconds, on stderr
-//! when it is a terminal; nothing at all when it is not (logs, pipes, CI)
-//! or with `--quiet`. Nix evaluations of a real fleet take minutes: silence
-//! looks like a hang. `--verbose` also logs each command and its time.
+//! A spinner with the running command and the elapsed time (indicatif),
+//! on stderr when it is a terminal; nothing at all when it is not (logs,
+//! pipes, CI) or with `--quiet`. Nix evaluations of a real fleet take
+//! minutes: silence looks like a hang. Where the command says how far it
+//! is (the discovery's host n of m), the spinner counts. `--verbose` also
+//! logs each command and its time.
 
 use std::io::{BufRead, IsTerminal, Read};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::Verbosity;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+use super::{Stream, Verbosity};
 
 /// Runs `cmd` to completion with its output captured, showing `label` and
 /// the elapsed time meanwhile. Returns the output and how long it took.
 pub fn run(cmd: &mut Command, label: &str) -> std::io::Result<(Output, Duration)> {
     let start = Instant::now();
     started(label);
-    let spinner = Spinner::start(label, start);
+    let spinner = spinner(label);
     let result = cmd.output();
-    drop(spinner);
+    spinner.finish_and_clear();
     result.map(|o| {
         finished(label, start);
         (o, start.elapsed())
@@ -40,12 +39,21 @@ fn finished(label: &str, start: Instant) {
     }
 }
 
+/// What a line of the command's stderr says about its progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// The new label (say, the host Nix is evaluating now).
+    pub label: String,
+    /// How far it is: (done, of).
+    pub count: Option<(u64, u64)>,
+}
+
 /// Like [`run`], but reads the command's stderr as it arrives: `status`
-/// turns a line into a new label (say, the host Nix is evaluating now).
+/// turns a line into a new label, and how far the command is.
 pub fn run_watching(
     cmd: &mut Command,
     label: &str,
-    status: impl Fn(&str) -> Option<String>,
+    status: impl Fn(&str) -> Option<Status>,
 ) -> std::io::Result<(Output, Duration)> {
     let start = Instant::now();
     started(label);
@@ -59,18 +67,23 @@ pub fn run_watching(
         let mut buf = Vec::new();
         stdout.read_to_end(&mut buf).map(|_| buf)
     });
-    let spinner = Spinner::start(label, start);
+    let spinner = spinner(label);
     let mut stderr = Vec::new();
     let mut lines = std::io::BufReader::new(child.stderr.take().expect("piped stderr"));
     let mut line = Vec::new();
     while lines.read_until(b'\n', &mut line)? > 0 {
         if let Some(new) = status(String::from_utf8_lossy(&line).trim_end()) {
-            spinner.relabel(&new);
+            spinner.set_message(new.label);
+            if let Some((done, of)) = new.count {
+                spinner.set_length(of);
+                spinner.set_position(done);
+                spinner.set_style(style(true));
+            }
         }
         stderr.append(&mut line);
     }
     let status = child.wait()?;
-    drop(spinner);
+    spinner.finish_and_clear();
     let stdout = reader.join().expect("stdout reader")?;
     finished(label, start);
     Ok((
@@ -90,67 +103,28 @@ pub fn enabled() -> bool {
         && std::env::var("TERM").map_or(true, |t| t != "dumb")
 }
 
-struct Spinner {
-    label: Arc<Mutex<String>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+/// A spinner on stderr, or a hidden one that draws nothing.
+fn spinner(label: &str) -> ProgressBar {
+    if !enabled() {
+        return ProgressBar::hidden();
+    }
+    // indicatif styles through `console`, which has its own idea of
+    // colour: ours (`--color`, NO_COLOR) decides.
+    console::set_colors_enabled_stderr(super::color(Stream::Stderr));
+    let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        .with_style(style(false))
+        .with_message(label.to_string());
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    spinner
 }
 
-impl Spinner {
-    fn start(label: &str, start: Instant) -> Spinner {
-        let stop = Arc::new(AtomicBool::new(false));
-        let label = Arc::new(Mutex::new(label.to_string()));
-        if !enabled() {
-            return Spinner {
-                label,
-                stop,
-                thread: None,
-            };
-        }
-        let term = console::Term::stderr();
-        let width = usize::from(term.size().1).max(20);
-        let flag = Arc::clone(&stop);
-        let shown = Arc::clone(&label);
-        let thread = std::thread::spawn(move || {
-            let mut frame = 0;
-            while !flag.load(Ordering::Relaxed) {
-                // Room for the frame, a space and " (1234s)".
-                let label = shown.lock().map(|l| l.clone()).unwrap_or_default();
-                let label = console::truncate_str(&label, width.saturating_sub(12), "…");
-                let line = format!(
-                    "{} {label} ({}s)",
-                    FRAMES[frame % FRAMES.len()],
-                    start.elapsed().as_secs()
-                );
-                let _ = term.clear_line();
-                let _ = term.write_str(&line);
-                let _ = term.flush();
-                frame += 1;
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = term.clear_line();
-        });
-        Spinner {
-            label,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn relabel(&self, label: &str) {
-        if let Ok(mut l) = self.label.lock() {
-            *l = label.to_string();
-        }
-    }
-}
-
-impl Drop for Spinner {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+fn style(counting: bool) -> ProgressStyle {
+    let template = if counting {
+        "{spinner:.cyan} {wide_msg} [{pos}/{len}] ({elapsed})"
+    } else {
+        "{spinner:.cyan} {wide_msg} ({elapsed})"
+    };
+    ProgressStyle::with_template(template).expect("a valid template")
 }
 
 /// A command line as a person would type it (arguments with spaces quoted).
@@ -185,6 +159,14 @@ mod tests {
         assert_eq!(out.stdout, b"out\n");
         assert_eq!(out.stderr, b"a\nb\n");
         assert_eq!(*seen.borrow(), ["a", "b"]);
+    }
+
+    #[test]
+    fn the_spinner_is_hidden_unless_enabled() {
+        let shown = spinner("x");
+        let hidden = shown.is_hidden();
+        shown.finish_and_clear();
+        assert_eq!(hidden, !enabled());
     }
 
     #[test]

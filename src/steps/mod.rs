@@ -64,6 +64,9 @@ pub struct Changeset {
     /// Things the user must know (dropped override arguments, warnings);
     /// printed and written into the commit message.
     pub notes: Vec<String>,
+    /// Notes about what the step does not touch (hosts without a variant,
+    /// files it leaves alone): printed, kept out of the commit message.
+    pub aside: Vec<String>,
     /// Run `nix flake lock` once the files are written.
     pub lock_flake: bool,
 }

@@ -42,16 +42,32 @@ struct Clue {
     strength: Strength,
     variant: Variant,
     evidence: String,
+    /// What the evidence sits under, innermost first.
+    conditions: Vec<Condition>,
 }
 
+/// The suggestions from the static reading alone.
 pub fn suggest(files: &dyn Files, model: &Model) -> Result<Vec<Suggestion>> {
+    suggest_with_systems(files, model, &HashMap::new())
+}
+
+/// The suggestions, with each host's system as evaluation gives it (host
+/// name → `x86_64-linux`): conditions that test only the system are decided.
+pub fn suggest_with_systems(
+    files: &dyn Files,
+    model: &Model,
+    systems: &HashMap<String, String>,
+) -> Result<Vec<Suggestion>> {
     // flake.nix and the shared modules are seen by many hosts: each file is
     // read and searched once, not once per host.
     let mut cache: HashMap<PathBuf, Option<FileClues>> = HashMap::new();
     model
         .hosts
         .iter()
-        .map(|host| suggest_host(files, &mut cache, host))
+        .map(|host| {
+            let system = systems.get(&host.name).map(String::as_str);
+            suggest_host(files, &mut cache, host, system)
+        })
         .collect()
 }
 
@@ -88,6 +104,16 @@ impl FileClues {
             .into_iter()
             .map(|r| {
                 let mut clues = Vec::new();
+                let conditions = root
+                    .syntax()
+                    .covering_element(rowan::TextRange::new(
+                        (r.range.start as u32).into(),
+                        (r.range.end as u32).into(),
+                    ))
+                    .ancestors()
+                    .next()
+                    .map(|node| condition::around(&node, &at))
+                    .unwrap_or_default();
                 if let RefKind::Override { args, .. } = &r.kind {
                     for arg in args {
                         match support_flag(arg) {
@@ -98,6 +124,7 @@ impl FileClues {
                                     "{}: override argument `{arg}`",
                                     at(r.range.start)
                                 ),
+                                conditions: conditions.clone(),
                             }),
                             Some((_, false)) => clues.push(Clue {
                                 strength: Strength::OverrideArgumentOff,
@@ -106,6 +133,7 @@ impl FileClues {
                                     "{}: override argument `{arg}` (the old build had no GPU backend)",
                                     at(r.range.start)
                                 ),
+                                conditions: conditions.clone(),
                             }),
                             None => {}
                         }
@@ -116,6 +144,7 @@ impl FileClues {
                             strength: Strength::OverrideArgument,
                             variant: v,
                             evidence: format!("{}: override sets {flag}", at(r.range.start)),
+                            conditions: conditions.clone(),
                         });
                     }
                 }
@@ -140,6 +169,12 @@ impl FileClues {
                     clues: Vec::new(),
                 };
                 scan_node(&node, &at, &mut found.clues, &mut found.uses);
+                if !found.clues.is_empty() {
+                    let conditions = condition::around(&node, &at);
+                    for clue in &mut found.clues {
+                        clue.conditions = conditions.clone();
+                    }
+                }
                 (found.uses.is_some() || !found.clues.is_empty()).then_some(found)
             })
             .collect();
@@ -177,6 +212,7 @@ fn suggest_host(
     files: &dyn Files,
     cache: &mut HashMap<PathBuf, Option<FileClues>>,
     host: &Host,
+    system: Option<&str>,
 ) -> Result<Suggestion> {
     if !host.followed {
         return Ok(Suggestion {
@@ -216,15 +252,19 @@ fn suggest_host(
             }
         }
     }
-    clues.sort_by_key(|c| c.strength);
-    let (variant, evidence) = match (&uses, clues.first()) {
+    let (mut clues, not_counted) = weigh_conditions(clues, system);
+    clues.sort_by_key(|(c, undecided)| (*undecided, c.strength));
+    let (variant, mut evidence) = match (&uses, clues.first()) {
         (None, _) => (None, "no reference to llama.cpp".to_string()),
-        (Some(_), Some(c)) => (Some(c.variant), c.evidence.clone()),
+        (Some(_), Some((c, _))) => (Some(c.variant), c.evidence.clone()),
         (Some(u), None) => (
             Some(Variant::Cpu),
             format!("{u} (no GPU found in the configuration)"),
         ),
     };
+    if variant.is_some() && !not_counted.is_empty() {
+        evidence.push_str(&format!("; not counted: {}", not_counted.join("; ")));
+    }
     let mut suggestion = Suggestion {
         host: host.name.clone(),
         variant,
@@ -266,6 +306,50 @@ fn suggest_host(
         variant,
         evidence,
     })
+}
+
+/// Each clue with whether a condition it sits under is undecided (it then
+/// ranks below every unconditional clue), its evidence saying so; and the
+/// evidence of clues whose condition is false for the host's `system`.
+fn weigh_conditions(clues: Vec<Clue>, system: Option<&str>) -> (Vec<(Clue, bool)>, Vec<String>) {
+    let mut kept = Vec::new();
+    let mut not_counted = Vec::new();
+    for mut clue in clues {
+        let decided: Vec<Option<bool>> = clue
+            .conditions
+            .iter()
+            .map(|c| system.and_then(|s| c.holds_on(s)))
+            .collect();
+        let describe = |clue: &Clue, which: &dyn Fn(Option<bool>) -> bool| {
+            clue.conditions
+                .iter()
+                .zip(&decided)
+                .filter(|(_, d)| which(**d))
+                .map(|(c, _)| c.describe())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        };
+        let system = system.unwrap_or_default();
+        if decided.contains(&Some(false)) {
+            let false_ones = describe(&clue, &|d| d == Some(false));
+            not_counted.push(format!(
+                "{} only if {false_ones}, which is false on {system}",
+                clue.evidence
+            ));
+            continue;
+        }
+        let holding = describe(&clue, &|d| d == Some(true));
+        if !holding.is_empty() {
+            clue.evidence
+                .push_str(&format!(" (only if {holding}, which holds on {system})"));
+        }
+        let undecided = describe(&clue, &|d| d.is_none());
+        if !undecided.is_empty() {
+            clue.evidence.push_str(&format!(" (only if {undecided})"));
+        }
+        kept.push((clue, !undecided.is_empty()));
+    }
+    (kept, not_counted)
 }
 
 /// The system a host's definition names literally (`system = "aarch64-linux";`).
@@ -339,10 +423,12 @@ fn cmake_backend(code: &str) -> Option<(&'static str, Variant)> {
     })
 }
 
+mod condition;
 mod nodes;
 mod options;
 #[cfg(test)]
 mod tests;
 
+use condition::Condition;
 use nodes::scan_node;
 use options::option_clues;

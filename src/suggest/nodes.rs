@@ -37,6 +37,7 @@ pub(super) fn scan_node(
                     strength: Strength::OldVariantName,
                     variant: v,
                     evidence: format!("{}: uses `{}`", at(offset), names.join(".")),
+                    conditions: Vec::new(),
                 });
             }
             // A fork's package: `inputs.llama-fork.packages.${system}.rocm`.
@@ -56,6 +57,7 @@ pub(super) fn scan_node(
                         strength: Strength::OldVariantName,
                         variant: v,
                         evidence: format!("{}: uses `{}`", at(offset), names.join(".")),
+                        conditions: Vec::new(),
                     });
                 }
             }
@@ -78,6 +80,7 @@ pub(super) fn scan_node(
                         strength: Strength::HardwareModule,
                         variant: v,
                         evidence: format!("{}: nixos-hardware module `{module}`", at(offset)),
+                        conditions: Vec::new(),
                     });
                 }
             }
@@ -129,6 +132,7 @@ pub(super) fn scan_node(
                     strength,
                     variant,
                     evidence: format!("{}: `{dotted} = {}`", at(offset), first_line(value.trim())),
+                    conditions: Vec::new(),
                 });
             }
         }
@@ -137,7 +141,7 @@ pub(super) fn scan_node(
 }
 
 /// `a.b.${x}.c` as `["a", "b", "${x}", "c"]` (dynamic parts kept as text).
-fn static_names(node: &SyntaxNode) -> Vec<String> {
+pub(super) fn static_names(node: &SyntaxNode) -> Vec<String> {
     match ast::Expr::cast(node.clone()) {
         Some(ast::Expr::Ident(i)) => vec![i.syntax().to_string()],
         Some(ast::Expr::Select(s)) => {

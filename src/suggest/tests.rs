@@ -141,3 +141,57 @@ fn suggestions_for_the_fixture_shapes() {
     }
     insta::assert_snapshot!(all);
 }
+
+const GUARDED_GRAPHICS: &str = "{ lib, pkgs, ... }: {\n  config = lib.mkMerge [\n    (lib.mkIf (pkgs.stdenv.hostPlatform.system != \"aarch64-linux\") {\n      hardware.graphics.extraPackages = [ pkgs.mesa ];\n    })\n    { environment.systemPackages = [ pkgs.llama-cpp ]; }\n  ];\n}\n";
+
+#[test]
+fn evidence_under_a_condition_is_shown_with_it_and_ranks_below_the_rest() {
+    let s = suggest_box("", GUARDED_GRAPHICS);
+    assert_eq!(s.variant, Some(Variant::Vulkan), "{s:?}");
+    assert!(
+        s.evidence.contains("box.nix:4")
+            && s.evidence.contains(
+                "only if `(pkgs.stdenv.hostPlatform.system != \"aarch64-linux\")` (box.nix:3)"
+            ),
+        "{s:?}"
+    );
+    // Unconditional evidence of a weaker kind still wins.
+    let s = suggest_box(
+        "",
+        "{ lib, config, pkgs, ... }: {\n  hardware.nvidia = lib.mkIf config.gpu.nvidia { open = true; };\n  hardware.graphics = if config.gpu.nvidia then { } else { extraPackages = [ pkgs.mesa ]; };\n  environment.systemPackages = [ (pkgs.llama-cpp.override { }) ] ++ lib.optionals config.x [ pkgs.llama-cpp-cuda ];\n  boot.kernelModules = [ ];\n  services.xserver.videoDrivers = [ \"amdgpu\" ];\n}\n",
+    );
+    assert_eq!(s.variant, Some(Variant::Vulkan), "{s:?}");
+    assert!(s.evidence.contains("videoDrivers"), "{s:?}");
+}
+
+#[test]
+fn a_condition_that_tests_the_system_is_decided_when_the_system_is_known() {
+    let files = MapFiles(vec![
+        (
+            "flake.nix".into(),
+            "{ outputs = { nixpkgs, ... }: { nixosConfigurations.box = nixpkgs.lib.nixosSystem { modules = [ ./box.nix ]; }; }; }".into(),
+        ),
+        ("box.nix".into(), GUARDED_GRAPHICS.into()),
+    ]);
+    let model = Model::read(&files).unwrap();
+    let on = |system: &str| {
+        let systems = HashMap::from([("box".to_string(), system.to_string())]);
+        suggest_with_systems(&files, &model, &systems)
+            .unwrap()
+            .remove(0)
+    };
+    let pi = on("aarch64-linux");
+    assert_eq!(pi.variant, Some(Variant::Cpu), "{pi:?}");
+    assert!(
+        pi.evidence
+            .contains("not counted: box.nix:4: `hardware.graphics.extraPackages")
+            && pi.evidence.contains("which is false on aarch64-linux"),
+        "{pi:?}"
+    );
+    let pc = on("x86_64-linux");
+    assert_eq!(pc.variant, Some(Variant::Vulkan), "{pc:?}");
+    assert!(
+        pc.evidence.contains("which holds on x86_64-linux"),
+        "{pc:?}"
+    );
+}

@@ -99,7 +99,7 @@ struct Found {
 fn find(session: &Session, opts: &InitOptions, progress: &mut dyn Write) -> Result<Found> {
     let tree = session.work_tree()?;
     if !tree.exists(std::path::Path::new(FLAKE_FILE)) {
-        return Err(Error::usage(
+        return Err(Error::refused(
             format!("no flake.nix in {}", session.root.display()),
             "run flake-migrate in the repository that holds your flake.nix (or pass -C DIR)",
         ));
@@ -110,7 +110,15 @@ fn find(session: &Session, opts: &InitOptions, progress: &mut dyn Write) -> Resu
         Some(found) => statically.with_evaluation(&tree, found)?,
         None => (statically, Differences::default()),
     };
-    let mut suggestions = suggest::suggest(&tree, &model)?;
+    let systems: std::collections::HashMap<String, String> = discovery
+        .iter()
+        .flat_map(|found| &found.hosts)
+        .filter_map(|(name, facts)| match facts {
+            HostFacts::Known(info) => Some((name.clone(), info.system.clone())),
+            _ => None,
+        })
+        .collect();
+    let mut suggestions = suggest::suggest_with_systems(&tree, &model, &systems)?;
     if let Some(found) = &discovery {
         for s in &mut suggestions {
             if let Some(HostFacts::Known(info)) = found.hosts.get(&s.host) {

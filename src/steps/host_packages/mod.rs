@@ -191,13 +191,18 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         return Ok(Plan::Satisfied);
     }
     for u in &model.unresolved {
-        notes.push(format!(
+        let note = format!(
             "{}:{}:{}: {} (not followed; check it by hand)",
             u.file.display(),
             u.line,
             u.column,
             u.what
-        ));
+        );
+        if about_the_change(ctx, &model, &changes, u)? {
+            notes.push(note);
+        } else {
+            changes.aside.push(note);
+        }
     }
     changes.notes = notes;
     Ok(Plan::Changes(changes))
@@ -234,6 +239,25 @@ fn cuda_config_note(
             model::location(file, text, at),
             without.join(", ")
         )
+    })
+}
+
+/// Whether what the static reading could not follow concerns this step's
+/// change: it is in the configuration of a host with a variant, or, outside
+/// every host, in a file the step edits. The rest (a `${nixpkgs}/nixos/…`
+/// path of a host without a variant) is no part of the commit.
+fn about_the_change(
+    ctx: &Context,
+    model: &model::Model,
+    changes: &Changeset,
+    u: &model::Unresolved,
+) -> Result<bool> {
+    let text = ctx.files.read(&u.file)?.unwrap_or_default();
+    let hosts = model.hosts_seeing(&u.file, syntax::offset_of(&text, u.line, u.column));
+    Ok(if hosts.is_empty() {
+        changes.files.contains_key(&u.file)
+    } else {
+        hosts.iter().any(|h| ctx.config.hosts.contains_key(&h.name))
     })
 }
 
