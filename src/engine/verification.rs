@@ -114,6 +114,7 @@ pub(super) fn run(
         checksum: m.checksum.clone(),
         adopted,
         files: Vec::new(),
+        not_carried: Vec::new(),
     });
     state.verification = Some(Verification {
         tree: tree.clone(),

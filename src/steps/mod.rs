@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::eval::discover::Discovery;
 use crate::files::Files;
 use crate::model::Model;
-use crate::record::State;
+use crate::record::{NotCarried, State};
 
 /// What an operation reads.
 pub struct Context<'a> {
@@ -66,6 +66,9 @@ pub struct Changeset {
     pub notes: Vec<String>,
     /// Run `nix flake lock` once the files are written.
     pub lock_flake: bool,
+    /// What the old overrides did that these edits do not carry over (also
+    /// in `notes`); recorded, so `status` shows it.
+    pub not_carried: Vec<NotCarried>,
 }
 
 impl Plan {
@@ -75,6 +78,25 @@ impl Plan {
             help: help.into(),
         }
     }
+}
+
+/// The upstream revision the flake's upstream input is pinned to
+/// (`github:ggml-org/llama.cpp/b6500`), as the tree shows it: an old
+/// override's `src` at that revision is carried by the pin.
+pub fn pinned_revision(ctx: &Context) -> Result<Option<String>> {
+    let Some(text) = ctx
+        .files
+        .read(std::path::Path::new(crate::flake::FLAKE_FILE))?
+    else {
+        return Ok(None);
+    };
+    let Ok(flake) = crate::flake::parse(&text)? else {
+        return Ok(None);
+    };
+    Ok(flake
+        .upstream_input(&ctx.config.input, &ctx.config.url)
+        .and_then(|input| flake.input_url(&input))
+        .and_then(|url| crate::pinned_src::url_revision(&url).map(String::from)))
 }
 
 /// Plans one operation against the repository as `ctx` shows it.

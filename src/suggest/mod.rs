@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rowan::ast::AstNode;
 
-use crate::config::Variant;
+use crate::config::{Build, Variant};
 use crate::error::Result;
 use crate::files::Files;
 use crate::model::{Host, Model};
@@ -22,6 +22,17 @@ pub struct Suggestion {
     pub variant: Option<Variant>,
     /// Why, as `file:line: what`.
     pub evidence: String,
+    /// The options the evidence shows, as build suffixes (`native`, `rpc`):
+    /// `init --yes` writes them with the variant.
+    pub options: Vec<&'static str>,
+}
+
+impl Suggestion {
+    /// The build `init --yes` writes: the variant with its options.
+    pub fn build(&self) -> Option<Build> {
+        let spec: String = self.options.iter().map(|o| format!("-{o}")).collect();
+        Build::parse(&format!("{}{spec}", self.variant?))
+    }
 }
 
 /// Evidence in order of strength: the first kind found decides.
@@ -183,6 +194,7 @@ fn suggest_host(
             host: host.name.clone(),
             variant: None,
             evidence: "not followed: its modules could not be found statically (see the note); choose with --host".into(),
+            options: Vec::new(),
         });
     }
     let scanned: Vec<(&PathBuf, Option<&Range<usize>>)> =
@@ -229,6 +241,7 @@ fn suggest_host(
         host: host.name.clone(),
         variant,
         evidence,
+        options: Vec::new(),
     };
     if let Some(system) = cache[&host.def_file]
         .as_ref()
@@ -258,6 +271,10 @@ fn suggest_host(
         host: host.name.clone(),
         variant,
         evidence,
+        options: match variant {
+            Some(_) => options.iter().map(|(o, _)| *o).collect(),
+            None => Vec::new(),
+        },
     })
 }
 
@@ -290,7 +307,7 @@ pub fn fit_system(s: &mut Suggestion, system: &str) {
 /// Signs in a file that the old build had an option the overlay
 /// expresses: (offset, option's suffix, what was seen).
 fn option_clues(text: &str) -> Vec<(usize, &'static str, String)> {
-    const SIGNS: [(&str, &str); 8] = [
+    const SIGNS: [(&str, &str); 10] = [
         ("-DGGML_NATIVE=ON", "native"),
         ("\"GGML_NATIVE\" true", "native"),
         ("-march=native", "native"),
@@ -299,6 +316,9 @@ fn option_clues(text: &str) -> Vec<(usize, &'static str, String)> {
         ("rpcSupport = true", "rpc"),
         ("-DGGML_RPC=ON", "rpc"),
         ("enableStatic = true", "static"),
+        // Upstream builds with BLAS by default: only switching it off shows.
+        ("blasSupport = false", "noblas"),
+        ("-DGGML_BLAS=OFF", "noblas"),
     ];
     let mut out: Vec<(usize, &'static str, String)> = SIGNS
         .iter()

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::config::{Build, CONFIG_FILE, Config, Variant};
+use crate::config::{Build, CONFIG_FILE, Config, Document, Variant};
 use crate::engine::Session;
 use crate::error::{Error, Result, exit};
 use crate::eval::discover::HostFacts;
@@ -126,6 +126,7 @@ fn find(session: &Session, opts: &InitOptions, progress: &mut dyn Write) -> Resu
             host: u.name.clone(),
             variant: None,
             evidence: "unknown: it failed to evaluate (see the note); choose with --host once it evaluates".into(),
+            options: Vec::new(),
         });
     }
     suggestions.sort_by(|a, b| a.host.cmp(&b.host));
@@ -170,8 +171,9 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
         }
     }
     report_readings(&model, &diff, evaluated, out);
-    let mut config = match session.config()? {
-        Some(config) => config,
+    let existing = session.config()?;
+    let mut config = match &existing {
+        Some(config) => config.clone(),
         None => Config {
             overlay: write_overlay::overlay_path(&tree)?,
             ..Config::default()
@@ -182,8 +184,10 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
     }
     if opts.yes {
         for s in &suggestions {
-            if let Some(v) = s.variant {
-                config.hosts.entry(s.host.clone()).or_insert(v);
+            if let Some(build) = s.build()
+                && !config.hosts.contains_key(&s.host)
+            {
+                config.set_build(s.host.clone(), build);
             }
         }
     }
@@ -206,8 +210,8 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
     if opts.hosts.is_empty() && !opts.yes {
         let mut command = vec!["flake-migrate".to_string(), "init".to_string()];
         for s in &suggestions {
-            if let Some(v) = s.variant {
-                command.extend(["--host".to_string(), format!("{}={v}", s.host)]);
+            if let Some(build) = s.build() {
+                command.extend(["--host".to_string(), format!("{}={}", s.host, build)]);
             }
         }
         let _ = writeln!(
@@ -218,7 +222,7 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
         return Ok(());
     }
     let path = session.root.join(CONFIG_FILE);
-    let new_text = config.to_toml();
+    let new_text = written(&path, existing.as_ref(), &config)?;
     git::signature(&session.repo)?;
     let committed = git::head_blob(&session.repo, &session.repo_path(Path::new(CONFIG_FILE)))?;
     if committed.as_deref() == Some(new_text.as_bytes()) {
@@ -233,8 +237,8 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
     git::write_atomic(&path, new_text.as_bytes())?;
     let hosts: Vec<String> = config
         .hosts
-        .iter()
-        .map(|(h, v)| format!("{h}={v}"))
+        .keys()
+        .filter_map(|h| Some(format!("{h}={}", config.build(h)?)))
         .collect();
     let message = format!(
         "Configure flake-migrate: {}\n\nWhich upstream llama.cpp variant each host gets.\n",
@@ -255,6 +259,23 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
         hosts.join(", ")
     );
     Ok(())
+}
+
+/// The config file's new text: the user's file with only the hosts whose
+/// build changed rewritten (comments and order kept), or a new file.
+fn written(path: &Path, existing: Option<&Config>, config: &Config) -> Result<String> {
+    let Some(before) = existing else {
+        return Ok(config.to_toml());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut doc = Document::parse(path, &text)?;
+    for host in config.hosts.keys() {
+        let build = config.build(host);
+        if before.build(host) != build {
+            doc.set_build(host, &build.expect("a configured host has a build"));
+        }
+    }
+    Ok(doc.to_string())
 }
 
 /// Hosts the evidence says use llama.cpp but the config leaves out: later

@@ -124,8 +124,9 @@ fn a_config_without_an_input_line_gets_one_above_its_settings() {
         &Config::default(),
         Some("# c\n\n[hosts]\nx = \"cpu\"\n"),
         "up",
-    );
-    assert_eq!(text, "# c\n\ninput = \"up\"\n[hosts]\nx = \"cpu\"\n");
+    )
+    .unwrap();
+    assert_eq!(text, "# c\n\ninput = \"up\"\n\n[hosts]\nx = \"cpu\"\n");
 }
 
 #[test]

@@ -6,16 +6,20 @@ use rnix::ast::{self, HasEntry};
 use rowan::ast::AstNode;
 
 use crate::config::Build;
+use crate::pinned_src::{self, Source};
 use crate::syntax;
 
 /// The items of the `overrideAttrs` calls in `expr`, split into what
-/// `build` carries and what it does not.
-pub(super) fn split(expr: &str, build: &Build) -> (Vec<String>, Vec<String>) {
+/// `build` carries and what it does not; a `src` at upstream's revision
+/// `pinned` (the flake input's pin) is carried, with the `version` it
+/// was made of.
+pub(crate) fn split(expr: &str, build: &Build, pinned: Option<&str>) -> (Vec<String>, Vec<String>) {
     let root = rnix::Root::parse(expr).tree();
     let mut carried = Vec::new();
     let mut dropped = Vec::new();
     for item in items(&root) {
-        if carries(build, &item) {
+        let by_pin = item.pin.is_some() && item.pin.as_deref() == pinned;
+        if by_pin || carries(build, &item) {
             carried.push(item.shown);
         } else {
             dropped.push(item.shown);
@@ -30,6 +34,8 @@ struct Item {
     shown: String,
     /// The value as written.
     value: String,
+    /// For `src` and `version`: the upstream revision the set's `src` pins.
+    pin: Option<String>,
 }
 
 fn items(root: &ast::Root) -> Vec<Item> {
@@ -54,6 +60,10 @@ fn items(root: &ast::Root) -> Vec<Item> {
         let ast::Expr::AttrSet(set) = body else {
             continue;
         };
+        let pin = match pinned_src::of_set(&set) {
+            Some((_, Source::Upstream(rev))) => Some(rev),
+            _ => None,
+        };
         for apv in set.attrpath_values() {
             let (Some(path), Some(value)) = (apv.attrpath(), apv.value()) else {
                 continue;
@@ -65,17 +75,23 @@ fn items(root: &ast::Root) -> Vec<Item> {
             }
             let written = value.syntax().to_string();
             let literal = written.trim().trim_matches('"');
-            let shown = if literal
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                format!("{name}={literal}")
-            } else {
-                name
+            let pin = matches!(name.as_str(), "src" | "version")
+                .then(|| pin.clone())
+                .flatten();
+            let shown = match &pin {
+                Some(rev) if name == "src" => format!("src={rev}"),
+                _ if literal
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                {
+                    format!("{name}={literal}")
+                }
+                _ => name,
             };
             out.push(Item {
                 shown,
                 value: written,
+                pin,
             });
         }
     }
@@ -100,6 +116,7 @@ fn cmake_flags(value: &ast::Expr) -> Vec<Item> {
             out.push(Item {
                 shown: format!("{name}={value}"),
                 value: value.to_string(),
+                pin: None,
             });
         } else if let Some(outer) = ast::Apply::cast(node) {
             // `cmakeBool "NAME" value`: the outer application of two.
@@ -120,6 +137,7 @@ fn cmake_flags(value: &ast::Expr) -> Vec<Item> {
             out.push(Item {
                 shown: format!("{}={value}", name.syntax().to_string().trim_matches('"')),
                 value,
+                pin: None,
             });
         }
     }
@@ -163,7 +181,7 @@ mod tests {
           src = fetchFromGitHub { owner = "ggml-org"; repo = "llama.cpp"; rev = "b6500"; hash = ""; };
         }))"#;
         let mut build = Build::from(Variant::Cuda);
-        let (carried, dropped) = split(expr, &build);
+        let (carried, dropped) = split(expr, &build, None);
         assert!(carried.is_empty(), "{carried:?}");
         assert_eq!(
             dropped,
@@ -172,19 +190,23 @@ mod tests {
                 "GGML_SCHED_MAX_COPIES=1",
                 "CMAKE_CUDA_ARCHITECTURES=86",
                 "NIX_ENFORCE_NO_NATIVE=0",
-                "src"
+                "src=b6500"
             ]
         );
         build.options.native = true;
-        let (carried, dropped) = split(expr, &build);
+        let (carried, dropped) = split(expr, &build, None);
         assert_eq!(carried, ["GGML_NATIVE=ON", "NIX_ENFORCE_NO_NATIVE=0"]);
         assert_eq!(
             dropped,
             [
                 "GGML_SCHED_MAX_COPIES=1",
                 "CMAKE_CUDA_ARCHITECTURES=86",
-                "src"
+                "src=b6500"
             ]
         );
+        let (carried, _) = split(expr, &build, Some("b6500"));
+        assert!(carried.contains(&"src=b6500".to_string()), "{carried:?}");
+        let (_, dropped) = split(expr, &build, Some("b6600"));
+        assert!(dropped.contains(&"src=b6500".to_string()), "{dropped:?}");
     }
 }

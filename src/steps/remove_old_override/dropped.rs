@@ -8,17 +8,35 @@ use std::path::Path;
 use rnix::ast;
 use rowan::ast::AstNode;
 
-use crate::model;
+use crate::config::{Build, Config, Variant};
+use crate::model::{self, Model};
+use crate::record::NotCarried;
 use crate::refs::{self, RefKind};
+use crate::steps::host_packages::{old_attrs, override_args::covered};
 use crate::syntax::{self, end, start};
 
-/// Names defined by removed overlay entries, across the whole step.
-#[derive(Debug, Default)]
-pub(super) struct Dropped {
+/// Names defined by removed overlay entries, across the whole step, and
+/// what their overrides did that the hosts' builds do not carry.
+pub(super) struct Dropped<'a> {
     pub names: BTreeSet<String>,
+    pub not_carried: Vec<NotCarried>,
+    model: &'a Model,
+    config: &'a Config,
+    /// The revision the upstream input is pinned to.
+    pinned: Option<String>,
 }
 
-impl Dropped {
+impl<'a> Dropped<'a> {
+    pub fn new(model: &'a Model, config: &'a Config, pinned: Option<String>) -> Self {
+        Dropped {
+            names: BTreeSet::new(),
+            not_carried: Vec::new(),
+            model,
+            config,
+            pinned,
+        }
+    }
+
     /// Records the removed entries `entries` of `file`: their names, and a
     /// note for each override of nixpkgs' llama-cpp they held.
     pub fn record(
@@ -43,14 +61,60 @@ impl Dropped {
                 if !(range.contains(&r.range.start) && r.range.end <= range.end) {
                     continue;
                 }
+                let at = model::location(file, text, r.range.start);
+                let mut hosts: Vec<String> = self
+                    .model
+                    .hosts_seeing(file, r.range.start)
+                    .into_iter()
+                    .map(|h| h.name.clone())
+                    .filter(|h| self.config.hosts.contains_key(h))
+                    .collect();
+                // An overlay file is imported by expression, not as a
+                // module: with no host known to see it, it is the fleet's.
+                if hosts.is_empty() {
+                    hosts = self.config.hosts.keys().cloned().collect();
+                }
+                let lost = self.lost(&hosts, args, attrs.then(|| &text[r.range.clone()]));
                 notes.push(format!(
-                    "{}: dropped with the old override of `{name}`: {}",
-                    model::location(file, text, r.range.start),
-                    describe(args, *attrs)
+                    "{at}: dropped with the old override of `{name}`: {}{}",
+                    describe(args, *attrs),
+                    if lost.is_empty() {
+                        " (the hosts' builds carry all of it)".to_string()
+                    } else {
+                        format!("; not carried: {}", lost.join(", "))
+                    }
                 ));
+                if !lost.is_empty() {
+                    self.not_carried
+                        .push(NotCarried::new(lost.join(", "), at, hosts));
+                }
             }
             self.names.insert(name);
         }
+    }
+
+    /// What some host that saw the override loses with it: the override
+    /// arguments and `overrideAttrs` items (of `expr`) its build does not
+    /// have; a `src` the input's pin carries is not lost.
+    fn lost(&self, hosts: &[String], args: &[String], expr: Option<&str>) -> Vec<String> {
+        let mut builds: Vec<Build> = hosts.iter().filter_map(|h| self.config.build(h)).collect();
+        if builds.is_empty() {
+            // No configured host at all: nothing the old override did is kept.
+            builds.push(Build::from(Variant::Cpu));
+        }
+        let mut lost: Vec<String> = Vec::new();
+        for build in &builds {
+            let args = args.iter().filter(|a| !covered(build, a)).cloned();
+            let attrs = expr
+                .map(|e| old_attrs::split(e, build, self.pinned.as_deref()).1)
+                .unwrap_or_default();
+            for item in args.chain(attrs) {
+                if !lost.contains(&item) {
+                    lost.push(item);
+                }
+            }
+        }
+        lost
     }
 }
 
@@ -68,7 +132,7 @@ fn describe(args: &[String], attrs: bool) -> String {
         ));
     }
     if attrs {
-        parts.push("an overrideAttrs (its attributes are not carried over)".to_string());
+        parts.push("an overrideAttrs".to_string());
     }
     if parts.is_empty() {
         "an override with no arguments".to_string()

@@ -1,0 +1,88 @@
+//! The revision the old overrides pinned, which the input takes over: 0001
+//! is where the input's url is written, and the old overrides (which 0004
+//! and 0005 replace later in the same run) are still in the tree when it
+//! plans.
+
+use std::collections::BTreeSet;
+
+use super::Context;
+use crate::error::Result;
+use crate::pinned_src::{self, Pin};
+use crate::record::NotCarried;
+use crate::refs::{self, RefKind};
+
+/// What the old overrides' `src` pins say the input's revision should be.
+pub(super) enum Revision {
+    /// No old override pins `src`: upstream's default branch, as before.
+    Unpinned,
+    /// Every pin names this upstream revision.
+    Pinned { rev: String, pins: Vec<Pin> },
+    /// The pins disagree, or one cannot be read as an upstream revision.
+    Disagree(Vec<Pin>),
+}
+
+/// Reads every old override of nixpkgs' llama-cpp the later steps replace
+/// (outside `[guard] exclude`, which they leave alone) for a pinned `src`.
+pub(super) fn read(ctx: &Context) -> Result<Revision> {
+    let excluded = ctx.config.excluded();
+    let mut pins = Vec::new();
+    for file in ctx.files.nix_files() {
+        if excluded.contains(&file) {
+            continue;
+        }
+        let Some(text) = ctx.files.read(&file)? else {
+            continue;
+        };
+        if !text.contains("src") || !refs::may_refer(&text) {
+            continue;
+        }
+        let root = rnix::Root::parse(&text).tree();
+        for r in refs::find(&root) {
+            if matches!(r.kind, RefKind::Override { attrs: true, .. }) {
+                pins.extend(pinned_src::pins_within(&file, &text, &root, r.range));
+            }
+        }
+    }
+    let revs: BTreeSet<Option<&str>> = pins.iter().map(Pin::revision).collect();
+    Ok(match revs.into_iter().collect::<Vec<_>>()[..] {
+        [] => Revision::Unpinned,
+        [Some(rev)] => Revision::Pinned {
+            rev: rev.to_string(),
+            pins,
+        },
+        _ => Revision::Disagree(pins),
+    })
+}
+
+/// One item per pin the input does not take, with the configured hosts
+/// that see it.
+pub(super) fn not_carried(ctx: &Context, pins: &[Pin]) -> Result<Vec<NotCarried>> {
+    let model = ctx.model()?;
+    Ok(pins
+        .iter()
+        .map(|p| {
+            let hosts = model
+                .hosts_seeing(&p.file, p.offset)
+                .into_iter()
+                .map(|h| h.name.clone())
+                .filter(|h| ctx.config.hosts.contains_key(h))
+                .collect();
+            let what = match &p.source {
+                pinned_src::Source::Upstream(rev) => format!("src pinned to {rev}"),
+                pinned_src::Source::Other(what) => what.clone(),
+            };
+            NotCarried::new(what, &p.at, hosts)
+        })
+        .collect())
+}
+
+/// `b6500 in a.nix:3:5, b6600 in b.nix:7:9`.
+pub(super) fn listed(pins: &[Pin]) -> String {
+    pins.iter()
+        .map(|p| match &p.source {
+            pinned_src::Source::Upstream(rev) => format!("src pinned to {rev} in {}", p.at),
+            pinned_src::Source::Other(what) => format!("{what} in {}", p.at),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
