@@ -6,7 +6,7 @@
 //! count the `src` they drop as carried.
 
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rnix::ast;
 use rowan::ast::AstNode;
@@ -21,11 +21,8 @@ const UPSTREAM_OWNERS: [&str; 2] = ["ggml-org", "ggerganov"];
 /// One `src` an old override sets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pin {
-    pub file: PathBuf,
     /// `file:line:col` of the `src` entry.
     pub at: String,
-    /// Where the `src` entry starts in its file, for the hosts that see it.
-    pub offset: usize,
     pub source: Source,
 }
 
@@ -55,9 +52,7 @@ pub fn pins_within(file: &Path, text: &str, root: &ast::Root, within: Range<usiz
         .filter(|set| within.contains(&start(set.syntax())))
         .filter_map(|set| of_set(&set))
         .map(|(offset, source)| Pin {
-            file: file.to_path_buf(),
             at: model::location(file, text, offset),
-            offset,
             source,
         })
         .collect()

@@ -253,23 +253,35 @@ fn different_revisions_leave_the_input_unpinned_and_say_so() {
         "{flake}"
     );
     assert!(
-        up.stdout.contains("not carried: src pinned to b6500 in carbon.nix:7:7, src pinned to b6600 in neon.nix:4:7: the old overrides pin different revisions"),
+        up.stdout.contains("input `llama-cpp` is not pinned: the old overrides' sources are not one upstream revision (src pinned to b6500 in carbon.nix:7:7, src pinned to b6600 in neon.nix:4:7)"),
         "{up:?}"
     );
+    ok(fm_static(repo.path(), &["up", "--no-lock", "--to", "5"]));
     let status = ok(fm_static(repo.path(), &["status", "--json"]));
     let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
-    let left = json["not_carried"].as_array().unwrap();
-    let pins: Vec<(&str, &str)> = left
+    let left: Vec<(&str, &str, &str)> = json["not_carried"]
+        .as_array()
+        .unwrap()
         .iter()
-        .filter(|l| l["step"].as_str().unwrap().starts_with("0001"))
-        .map(|l| (l["what"].as_str().unwrap(), l["hosts"][0].as_str().unwrap()))
+        .map(|l| {
+            (
+                l["step"].as_str().unwrap(),
+                l["what"].as_str().unwrap(),
+                l["hosts"][0].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
-        pins,
+        left,
         [
-            ("src pinned to b6500", "carbon"),
-            ("src pinned to b6600", "neon")
-        ]
+            (
+                "0004-host-packages",
+                "GGML_SCHED_MAX_COPIES=1, version=6500, src=b6500",
+                "carbon"
+            ),
+            ("0004-host-packages", "src=b6600", "neon")
+        ],
+        "each pin once, by the step that drops it"
     );
 }
 
@@ -336,4 +348,56 @@ fn status_shows_what_was_not_carried_until_the_hosts_entry_is_edited() {
     // Undoing the step takes its record, and the item, with it.
     ok(fm_static(repo.path(), &["down", "--to", "3"]));
     assert!(json(&repo).is_empty());
+}
+
+const OVERLAY_FLAKE: &str = "{\n  inputs.nixpkgs.url = \"github:NixOS/nixpkgs/nixos-unstable\";\n\n  outputs = { self, nixpkgs, ... }@inputs: {\n    nixosConfigurations = {\n      carbon = nixpkgs.lib.nixosSystem {\n        system = \"x86_64-linux\";\n        modules = [ ./carbon.nix { nixpkgs.overlays = [ (import ./overlays/llama.nix) ]; } ];\n      };\n      neon = nixpkgs.lib.nixosSystem {\n        system = \"x86_64-linux\";\n        modules = [ ./neon.nix { nixpkgs.overlays = [ (import ./overlays/llama.nix) ]; } ];\n      };\n    };\n  };\n}\n";
+
+/// The fleet's old overlay: a native build of upstream b6500.
+const OLD_OVERLAY: &str = r#"final: prev: {
+  llama-cpp = prev.llama-cpp.overrideAttrs (old: {
+    cmakeFlags = old.cmakeFlags ++ [ "-DGGML_NATIVE=ON" "-DGGML_SCHED_MAX_COPIES=1" ];
+    NIX_ENFORCE_NO_NATIVE = 0;
+    src = prev.fetchFromGitHub { owner = "ggml-org"; repo = "llama.cpp"; rev = "b6500"; hash = ""; };
+  });
+}
+"#;
+
+const USES: &str = "{ pkgs, ... }: {\n  environment.systemPackages = [ pkgs.llama-cpp ];\n}\n";
+
+#[test]
+fn an_old_overlay_is_judged_by_every_build_it_served() {
+    let repo = repo(&[
+        ("flake.nix", OVERLAY_FLAKE),
+        ("carbon.nix", USES),
+        ("neon.nix", USES),
+        ("overlays/llama.nix", OLD_OVERLAY),
+    ]);
+    ok(fm_static(
+        repo.path(),
+        &[
+            "init",
+            "--host",
+            "carbon=vulkan-native",
+            "--host",
+            "neon=cpu",
+        ],
+    ));
+    ok(fm_static(repo.path(), &["up", "--no-lock", "--to", "5"]));
+    assert!(
+        repo.read("flake.nix")
+            .contains("url = \"github:ggml-org/llama.cpp/b6500\";"),
+        "the overlay's pin is the input's"
+    );
+    let removal = step_message(&repo, "0005");
+    assert!(
+        removal.contains("overlays/llama.nix:2:15: dropped with the old override of `llama-cpp`: an overrideAttrs; not carried: GGML_NATIVE=ON, GGML_SCHED_MAX_COPIES=1, NIX_ENFORCE_NO_NATIVE=0"),
+        "neon's portable build does not carry the native flags; the pinned src is carried: {removal}"
+    );
+    let status = ok(fm_static(repo.path(), &["status"]));
+    assert!(
+        status.stdout.contains(
+            "  GGML_NATIVE=ON, GGML_SCHED_MAX_COPIES=1, NIX_ENFORCE_NO_NATIVE=0 in overlays/llama.nix:2:15 (carbon, neon; 0005)"
+        ),
+        "{status:?}"
+    );
 }

@@ -45,12 +45,7 @@ pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
         _ => None,
     };
     notes.extend(revision_notes(&revision, input, url, pinned.as_deref()));
-    let mut not_carried = match (&revision, &pinned) {
-        (Revision::Disagree(pins), _) | (Revision::Pinned { pins, .. }, None) => {
-            revision::not_carried(ctx, pins)?
-        }
-        _ => Vec::new(),
-    };
+
     let entries = flake.input_entries();
     let own: Vec<_> = entries.iter().filter(|e| e.input() == input).collect();
     let Some(target) = follow_target(&flake, &text, follows) else {
@@ -80,18 +75,13 @@ pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
                                 ));
                             }
                         }
-                        Some(own) if own != rev => {
-                            if let Revision::Pinned { pins, .. } = &revision {
-                                not_carried = revision::not_carried(ctx, pins)?;
-                            }
-                            notes.push(format!(
-                            "not carried: src pinned to {rev} ({}): input `{input}` already names its own revision, {own}, and keeps it",
+                        Some(own) if own != rev => notes.push(format!(
+                            "input `{input}` already names its own revision, {own}, and keeps it; the old overrides built {rev} ({}), which 0004 and 0005 list as not carried",
                             match &revision {
                                 Revision::Pinned { pins, .. } => revision::listed(pins),
                                 _ => String::new(),
                             }
-                        ));
-                        }
+                        )),
                         Some(_) => {}
                     }
                 }
@@ -176,7 +166,6 @@ pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
         return Ok(Plan::Satisfied);
     }
     changes.notes = notes;
-    changes.not_carried = not_carried;
     Ok(Plan::Changes(changes))
 }
 
@@ -208,11 +197,11 @@ fn revision_notes(
             revision::listed(pins)
         )],
         (Revision::Pinned { pins, .. }, None) => vec![format!(
-            "not carried: {}: {CONFIG_FILE}'s url `{url}` is not a plain `github:OWNER/REPO`, so the input keeps it",
+            "input `{input}` is not pinned to the old overrides' revision ({}): {CONFIG_FILE}'s url `{url}` is not a plain `github:OWNER/REPO`; 0004 and 0005 list that src as not carried",
             revision::listed(pins)
         )],
         (Revision::Disagree(pins), _) => vec![format!(
-            "not carried: {}: the old overrides pin different revisions (or one flake-migrate cannot read as upstream's), so input `{input}` follows upstream's default branch; pin it by hand (`url = \"{url}/REV\"`) if one revision suits every host",
+            "input `{input}` is not pinned: the old overrides' sources are not one upstream revision ({}), so it follows upstream's default branch and 0004 and 0005 list each src as not carried; pin it by hand (`url = \"{url}/REV\"`) if one revision suits every host",
             revision::listed(pins)
         )],
     }

@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 use super::Context;
 use crate::error::Result;
 use crate::pinned_src::{self, Pin};
-use crate::record::NotCarried;
 use crate::refs::{self, RefKind};
 
 /// What the old overrides' `src` pins say the input's revision should be.
@@ -52,28 +51,6 @@ pub(super) fn read(ctx: &Context) -> Result<Revision> {
         },
         _ => Revision::Disagree(pins),
     })
-}
-
-/// One item per pin the input does not take, with the configured hosts
-/// that see it.
-pub(super) fn not_carried(ctx: &Context, pins: &[Pin]) -> Result<Vec<NotCarried>> {
-    let model = ctx.model()?;
-    Ok(pins
-        .iter()
-        .map(|p| {
-            let hosts = model
-                .hosts_seeing(&p.file, p.offset)
-                .into_iter()
-                .map(|h| h.name.clone())
-                .filter(|h| ctx.config.hosts.contains_key(h))
-                .collect();
-            let what = match &p.source {
-                pinned_src::Source::Upstream(rev) => format!("src pinned to {rev}"),
-                pinned_src::Source::Other(what) => what.clone(),
-            };
-            NotCarried::new(what, &p.at, hosts)
-        })
-        .collect())
 }
 
 /// `b6500 in a.nix:3:5, b6600 in b.nix:7:9`.

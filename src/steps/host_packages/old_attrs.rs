@@ -28,6 +28,14 @@ pub(crate) fn split(expr: &str, build: &Build, pinned: Option<&str>) -> (Vec<Str
     (carried, dropped)
 }
 
+/// Every item of the `overrideAttrs` calls in `expr`, in source order.
+pub(crate) fn all(expr: &str) -> Vec<String> {
+    items(&rnix::Root::parse(expr).tree())
+        .into_iter()
+        .map(|i| i.shown)
+        .collect()
+}
+
 struct Item {
     /// `GGML_NATIVE=ON` for a cmake flag, the attribute's name otherwise
     /// (`NIX_ENFORCE_NO_NATIVE=0` with its value when it is a literal).

@@ -102,18 +102,21 @@ impl<'a> Dropped<'a> {
             // No configured host at all: nothing the old override did is kept.
             builds.push(Build::from(Variant::Cpu));
         }
-        let mut lost: Vec<String> = Vec::new();
+        let mut lost: BTreeSet<String> = BTreeSet::new();
         for build in &builds {
-            let args = args.iter().filter(|a| !covered(build, a)).cloned();
-            let attrs = expr
-                .map(|e| old_attrs::split(e, build, self.pinned.as_deref()).1)
-                .unwrap_or_default();
-            for item in args.chain(attrs) {
-                if !lost.contains(&item) {
-                    lost.push(item);
-                }
+            lost.extend(args.iter().filter(|a| !covered(build, a)).cloned());
+            if let Some(e) = expr {
+                lost.extend(old_attrs::split(e, build, self.pinned.as_deref()).1);
             }
         }
+        // As written: the arguments, then the attributes in source order.
+        let order: Vec<String> = args
+            .iter()
+            .cloned()
+            .chain(expr.map(old_attrs::all).unwrap_or_default())
+            .collect();
+        let mut lost: Vec<String> = lost.into_iter().collect();
+        lost.sort_by_key(|l| order.iter().position(|o| o == l));
         lost
     }
 }
