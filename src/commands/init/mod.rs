@@ -55,6 +55,7 @@ pub fn json(dir: &Path, opts: &InitOptions, out: &mut dyn Write) -> Result<i32> 
             .map(|s| HostJson {
                 name: &s.host,
                 variant: s.variant.map(Variant::name),
+                options: &s.options,
                 evidence: &s.evidence,
             })
             .collect(),
@@ -85,6 +86,8 @@ struct HostJson<'a> {
     name: &'a str,
     /// `null`: the host does not use llama.cpp (or failed to evaluate).
     variant: Option<&'static str>,
+    /// The options the evidence shows (`native`, `rpc`), as `--yes` writes them.
+    options: &'a [&'static str],
     evidence: &'a str,
 }
 

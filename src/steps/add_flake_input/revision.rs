@@ -32,7 +32,8 @@ pub(super) fn read(ctx: &Context) -> Result<Revision> {
         let Some(text) = ctx.files.read(&file)? else {
             continue;
         };
-        if !text.contains("src") || !refs::may_refer(&text) {
+        // Only an `overrideAttrs` sets `src`; most files have none.
+        if !text.contains("overrideAttrs") || !refs::may_refer(&text) {
             continue;
         }
         let root = rnix::Root::parse(&text).tree();
