@@ -44,7 +44,8 @@ pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
         Revision::Pinned { rev, .. } => pinned_src::pinned_url(url, rev),
         _ => None,
     };
-    notes.extend(revision_notes(&revision, input, url, pinned.as_deref()));
+    // What the existing input's own url says instead of the pin, if anything.
+    let mut kept_own: Option<String> = None;
 
     let entries = flake.input_entries();
     let own: Vec<_> = entries.iter().filter(|e| e.input() == input).collect();
@@ -65,24 +66,19 @@ pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
                 if let Revision::Pinned { rev, .. } = &revision
                     && let Some(value) = url_entry.and_then(|e| e.entry.value())
                 {
-                    match pinned_src::url_revision(&found) {
-                        None => {
-                            if let Some(pinned) = pinned_src::pinned_url(&found, rev) {
-                                let node = value.syntax();
-                                splices.push(Splice::replace(
-                                    start(node)..end(node),
-                                    format!("\"{pinned}\""),
-                                ));
-                            }
+                    match (
+                        pinned_src::url_revision(&found),
+                        pinned_src::pinned_url(&found, rev),
+                    ) {
+                        (None, Some(pinned)) => {
+                            let node = value.syntax();
+                            splices.push(Splice::replace(
+                                start(node)..end(node),
+                                format!("\"{pinned}\""),
+                            ));
                         }
-                        Some(own) if own != rev => notes.push(format!(
-                            "input `{input}` already names its own revision, {own}, and keeps it; the old overrides built {rev} ({}), which 0004 and 0005 list as not carried",
-                            match &revision {
-                                Revision::Pinned { pins, .. } => revision::listed(pins),
-                                _ => String::new(),
-                            }
-                        )),
-                        Some(_) => {}
+                        (Some(own), _) if own == rev => {}
+                        _ => kept_own = Some(found.clone()),
                     }
                 }
             }
@@ -125,6 +121,13 @@ pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
         }
     }
 
+    match (&kept_own, &revision) {
+        (Some(own), Revision::Pinned { rev, pins }) => notes.push(format!(
+            "input `{input}` keeps its own url `{own}`; the old overrides built {rev} ({}), which 0004 and 0005 list as not carried",
+            revision::listed(pins)
+        )),
+        _ => notes.extend(revision_notes(&revision, input, url, pinned.as_deref())),
+    }
     match outputs_formals(&flake, &text, input) {
         Formals::Fine => {}
         Formals::Edit(s) => splices.extend(s),
