@@ -5,12 +5,14 @@
 //! the flake input to it when every old override agrees; 0004 and 0005 then
 //! count the `src` they drop as carried.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 
 use rnix::ast;
 use rowan::ast::AstNode;
 
+use crate::flake::Flake;
 use crate::model;
 use crate::syntax::{self, start};
 
@@ -30,6 +32,9 @@ pub struct Pin {
 pub enum Source {
     /// Upstream at this revision (a tag like `b6500` or a commit).
     Upstream(String),
+    /// A flake input (`src = inputs.llama-src;`), usually a `flake = false`
+    /// checkout; what it is depends on the flake ([`Revisions::resolve`]).
+    Input(String),
     /// Not a revision of upstream read from the text: a fork, another
     /// fetcher, a computed revision; what it is, as a reader says it.
     Other(String),
@@ -39,9 +44,78 @@ impl Pin {
     pub fn revision(&self) -> Option<&str> {
         match &self.source {
             Source::Upstream(rev) => Some(rev),
-            Source::Other(_) => None,
+            Source::Input(_) | Source::Other(_) => None,
         }
     }
+}
+
+/// The revisions the flake's inputs name: the upstream input's pin, and
+/// each `flake = false` checkout of upstream (`None`: its default branch).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Revisions {
+    pub input: Option<String>,
+    pub checkouts: BTreeMap<String, Option<String>>,
+}
+
+/// What a source resolves to through the flake's inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    Upstream(String),
+    /// A checkout of upstream's default branch: what an unpinned input gives.
+    DefaultBranch,
+    Other(String),
+}
+
+impl Revisions {
+    pub fn read(flake: &Flake, upstream_input: Option<&str>) -> Revisions {
+        let input = upstream_input
+            .and_then(|i| flake.input_url(i))
+            .and_then(|u| url_revision(&u).map(String::from));
+        let checkouts = flake
+            .input_names()
+            .into_iter()
+            .filter(|n| flake.is_source_only(n))
+            .filter_map(|n| {
+                let url = flake.input_url(&n)?;
+                is_upstream_url(&url).then(|| (n, url_revision(&url).map(String::from)))
+            })
+            .collect();
+        Revisions { input, checkouts }
+    }
+
+    pub fn resolve(&self, source: &Source) -> Resolved {
+        match source {
+            Source::Upstream(rev) => Resolved::Upstream(rev.clone()),
+            Source::Input(name) => match self.checkouts.get(name) {
+                Some(Some(rev)) => Resolved::Upstream(rev.clone()),
+                Some(None) => Resolved::DefaultBranch,
+                None => Resolved::Other(format!("src = inputs.{name}")),
+            },
+            Source::Other(what) => Resolved::Other(what.clone()),
+        }
+    }
+
+    /// Whether the upstream input builds what `source` did.
+    pub fn carries(&self, source: &Source) -> bool {
+        match self.resolve(source) {
+            Resolved::Upstream(rev) => self.input.as_deref() == Some(rev.as_str()),
+            Resolved::DefaultBranch => self.input.is_none(),
+            Resolved::Other(_) => false,
+        }
+    }
+}
+
+/// `github:ggml-org/llama.cpp` (or the old owner), with or without a revision.
+fn is_upstream_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("github:") else {
+        return false;
+    };
+    let mut parts = rest.split(['/', '?']);
+    let (owner, repo) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    UPSTREAM_OWNERS
+        .iter()
+        .any(|o| o.eq_ignore_ascii_case(owner))
+        && repo == "llama.cpp"
 }
 
 /// The `src` pins of the sets in `root` that lie within `within`.
@@ -80,6 +154,14 @@ fn source(value: &ast::Expr, version: Option<&str>) -> Source {
         let first = text.lines().next().unwrap_or("").trim().to_string();
         Source::Other(format!("src = {first}"))
     };
+    if let Some(path) = syntax::select_path(value) {
+        match path.as_slice() {
+            [name] | [_, name] if path.len() == 1 || path[0] == "inputs" => {
+                return Source::Input(name.clone());
+            }
+            _ => {}
+        }
+    }
     let ast::Expr::Apply(apply) = value else {
         return written();
     };
@@ -149,13 +231,20 @@ pub fn pinned_url(url: &str, rev: &str) -> Option<String> {
     Some(format!("{url}/{rev}"))
 }
 
-/// The revision a `github:OWNER/REPO/REV` url names, if any.
+/// The revision a `github:OWNER/REPO/REV` url names (or `?rev=`, `?ref=`),
+/// if any.
 pub fn url_revision(url: &str) -> Option<&str> {
     let rest = url.strip_prefix("github:")?;
-    let rest = rest.split('?').next().unwrap_or(rest);
-    let mut parts = rest.splitn(3, '/');
-    let (_, _, rev) = (parts.next()?, parts.next()?, parts.next()?);
-    (!rev.is_empty()).then_some(rev)
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_query = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("rev=").or_else(|| kv.strip_prefix("ref=")));
+    let mut parts = path.splitn(3, '/');
+    let in_path = match (parts.next(), parts.next(), parts.next()) {
+        (Some(_), Some(_), Some(rev)) => Some(rev),
+        _ => None,
+    };
+    in_path.or(in_query).filter(|r| !r.is_empty())
 }
 
 #[cfg(test)]
@@ -195,10 +284,27 @@ mod tests {
             found[0].source,
             Source::Other("src from github:someone/llama.cpp (not upstream)".into())
         );
+        assert_eq!(found[2].source, Source::Input("llama-src".into()));
+        let flake = crate::flake::parse(
+            r#"{ inputs.llama-src = { url = "github:ggerganov/llama.cpp/b6400"; flake = false; };
+                 inputs.llama-cpp.url = "github:ggml-org/llama.cpp/b6400";
+                 inputs.tip = { url = "github:ggml-org/llama.cpp"; flake = false; };
+                 outputs = _: { }; }"#,
+        )
+        .unwrap()
+        .unwrap();
+        let revisions = Revisions::read(&flake, Some("llama-cpp"));
         assert_eq!(
-            found[2].source,
-            Source::Other("src = inputs.llama-src".into())
+            revisions.resolve(&found[2].source),
+            Resolved::Upstream("b6400".into())
         );
+        assert!(revisions.carries(&found[2].source));
+        assert_eq!(
+            revisions.resolve(&Source::Input("tip".into())),
+            Resolved::DefaultBranch
+        );
+        assert!(!revisions.carries(&Source::Input("tip".into())));
+        assert!(!revisions.carries(&Source::Input("elsewhere".into())));
     }
 
     #[test]
@@ -215,5 +321,9 @@ mod tests {
             Some("b6500")
         );
         assert_eq!(url_revision("github:ggml-org/llama.cpp"), None);
+        assert_eq!(
+            url_revision("github:ggml-org/llama.cpp?rev=0123&dir=x"),
+            Some("0123")
+        );
     }
 }

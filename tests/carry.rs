@@ -416,3 +416,42 @@ fn an_old_overlay_is_judged_by_every_build_it_served() {
         .unwrap_or_else(|| panic!("{status:?}"));
     insta::assert_snapshot!("status_not_carried_from_an_old_overlay", section);
 }
+
+#[test]
+fn a_pinned_checkout_of_upstream_becomes_the_inputs_pin() {
+    let flake = OVERLAY_FLAKE
+        .replace(
+            "inputs.nixpkgs.url = \"github:NixOS/nixpkgs/nixos-unstable\";",
+            "inputs.nixpkgs.url = \"github:NixOS/nixpkgs/nixos-unstable\";\n  inputs.llama-src = { url = \"github:ggml-org/llama.cpp/b6400\"; flake = false; };",
+        )
+        .replace(
+            "(import ./overlays/llama.nix)",
+            "(import ./overlays/llama.nix { inherit inputs; })",
+        );
+    let overlay = "{ inputs }: final: prev: {\n  llama-cpp = prev.llama-cpp.overrideAttrs (old: {\n    src = inputs.llama-src;\n  });\n}\n";
+    let repo = repo(&[
+        ("flake.nix", &flake),
+        ("carbon.nix", USES),
+        ("neon.nix", USES),
+        ("overlays/llama.nix", overlay),
+    ]);
+    ok(fm_static(
+        repo.path(),
+        &["init", "--host", "carbon=vulkan", "--host", "neon=cpu"],
+    ));
+    ok(fm_static(repo.path(), &["up", "--no-lock", "--to", "5"]));
+    let flake = repo.read("flake.nix");
+    assert!(
+        flake.contains("url = \"github:ggml-org/llama.cpp/b6400\";")
+            && !flake.contains("llama-src"),
+        "the checkout's revision is the input's, and the checkout is gone: {flake}"
+    );
+    let removal = step_message(&repo, "0005");
+    assert!(
+        removal.contains("an overrideAttrs (the hosts' builds carry all of it)"),
+        "{removal}"
+    );
+    let status = ok(fm_static(repo.path(), &["status", "--json"]));
+    let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(json["not_carried"], serde_json::json!([]), "{status:?}");
+}

@@ -80,23 +80,20 @@ impl Plan {
     }
 }
 
-/// The upstream revision the flake's upstream input is pinned to
-/// (`github:ggml-org/llama.cpp/b6500`), as the tree shows it: an old
-/// override's `src` at that revision is carried by the pin.
-pub fn pinned_revision(ctx: &Context) -> Result<Option<String>> {
+/// The revisions the flake's inputs name, as the tree shows them: an old
+/// override's `src` the upstream input builds too is carried.
+pub fn revisions(ctx: &Context) -> Result<crate::pinned_src::Revisions> {
     let Some(text) = ctx
         .files
         .read(std::path::Path::new(crate::flake::FLAKE_FILE))?
     else {
-        return Ok(None);
+        return Ok(Default::default());
     };
     let Ok(flake) = crate::flake::parse(&text)? else {
-        return Ok(None);
+        return Ok(Default::default());
     };
-    Ok(flake
-        .upstream_input(&ctx.config.input, &ctx.config.url)
-        .and_then(|input| flake.input_url(&input))
-        .and_then(|url| crate::pinned_src::url_revision(&url).map(String::from)))
+    let input = flake.upstream_input(&ctx.config.input, &ctx.config.url);
+    Ok(crate::pinned_src::Revisions::read(&flake, input.as_deref()))
 }
 
 /// Plans one operation against the repository as `ctx` shows it.

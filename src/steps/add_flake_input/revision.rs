@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use super::Context;
 use crate::error::Result;
-use crate::pinned_src::{self, Pin};
+use crate::pinned_src::{self, Pin, Resolved, Source};
 use crate::refs::{self, RefKind};
 
 /// What the old overrides' `src` pins say the input's revision should be.
@@ -24,6 +24,8 @@ pub(super) enum Revision {
 /// (outside `[guard] exclude`, which they leave alone) for a pinned `src`.
 pub(super) fn read(ctx: &Context) -> Result<Revision> {
     let excluded = ctx.config.excluded();
+    // A `src = inputs.llama-src;` names a checkout the flake declares.
+    let checkouts = super::super::revisions(ctx)?;
     let mut pins = Vec::new();
     for file in ctx.files.nix_files() {
         if excluded.contains(&file) {
@@ -43,6 +45,18 @@ pub(super) fn read(ctx: &Context) -> Result<Revision> {
             }
         }
     }
+    // A checkout of upstream's default branch pins nothing.
+    let pins: Vec<Pin> = pins
+        .into_iter()
+        .filter_map(|p| {
+            let source = match checkouts.resolve(&p.source) {
+                Resolved::Upstream(rev) => Source::Upstream(rev),
+                Resolved::DefaultBranch => return None,
+                Resolved::Other(what) => Source::Other(what),
+            };
+            Some(Pin { source, ..p })
+        })
+        .collect();
     let revs: BTreeSet<Option<&str>> = pins.iter().map(Pin::revision).collect();
     Ok(match revs.into_iter().collect::<Vec<_>>()[..] {
         [] => Revision::Unpinned,
@@ -58,8 +72,9 @@ pub(super) fn read(ctx: &Context) -> Result<Revision> {
 pub(super) fn listed(pins: &[Pin]) -> String {
     pins.iter()
         .map(|p| match &p.source {
-            pinned_src::Source::Upstream(rev) => format!("src pinned to {rev} in {}", p.at),
-            pinned_src::Source::Other(what) => format!("{what} in {}", p.at),
+            Source::Upstream(rev) => format!("src pinned to {rev} in {}", p.at),
+            Source::Input(name) => format!("src = inputs.{name} in {}", p.at),
+            Source::Other(what) => format!("{what} in {}", p.at),
         })
         .collect::<Vec<_>>()
         .join(", ")

@@ -39,7 +39,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
     let mut sides = HostSides::new(ctx.files, ctx.config);
     let mut changes = Changeset::default();
     let file_hosts = model.file_hosts();
-    let pinned = super::pinned_revision(ctx)?;
+    let revisions = super::revisions(ctx)?;
 
     // Module files: every file of a configured host.
     let mut owners: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
@@ -103,7 +103,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         let target = Target {
             build: &variant,
             hosts: configured(ctx, hosts.iter()),
-            pinned: pinned.as_deref(),
+            revisions: &revisions,
         };
         let splices = rewrite(file, &text, &root, &found, &target, true, &mut said);
         changes
@@ -161,7 +161,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
             let target = Target {
                 build: &variant,
                 hosts,
-                pinned: pinned.as_deref(),
+                revisions: &revisions,
             };
             splices.extend(rewrite(
                 def_file, &text, &root, &found, &target, false, &mut said,

@@ -6,19 +6,22 @@ use rnix::ast::{self, HasEntry};
 use rowan::ast::AstNode;
 
 use crate::config::Build;
-use crate::pinned_src::{self, Source};
+use crate::pinned_src::{self, Revisions, Source};
 use crate::syntax;
 
 /// The items of the `overrideAttrs` calls in `expr`, split into what
-/// `build` carries and what it does not; a `src` at upstream's revision
-/// `pinned` (the flake input's pin) is carried, with the `version` it
-/// was made of.
-pub(crate) fn split(expr: &str, build: &Build, pinned: Option<&str>) -> (Vec<String>, Vec<String>) {
+/// `build` carries and what it does not; a `src` the upstream input builds
+/// too (`revisions`) is carried, with the `version` it was made of.
+pub(crate) fn split(
+    expr: &str,
+    build: &Build,
+    revisions: &Revisions,
+) -> (Vec<String>, Vec<String>) {
     let root = rnix::Root::parse(expr).tree();
     let mut carried = Vec::new();
     let mut dropped = Vec::new();
     for item in items(&root) {
-        let by_pin = item.pin.is_some() && item.pin.as_deref() == pinned;
+        let by_pin = item.pin.as_ref().is_some_and(|p| revisions.carries(p));
         if by_pin || carries(build, &item) {
             carried.push(item.shown);
         } else {
@@ -42,8 +45,8 @@ struct Item {
     shown: String,
     /// The value as written.
     value: String,
-    /// For `src` and `version`: the upstream revision the set's `src` pins.
-    pin: Option<String>,
+    /// For `src` and `version`: what the set's `src` builds.
+    pin: Option<Source>,
 }
 
 fn items(root: &ast::Root) -> Vec<Item> {
@@ -68,10 +71,7 @@ fn items(root: &ast::Root) -> Vec<Item> {
         let ast::Expr::AttrSet(set) = body else {
             continue;
         };
-        let pin = match pinned_src::of_set(&set) {
-            Some((_, Source::Upstream(rev))) => Some(rev),
-            _ => None,
-        };
+        let pin = pinned_src::of_set(&set).map(|(_, source)| source);
         for apv in set.attrpath_values() {
             let (Some(path), Some(value)) = (apv.attrpath(), apv.value()) else {
                 continue;
@@ -87,7 +87,7 @@ fn items(root: &ast::Root) -> Vec<Item> {
                 .then(|| pin.clone())
                 .flatten();
             let shown = match &pin {
-                Some(rev) if name == "src" => format!("src={rev}"),
+                Some(Source::Upstream(rev)) if name == "src" => format!("src={rev}"),
                 _ if literal
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
@@ -189,7 +189,8 @@ mod tests {
           src = fetchFromGitHub { owner = "ggml-org"; repo = "llama.cpp"; rev = "b6500"; hash = ""; };
         }))"#;
         let mut build = Build::from(Variant::Cuda);
-        let (carried, dropped) = split(expr, &build, None);
+        let none = Revisions::default();
+        let (carried, dropped) = split(expr, &build, &none);
         assert!(carried.is_empty(), "{carried:?}");
         assert_eq!(
             dropped,
@@ -202,7 +203,7 @@ mod tests {
             ]
         );
         build.options.native = true;
-        let (carried, dropped) = split(expr, &build, None);
+        let (carried, dropped) = split(expr, &build, &none);
         assert_eq!(carried, ["GGML_NATIVE=ON", "NIX_ENFORCE_NO_NATIVE=0"]);
         assert_eq!(
             dropped,
@@ -212,9 +213,13 @@ mod tests {
                 "src=b6500"
             ]
         );
-        let (carried, _) = split(expr, &build, Some("b6500"));
+        let pinned = |rev: &str| Revisions {
+            input: Some(rev.into()),
+            ..Revisions::default()
+        };
+        let (carried, _) = split(expr, &build, &pinned("b6500"));
         assert!(carried.contains(&"src=b6500".to_string()), "{carried:?}");
-        let (_, dropped) = split(expr, &build, Some("b6600"));
+        let (_, dropped) = split(expr, &build, &pinned("b6600"));
         assert!(dropped.contains(&"src=b6500".to_string()), "{dropped:?}");
     }
 }

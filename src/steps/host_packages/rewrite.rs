@@ -14,6 +14,7 @@ use crate::config::Build;
 use crate::config::Variant;
 use crate::edit::{self, Splice};
 use crate::model;
+use crate::pinned_src::Revisions;
 use crate::record::NotCarried;
 use crate::refs::{self, LlamaRef, RefKind};
 
@@ -26,13 +27,13 @@ pub(super) struct Said {
     pub not_carried: Vec<NotCarried>,
 }
 
-/// What the references become: the hosts' build, and the revision the
-/// upstream input is pinned to.
+/// What the references become: the hosts' build, and the revisions the
+/// flake's inputs name.
 pub(super) struct Target<'a> {
     pub build: &'a Build,
     /// The configured hosts the references belong to.
     pub hosts: Vec<String>,
-    pub pinned: Option<&'a str>,
+    pub revisions: &'a Revisions,
 }
 
 /// Splices that turn each reference into `variant`'s package.
@@ -114,7 +115,7 @@ pub(super) fn rewrite(
                 }
                 if *attrs {
                     let (carried, dropped) =
-                        old_attrs::split(&text[r.range.clone()], build, target.pinned);
+                        old_attrs::split(&text[r.range.clone()], build, target.revisions);
                     if !carried.is_empty() {
                         notes.push(format!(
                             "{at}: carried into {name} (flake-migrate.toml's options): {}",
@@ -223,7 +224,7 @@ mod tests {
             &Target {
                 build: &variant.into(),
                 hosts: Vec::new(),
-                pinned: None,
+                revisions: &Revisions::default(),
             },
             true,
             &mut said,

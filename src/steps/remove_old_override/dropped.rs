@@ -10,6 +10,7 @@ use rowan::ast::AstNode;
 
 use crate::config::{Build, Config, Variant};
 use crate::model::{self, Model};
+use crate::pinned_src::Revisions;
 use crate::record::NotCarried;
 use crate::refs::{self, RefKind};
 use crate::steps::host_packages::{old_attrs, override_args::covered};
@@ -22,18 +23,18 @@ pub(super) struct Dropped<'a> {
     pub not_carried: Vec<NotCarried>,
     model: &'a Model,
     config: &'a Config,
-    /// The revision the upstream input is pinned to.
-    pinned: Option<String>,
+    /// The revisions the flake's inputs name.
+    revisions: Revisions,
 }
 
 impl<'a> Dropped<'a> {
-    pub fn new(model: &'a Model, config: &'a Config, pinned: Option<String>) -> Self {
+    pub fn new(model: &'a Model, config: &'a Config, revisions: Revisions) -> Self {
         Dropped {
             names: BTreeSet::new(),
             not_carried: Vec::new(),
             model,
             config,
-            pinned,
+            revisions,
         }
     }
 
@@ -95,7 +96,7 @@ impl<'a> Dropped<'a> {
 
     /// What some host that saw the override loses with it: the override
     /// arguments and `overrideAttrs` items (of `expr`) its build does not
-    /// have; a `src` the input's pin carries is not lost.
+    /// have; a `src` the upstream input builds too is not lost.
     fn lost(&self, hosts: &[String], args: &[String], expr: Option<&str>) -> Vec<String> {
         let mut builds: Vec<Build> = hosts.iter().filter_map(|h| self.config.build(h)).collect();
         if builds.is_empty() {
@@ -106,7 +107,7 @@ impl<'a> Dropped<'a> {
         for build in &builds {
             lost.extend(args.iter().filter(|a| !covered(build, a)).cloned());
             if let Some(e) = expr {
-                lost.extend(old_attrs::split(e, build, self.pinned.as_deref()).1);
+                lost.extend(old_attrs::split(e, build, &self.revisions).1);
             }
         }
         // As written: the arguments, then the attributes in source order.
