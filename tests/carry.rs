@@ -244,7 +244,7 @@ fn one_revision_pinned_everywhere_becomes_the_inputs_pin_and_is_locked() {
     ));
     let host_step = step_message(&repo, "0004");
     assert!(
-        host_step.contains("carried into llama-cpp-vulkan-native (flake-migrate.toml's options): GGML_NATIVE=ON, NIX_ENFORCE_NO_NATIVE=0, version=6500, src=b6500"),
+        host_step.contains("carried into llama-cpp-vulkan-native: GGML_NATIVE=ON, NIX_ENFORCE_NO_NATIVE=0 (flake-migrate.toml's options); version=6500, src=b6500 (the input's revision)"),
         "{host_step}"
     );
     assert!(

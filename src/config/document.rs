@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use toml_edit::{Decor, DocumentMut, InlineTable, Item, Key, Table, Value};
+use toml_edit::{Decor, DocumentMut, InlineTable, Item, Key, Table, TableLike, Value};
 
 use super::Build;
 use crate::error::{Error, Result};
@@ -62,16 +62,7 @@ impl Document {
             .or_insert_with(|| Item::Table(Table::new()));
         let value = entry_value(build);
         match hosts.as_table_like_mut() {
-            Some(t) => match t.get_mut(host) {
-                Some(Item::Value(old)) => {
-                    let decor = old.decor().clone();
-                    *old = value;
-                    *old.decor_mut() = decor;
-                }
-                _ => {
-                    t.insert(host, Item::Value(value));
-                }
-            },
+            Some(t) => set_keeping_decor(t, host, value),
             None => {
                 // `hosts` is not a table: the config would not have parsed.
                 let mut t = Table::new();
@@ -161,7 +152,8 @@ fn entry_value(build: &Build) -> Value {
     Value::InlineTable(table)
 }
 
-fn set_keeping_decor(table: &mut Table, key: &str, value: Value) {
+/// Sets `key`, keeping the whitespace and comment around an existing value.
+fn set_keeping_decor(table: &mut dyn TableLike, key: &str, value: Value) {
     match table.get_mut(key) {
         Some(Item::Value(old)) => {
             let decor = old.decor().clone();

@@ -118,8 +118,8 @@ pub(super) fn rewrite(
                         old_attrs::split(&text[r.range.clone()], build, target.revisions);
                     if !carried.is_empty() {
                         notes.push(format!(
-                            "{at}: carried into {name} (flake-migrate.toml's options): {}",
-                            carried.join(", ")
+                            "{at}: carried into {name}: {}",
+                            how_carried(&carried)
                         ));
                     }
                     if !dropped.is_empty() || carried.is_empty() {
@@ -150,6 +150,32 @@ pub(super) fn rewrite(
         }
     }
     splices
+}
+
+/// `GGML_NATIVE=ON (flake-migrate.toml's options); src=b6500 (the input's
+/// revision)`: a `src` and its `version` are carried only by the input.
+fn how_carried(carried: &[String]) -> String {
+    let (by_input, by_options): (Vec<&String>, Vec<&String>) = carried
+        .iter()
+        .partition(|c| c.starts_with("src") || c.starts_with("version="));
+    let list = |items: &[&String]| {
+        items
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut parts = Vec::new();
+    if !by_options.is_empty() {
+        parts.push(format!(
+            "{} (flake-migrate.toml's options)",
+            list(&by_options)
+        ));
+    }
+    if !by_input.is_empty() {
+        parts.push(format!("{} (the input's revision)", list(&by_input)));
+    }
+    parts.join("; ")
 }
 
 /// `inherit (pkgs) llama-cpp;` → `llama-cpp = pkgs.llama-cpp-cuda;`, keeping
