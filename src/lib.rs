@@ -22,6 +22,7 @@ pub mod nix;
 pub mod nix_paths;
 pub mod old_override;
 pub mod output;
+pub mod pinned_src;
 pub mod record;
 pub mod refs;
 pub mod steps;

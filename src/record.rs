@@ -38,6 +38,40 @@ pub struct Applied {
     /// step's commit is no longer in history.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileChange>,
+    /// What the step's edits did not carry over from the old overrides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_carried: Vec<NotCarried>,
+}
+
+/// Something an old override did that the migration does not carry over
+/// (a cmake flag no option expresses, a revision the input could not
+/// take). `status` shows it until the user edits the entries of the hosts
+/// it concerns in flake-migrate.toml: that edit is the acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NotCarried {
+    /// `GGML_SCHED_MAX_COPIES=1`, as the notes name it.
+    pub what: String,
+    /// `file:line:col` of the old override it was in.
+    pub at: String,
+    /// The configured hosts whose old build had it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    /// The checksum of those hosts' entries when it was recorded
+    /// (`config::Document::entries_checksum`).
+    #[serde(default)]
+    pub entries: String,
+}
+
+impl NotCarried {
+    pub fn new(what: impl Into<String>, at: impl Into<String>, hosts: Vec<String>) -> Self {
+        NotCarried {
+            what: what.into(),
+            at: at.into(),
+            hosts,
+            entries: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,12 +163,19 @@ mod tests {
                 before: String::new(),
                 after: "123".into(),
             }],
+            not_carried: vec![NotCarried {
+                what: "GGML_SCHED_MAX_COPIES=1".into(),
+                at: "hosts/neon.nix:12:5".into(),
+                hosts: vec!["neon".into()],
+                entries: "abc".into(),
+            }],
         });
         state.record(Applied {
             id: "0001-flake-input".into(),
             checksum: "def".into(),
             adopted: true,
             files: vec![],
+            not_carried: vec![],
         });
         let parsed = State::parse(&state.to_toml()).unwrap();
         assert_eq!(parsed, state);

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::catalogue::Operation;
-use crate::config::Config;
+use crate::config::{Config, Document};
 use crate::engine::{self, Journal, Session};
 use crate::error::{Result, exit};
 use crate::eval::discover::{self, Discovery};
@@ -75,6 +75,7 @@ pub fn run(dir: &Path, json: bool, eval: &EvalOptions, out: &mut dyn Write) -> R
     let session = Session::open(dir)?;
     let steps = compute(&session, eval)?;
     let interrupted = engine::interrupted(&session.repo)?.map(|j| j.step);
+    let left = not_carried(&session)?;
     if json {
         let config = session.config()?;
         let hosts = config.iter().flat_map(|c| &c.hosts);
@@ -84,6 +85,7 @@ pub fn run(dir: &Path, json: bool, eval: &EvalOptions, out: &mut dyn Write) -> R
                 .map(|(name, variant)| serde_json::json!({ "name": name, "variant": variant.to_string() }))
                 .collect::<Vec<_>>(),
             "steps": steps,
+            "not_carried": left,
             "interrupted": interrupted,
         });
         let text = serde_json::to_string_pretty(&report).expect("serializes");
@@ -97,8 +99,68 @@ pub fn run(dir: &Path, json: bool, eval: &EvalOptions, out: &mut dyn Write) -> R
             );
         }
         let _ = write!(out, "{}", render(&steps, session.config()?.as_ref(), color));
+        let _ = write!(out, "{}", render_not_carried(&left));
     }
     Ok(exit::OK)
+}
+
+/// Something an applied step did not carry over from an old override.
+#[derive(Debug, Clone, Serialize)]
+pub struct Left {
+    pub step: String,
+    pub what: String,
+    pub at: String,
+    pub hosts: Vec<String>,
+    /// The hosts' entries in flake-migrate.toml changed since it was
+    /// recorded: the user has seen to it.
+    pub acknowledged: bool,
+}
+
+/// The record's not-carried items, each compared with what the config now
+/// says for its hosts.
+pub fn not_carried(session: &Session) -> Result<Vec<Left>> {
+    let state = session.state()?;
+    let doc = Document::load(&session.root)?;
+    let mut out = Vec::new();
+    for applied in &state.applied {
+        for n in &applied.not_carried {
+            let now = doc
+                .as_ref()
+                .map(|d| d.entries_checksum(&n.hosts))
+                .unwrap_or_default();
+            out.push(Left {
+                step: applied.id.clone(),
+                what: n.what.clone(),
+                at: n.at.clone(),
+                hosts: n.hosts.clone(),
+                acknowledged: now != n.entries,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The items still to see to, then those acknowledged.
+fn render_not_carried(left: &[Left]) -> String {
+    let line = |l: &Left| {
+        let hosts = if l.hosts.is_empty() {
+            String::new()
+        } else {
+            format!("{}; ", l.hosts.join(", "))
+        };
+        format!("  {} in {} ({hosts}{})\n", l.what, l.at, &l.step[..4])
+    };
+    let (seen, open): (Vec<&Left>, Vec<&Left>) = left.iter().partition(|l| l.acknowledged);
+    let mut out = String::new();
+    if !open.is_empty() {
+        out.push_str("not carried over from the old overrides (re-apply what you still need; shown until you edit those hosts' entries in flake-migrate.toml):\n");
+        open.iter().for_each(|l| out.push_str(&line(l)));
+    }
+    if !seen.is_empty() {
+        out.push_str("acknowledged (the hosts' entries changed since):\n");
+        seen.iter().for_each(|l| out.push_str(&line(l)));
+    }
+    out
 }
 
 /// How `status` may learn where things are.

@@ -89,6 +89,7 @@ fn record_switch(
             checksum: m.checksum.clone(),
             adopted: false,
             files: Vec::new(),
+            not_carried: Vec::new(),
         });
     }
     let notes = vec![summary.clone(), coverage.describe()];

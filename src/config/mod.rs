@@ -11,9 +11,11 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 mod build;
+mod document;
 mod raw;
 
 pub use build::{Build, NATIVE_HELPER, Options, cuda_helper};
+pub use document::Document;
 
 pub const CONFIG_FILE: &str = "flake-migrate.toml";
 
@@ -199,8 +201,20 @@ impl Config {
         }
     }
 
+    /// A new file for this config, hosts one line each. The tool's edits
+    /// of an existing file go through [`Document`].
     pub fn to_toml(&self) -> String {
-        let body = raw::with_inline_hosts(toml::to_string(self).expect("config serializes"), self);
+        let without_hosts = Config {
+            hosts: BTreeMap::new(),
+            options: BTreeMap::new(),
+            ..self.clone()
+        };
+        let text = toml::to_string(&without_hosts).expect("config serializes");
+        let mut doc = Document::parse(Path::new(CONFIG_FILE), &text).expect("toml reads its own");
+        for host in self.hosts.keys() {
+            doc.set_build(host, &self.build(host).expect("a host has a build"));
+        }
+        let body = doc.to_string();
         format!(
             "# flake-migrate: which upstream llama.cpp variant each host gets.\n\
              # Variants: cpu (upstream `default`, portable, GGML_NATIVE off), cuda, vulkan, rocm.\n\

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use super::journal::Journal;
 use super::{RunOptions, Session};
 use crate::catalogue::Migration;
+use crate::config::Document;
 use crate::error::{Error, Result};
 use crate::git;
 use crate::nix;
 use crate::output::say;
-use crate::record::{Applied, FileChange, STATE_FILE, State};
+use crate::record::{Applied, FileChange, NotCarried, STATE_FILE, State};
 use crate::steps::Changeset;
 
 fn commit_message(m: &Migration, notes: &[String], adopted: bool) -> String {
@@ -64,6 +65,7 @@ pub(super) fn adopt(session: &Session, state: &mut State, m: &Migration) -> Resu
         checksum: m.checksum.clone(),
         adopted: true,
         files: Vec::new(),
+        not_carried: Vec::new(),
     });
     let files = vec![(PathBuf::from(STATE_FILE), Some(state.to_toml()))];
     transact(session, &m.id, &files, None, |_| {
@@ -120,6 +122,7 @@ pub(super) fn apply(
         checksum: m.checksum.clone(),
         adopted: false,
         files: record,
+        not_carried: with_entries(session, &changes.not_carried)?,
     });
     let mut files: Vec<(PathBuf, Option<String>)> = changes
         .files
@@ -139,6 +142,25 @@ pub(super) fn apply(
         say(out, format!("  note: {note}"));
     }
     Ok(())
+}
+
+/// The items with the checksum of their hosts' entries as the config file
+/// has them now, so `status` can tell when the user has edited them.
+fn with_entries(session: &Session, items: &[NotCarried]) -> Result<Vec<NotCarried>> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let doc = Document::load(&session.root)?;
+    Ok(items
+        .iter()
+        .map(|n| NotCarried {
+            entries: doc
+                .as_ref()
+                .map(|d| d.entries_checksum(&n.hosts))
+                .unwrap_or_default(),
+            ..n.clone()
+        })
+        .collect())
 }
 
 /// Runs `nix flake lock`; returns what the user should know.

@@ -245,6 +245,7 @@ pub(super) fn plan_edits<'a>(
             checksum: m.checksum.clone(),
             adopted,
             files: Vec::new(),
+            not_carried: Vec::new(),
         });
     }
     let host_step = steps

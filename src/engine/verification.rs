@@ -193,6 +193,7 @@ fn check_and_record(
         checksum: m.checksum.clone(),
         adopted,
         files: Vec::new(),
+        not_carried: Vec::new(),
     });
     state.verification = Some(Verification {
         tree: tree.clone(),

@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::eval::discover::Discovery;
 use crate::files::Files;
 use crate::model::Model;
-use crate::record::State;
+use crate::record::{NotCarried, State};
 
 /// What an operation reads.
 pub struct Context<'a> {
@@ -69,6 +69,9 @@ pub struct Changeset {
     pub aside: Vec<String>,
     /// Run `nix flake lock` once the files are written.
     pub lock_flake: bool,
+    /// What the old overrides did that these edits do not carry over (also
+    /// in `notes`); recorded, so `status` shows it.
+    pub not_carried: Vec<NotCarried>,
 }
 
 impl Plan {
@@ -78,6 +81,22 @@ impl Plan {
             help: help.into(),
         }
     }
+}
+
+/// The revisions the flake's inputs name, as the tree shows them: an old
+/// override's `src` the upstream input builds too is carried.
+pub fn revisions(ctx: &Context) -> Result<crate::pinned_src::Revisions> {
+    let Some(text) = ctx
+        .files
+        .read(std::path::Path::new(crate::flake::FLAKE_FILE))?
+    else {
+        return Ok(Default::default());
+    };
+    let Ok(flake) = crate::flake::parse(&text)? else {
+        return Ok(Default::default());
+    };
+    let input = flake.upstream_input(&ctx.config.input, &ctx.config.url);
+    Ok(crate::pinned_src::Revisions::read(&flake, input.as_deref()))
 }
 
 /// Plans one operation against the repository as `ctx` shows it.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rowan::ast::AstNode;
 
-use crate::config::Variant;
+use crate::config::{Build, Variant};
 use crate::error::Result;
 use crate::files::Files;
 use crate::model::{Host, Model};
@@ -22,6 +22,17 @@ pub struct Suggestion {
     pub variant: Option<Variant>,
     /// Why, as `file:line: what`.
     pub evidence: String,
+    /// The options the evidence shows, as build suffixes (`native`, `rpc`):
+    /// `init --yes` writes them with the variant.
+    pub options: Vec<String>,
+}
+
+impl Suggestion {
+    /// The build `init --yes` writes: the variant with its options.
+    pub fn build(&self) -> Option<Build> {
+        let spec: String = self.options.iter().map(|o| format!("-{o}")).collect();
+        Build::parse(&format!("{}{spec}", self.variant?))
+    }
 }
 
 /// Evidence in order of strength: the first kind found decides.
@@ -219,6 +230,7 @@ fn suggest_host(
             host: host.name.clone(),
             variant: None,
             evidence: "not followed: its modules could not be found statically (see the note); choose with --host".into(),
+            options: Vec::new(),
         });
     }
     let scanned: Vec<(&PathBuf, Option<&Range<usize>>)> =
@@ -269,6 +281,7 @@ fn suggest_host(
         host: host.name.clone(),
         variant,
         evidence,
+        options: Vec::new(),
     };
     if let Some(system) = cache[&host.def_file]
         .as_ref()
@@ -305,6 +318,10 @@ fn suggest_host(
         host: host.name.clone(),
         variant,
         evidence,
+        options: match variant {
+            Some(_) => options.iter().map(|(o, _)| o.to_string()).collect(),
+            None => Vec::new(),
+        },
     })
 }
 

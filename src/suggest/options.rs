@@ -4,7 +4,7 @@
 /// Signs in a file that the old build had an option the overlay
 /// expresses: (offset, option's suffix, what was seen).
 pub(super) fn option_clues(text: &str) -> Vec<(usize, String, String)> {
-    const SIGNS: [(&str, &str); 8] = [
+    const SIGNS: [(&str, &str); 10] = [
         ("-DGGML_NATIVE=ON", "native"),
         ("\"GGML_NATIVE\" true", "native"),
         ("-march=native", "native"),
@@ -13,6 +13,9 @@ pub(super) fn option_clues(text: &str) -> Vec<(usize, String, String)> {
         ("rpcSupport = true", "rpc"),
         ("-DGGML_RPC=ON", "rpc"),
         ("enableStatic = true", "static"),
+        // Upstream builds with BLAS by default: only switching it off shows.
+        ("blasSupport = false", "noblas"),
+        ("-DGGML_BLAS=OFF", "noblas"),
     ];
     let mut out: Vec<(usize, String, String)> = SIGNS
         .iter()

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::config::{Build, CONFIG_FILE, Config, Variant};
+use crate::config::{Build, CONFIG_FILE, Config, Document, Variant};
 use crate::engine::Session;
 use crate::error::{Error, Result, exit};
 use crate::eval::discover::HostFacts;
@@ -55,6 +55,7 @@ pub fn json(dir: &Path, opts: &InitOptions, out: &mut dyn Write) -> Result<i32> 
             .map(|s| HostJson {
                 name: &s.host,
                 variant: s.variant.map(Variant::name),
+                options: &s.options,
                 evidence: &s.evidence,
             })
             .collect(),
@@ -85,6 +86,8 @@ struct HostJson<'a> {
     name: &'a str,
     /// `null`: the host does not use llama.cpp (or failed to evaluate).
     variant: Option<&'static str>,
+    /// The options the evidence shows (`native`, `rpc`), as `--yes` writes them.
+    options: &'a [String],
     evidence: &'a str,
 }
 
@@ -134,6 +137,7 @@ fn find(session: &Session, opts: &InitOptions, progress: &mut dyn Write) -> Resu
             host: u.name.clone(),
             variant: None,
             evidence: "unknown: it failed to evaluate (see the note); choose with --host once it evaluates".into(),
+            options: Vec::new(),
         });
     }
     suggestions.sort_by(|a, b| a.host.cmp(&b.host));
@@ -178,8 +182,9 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
         }
     }
     report_readings(&model, &diff, evaluated, out);
-    let mut config = match session.config()? {
-        Some(config) => config,
+    let existing = session.config()?;
+    let mut config = match &existing {
+        Some(config) => config.clone(),
         None => Config {
             overlay: write_overlay::overlay_path(&tree)?,
             ..Config::default()
@@ -190,8 +195,10 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
     }
     if opts.yes {
         for s in &suggestions {
-            if let Some(v) = s.variant {
-                config.hosts.entry(s.host.clone()).or_insert(v);
+            if let Some(build) = s.build()
+                && !config.hosts.contains_key(&s.host)
+            {
+                config.set_build(s.host.clone(), build);
             }
         }
     }
@@ -214,8 +221,8 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
     if opts.hosts.is_empty() && !opts.yes {
         let mut command = vec!["flake-migrate".to_string(), "init".to_string()];
         for s in &suggestions {
-            if let Some(v) = s.variant {
-                command.extend(["--host".to_string(), format!("{}={v}", s.host)]);
+            if let Some(build) = s.build() {
+                command.extend(["--host".to_string(), format!("{}={}", s.host, build)]);
             }
         }
         let _ = writeln!(
@@ -226,7 +233,7 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
         return Ok(());
     }
     let path = session.root.join(CONFIG_FILE);
-    let new_text = config.to_toml();
+    let new_text = written(&path, existing.as_ref(), &config)?;
     git::signature(&session.repo)?;
     let committed = git::head_blob(&session.repo, &session.repo_path(Path::new(CONFIG_FILE)))?;
     if committed.as_deref() == Some(new_text.as_bytes()) {
@@ -241,8 +248,8 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
     git::write_atomic(&path, new_text.as_bytes())?;
     let hosts: Vec<String> = config
         .hosts
-        .iter()
-        .map(|(h, v)| format!("{h}={v}"))
+        .keys()
+        .filter_map(|h| Some(format!("{h}={}", config.build(h)?)))
         .collect();
     let message = format!(
         "Configure flake-migrate: {}\n\nWhich upstream llama.cpp variant each host gets.\n",
@@ -263,6 +270,23 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
         hosts.join(", ")
     );
     Ok(())
+}
+
+/// The config file's new text: the user's file with only the hosts whose
+/// build changed rewritten (comments and order kept), or a new file.
+fn written(path: &Path, existing: Option<&Config>, config: &Config) -> Result<String> {
+    let Some(before) = existing else {
+        return Ok(config.to_toml());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut doc = Document::parse(path, &text)?;
+    for host in config.hosts.keys() {
+        let build = config.build(host);
+        if before.build(host) != build {
+            doc.set_build(host, &build.expect("a configured host has a build"));
+        }
+    }
+    Ok(doc.to_string())
 }
 
 /// Hosts the evidence says use llama.cpp but the config leaves out: later

@@ -4,11 +4,14 @@
 use std::path::Path;
 
 use super::{Changeset, Context, Plan};
-use crate::config::{CONFIG_FILE, Config};
-use crate::edit::{self};
+use crate::config::{CONFIG_FILE, Config, Document};
+use crate::edit::{self, Splice};
 use crate::error::Result;
 use crate::flake::{self, FLAKE_FILE};
 pub(crate) use crate::flake::{follow_target, is_upstream};
+use crate::pinned_src;
+use crate::syntax::{end, start};
+use rowan::ast::AstNode;
 
 pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
     let path = Path::new(FLAKE_FILE);
@@ -36,6 +39,14 @@ pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
     let mut splices = Vec::new();
     let mut notes = Vec::new();
 
+    let revision = revision::read(ctx)?;
+    let pinned = match &revision {
+        Revision::Pinned { rev, .. } => pinned_src::pinned_url(url, rev),
+        _ => None,
+    };
+    // What the existing input's own url says instead of the pin, if anything.
+    let mut kept_own: Option<String> = None;
+
     let entries = flake.input_entries();
     let own: Vec<_> = entries.iter().filter(|e| e.input() == input).collect();
     let Some(target) = follow_target(&flake, &text, follows) else {
@@ -46,11 +57,31 @@ pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
     };
     let target = target.as_str();
     if own.is_empty() {
+        let url = pinned.as_deref().unwrap_or(url);
         splices.push(insert_input(&flake, &text, input, url, follows, target));
     } else {
         let url_entry = own.iter().find(|e| e.path[1..] == ["url"]);
         match url_entry.and_then(|e| e.string_value()) {
-            Some(found) if is_upstream(&found, url) => {}
+            Some(found) if is_upstream(&found, url) => {
+                if let Revision::Pinned { rev, .. } = &revision
+                    && let Some(value) = url_entry.and_then(|e| e.entry.value())
+                {
+                    match (
+                        pinned_src::url_revision(&found),
+                        pinned_src::pinned_url(&found, rev),
+                    ) {
+                        (None, Some(pinned)) => {
+                            let node = value.syntax();
+                            splices.push(Splice::replace(
+                                start(node)..end(node),
+                                format!("\"{pinned}\""),
+                            ));
+                        }
+                        (Some(own), _) if own == rev => {}
+                        _ => kept_own = Some(found.clone()),
+                    }
+                }
+            }
             Some(found) => {
                 return Ok(Plan::blocked(
                     format!("input `{input}` already points at `{found}`, not at `{url}`"),
@@ -90,6 +121,13 @@ pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
         }
     }
 
+    match (&kept_own, &revision) {
+        (Some(own), Revision::Pinned { rev, pins }) => notes.push(format!(
+            "input `{input}` keeps its own url `{own}`; the old overrides built {rev} ({}), which 0004 and 0005 list as not carried",
+            revision::listed(pins)
+        )),
+        _ => notes.extend(revision_notes(&revision, input, url, pinned.as_deref())),
+    }
     match outputs_formals(&flake, &text, input) {
         Formals::Fine => {}
         Formals::Edit(s) => splices.extend(s),
@@ -107,7 +145,7 @@ pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
         let before = ctx.files.read(config_path)?;
         changes.files.insert(
             config_path.to_path_buf(),
-            Some(naming_input(ctx.config, before.as_deref(), input)),
+            Some(naming_input(ctx.config, before.as_deref(), input)?),
         );
         notes.push(format!(
             "input `{input}` already points at upstream: it is reused, and {CONFIG_FILE} now names it (`input = \"{input}\"`)"
@@ -135,50 +173,48 @@ pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
 }
 
 /// The config file naming `input` as the upstream input: its `input = …`
-/// line rewritten, or one added above the first setting, so every other
-/// line (the user's comments included) stays as written.
-fn naming_input(config: &Config, text: Option<&str>, input: &str) -> String {
-    let line = format!("input = \"{input}\"");
+/// value rewritten (or added) in place, every other line, the user's
+/// comments included, as written.
+fn naming_input(config: &Config, text: Option<&str>, input: &str) -> Result<String> {
     let Some(text) = text else {
         let mut config = config.clone();
         config.input = input.to_string();
-        return config.to_toml();
+        return Ok(config.to_toml());
     };
-    let mut lines: Vec<String> = text.lines().map(String::from).collect();
-    let top_level = lines
-        .iter()
-        .position(|l| l.trim_start().starts_with('['))
-        .unwrap_or(lines.len());
-    let existing = lines[..top_level].iter().position(|l| {
-        l.trim_start()
-            .strip_prefix("input")
-            .is_some_and(|rest| rest.trim_start().starts_with('='))
-    });
-    match existing {
-        Some(i) => {
-            let comment = lines[i]
-                .find(" #")
-                .map(|c| lines[i][c..].to_string())
-                .unwrap_or_default();
-            lines[i] = format!("{line}{comment}");
-        }
-        None => {
-            let first_setting = lines[..top_level]
-                .iter()
-                .position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-                .unwrap_or(top_level);
-            lines.insert(first_setting, line);
-        }
+    let mut doc = Document::parse(Path::new(CONFIG_FILE), text)?;
+    doc.set_input(input);
+    Ok(doc.to_string())
+}
+
+/// What the user should know about the revision the input takes.
+fn revision_notes(
+    revision: &Revision,
+    input: &str,
+    url: &str,
+    pinned: Option<&str>,
+) -> Vec<String> {
+    match (revision, pinned) {
+        (Revision::Unpinned, _) => Vec::new(),
+        (Revision::Pinned { rev, pins }, Some(pinned)) => vec![format!(
+            "input `{input}` is pinned to {rev} (`{pinned}`), the revision the old overrides built: {}",
+            revision::listed(pins)
+        )],
+        (Revision::Pinned { pins, .. }, None) => vec![format!(
+            "input `{input}` is not pinned to the old overrides' revision ({}): {CONFIG_FILE}'s url `{url}` is not a plain `github:OWNER/REPO`; 0004 and 0005 list that src as not carried",
+            revision::listed(pins)
+        )],
+        (Revision::Disagree(pins), _) => vec![format!(
+            "input `{input}` is not pinned: the old overrides' sources are not one upstream revision ({}), so it follows upstream's default branch and 0004 and 0005 list each src as not carried; pin it by hand (`url = \"{url}/REV\"`) if one revision suits every host",
+            revision::listed(pins)
+        )],
     }
-    let mut out = lines.join("\n");
-    if text.ends_with('\n') {
-        out.push('\n');
-    }
-    out
 }
 
 mod layout;
+mod revision;
 #[cfg(test)]
 mod tests;
+
+use revision::Revision;
 
 use layout::{Formals, add_follows, insert_input, outputs_formals};

@@ -124,8 +124,9 @@ fn a_config_without_an_input_line_gets_one_above_its_settings() {
         &Config::default(),
         Some("# c\n\n[hosts]\nx = \"cpu\"\n"),
         "up",
-    );
-    assert_eq!(text, "# c\n\ninput = \"up\"\n[hosts]\nx = \"cpu\"\n");
+    )
+    .unwrap();
+    assert_eq!(text, "# c\n\ninput = \"up\"\n\n[hosts]\nx = \"cpu\"\n");
 }
 
 #[test]
@@ -171,5 +172,63 @@ fn the_follows_goes_on_its_own_line_like_the_url_or_beside_it_on_one_line() {
     assert!(
         out.contains("{ url = \"github:ggml-org/llama.cpp\"; inputs.nixpkgs.follows = \"nixpkgs\"; flake = true; }"),
         "{out}"
+    );
+}
+
+/// `flake_text` planned with a module whose old override pins `src` to b6500.
+fn with_pinned_override(flake_text: &str) -> Changeset {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("flake.nix"), flake_text).unwrap();
+    std::fs::write(
+        dir.path().join("m.nix"),
+        "{ pkgs, ... }: { environment.systemPackages = [ (pkgs.llama-cpp.overrideAttrs (o: { src = pkgs.fetchFromGitHub { owner = \"ggml-org\"; repo = \"llama.cpp\"; rev = \"b6500\"; hash = \"\"; }; })) ]; }\n",
+    )
+    .unwrap();
+    let files = WorkTree::new(dir.path(), vec!["flake.nix".into(), "m.nix".into()]);
+    let (config, state) = (Config::default(), State::default());
+    let ctx = Context {
+        files: &files,
+        config: &config,
+        state: &state,
+        discovery: None,
+    };
+    match plan(&ctx, "nixpkgs").unwrap() {
+        Plan::Changes(c) => c,
+        other => panic!("expected changes, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_input_with_its_own_revision_keeps_it_and_says_so() {
+    let c = with_pinned_override(
+        "{\n  inputs.nixpkgs.url = \"n\";\n  inputs.llama-cpp.url = \"github:ggml-org/llama.cpp/b6000\";\n  outputs = { self, ... }@inputs: { };\n}\n",
+    );
+    let flake = c.files[Path::new("flake.nix")].clone().unwrap();
+    assert!(flake.contains("llama.cpp/b6000\";"), "{flake}");
+    assert_eq!(
+        c.notes,
+        [
+            "input `llama-cpp` keeps its own url `github:ggml-org/llama.cpp/b6000`; the old overrides built b6500 (src pinned to b6500 in m.nix:1:85), which 0004 and 0005 list as not carried"
+        ]
+    );
+}
+
+#[test]
+fn an_unpinned_input_takes_the_old_overrides_revision() {
+    let c = with_pinned_override(
+        "{\n  inputs.nixpkgs.url = \"n\";\n  inputs.llama-cpp.url = \"github:ggml-org/llama.cpp\"; # upstream\n  outputs = { self, ... }@inputs: { };\n}\n",
+    );
+    let flake = c.files[Path::new("flake.nix")].clone().unwrap();
+    assert!(
+        flake.contains(
+            "inputs.llama-cpp.url = \"github:ggml-org/llama.cpp/b6500\"; # upstream\n  inputs.llama-cpp.inputs.nixpkgs.follows = \"nixpkgs\";"
+        ),
+        "{flake}"
+    );
+    assert!(c.lock_flake);
+    assert!(
+        c.notes[0].starts_with("input `llama-cpp` is pinned to b6500"),
+        "{:?}",
+        c.notes
     );
 }

@@ -5,8 +5,8 @@
 //! `[guard] exclude` are left alone.
 
 mod leftovers;
-pub(super) mod old_attrs;
-pub(super) mod override_args;
+pub(crate) mod old_attrs;
+pub(crate) mod override_args;
 mod pkgs_scope;
 mod rewrite;
 mod shared;
@@ -25,7 +25,7 @@ use crate::model;
 use crate::refs::{self, LlamaRef, RefKind};
 use crate::syntax;
 use leftovers::{HostSides, Leftover};
-use rewrite::{Said, rewrite};
+use rewrite::{Said, Target, rewrite};
 use shared::shared_conflict;
 
 pub fn plan(ctx: &Context) -> Result<Plan> {
@@ -39,6 +39,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
     let mut sides = HostSides::new(ctx.files, ctx.config);
     let mut changes = Changeset::default();
     let file_hosts = model.file_hosts();
+    let revisions = super::revisions(ctx)?;
 
     // Module files: every file of a configured host.
     let mut owners: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
@@ -101,7 +102,12 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
             ));
         }
         let variant = first.expect("a configured host owns every file here");
-        let splices = rewrite(file, &text, &root, &found, &variant, true, &mut said);
+        let target = Target {
+            build: &variant,
+            hosts: configured(ctx, hosts.iter()),
+            revisions: &revisions,
+        };
+        let splices = rewrite(file, &text, &root, &found, &target, true, &mut said);
         changes
             .files
             .insert(file.clone(), Some(edit::apply(file, &text, splices)?));
@@ -116,7 +122,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
             continue;
         };
         let root = syntax::parse(def_file, &text)?;
-        let mut by_variant: BTreeMap<Build, Vec<LlamaRef>> = BTreeMap::new();
+        let mut by_variant: BTreeMap<Build, (Vec<LlamaRef>, Vec<String>)> = BTreeMap::new();
         for r in host_refs(ctx.files, def_file, &root) {
             let hosts = model.hosts_defined_at(def_file, r.range.start);
             let variants: Vec<Option<Build>> =
@@ -126,7 +132,9 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
                     if variants.iter().all(|x| x.as_ref() == Some(v))
                         && !matches!(kind, RefKind::CallPackage { .. }) =>
                 {
-                    by_variant.entry(v.clone()).or_default().push(r)
+                    let (refs, owners) = by_variant.entry(v.clone()).or_default();
+                    refs.push(r);
+                    owners.extend(configured(ctx, hosts.iter().map(|h| &h.name)));
                 }
                 _ if leftovers::allowed(&text, &r) || sides.spare(&hosts, &r)? => {}
                 (_, RefKind::CallPackage { target }) => {
@@ -149,9 +157,16 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
             continue;
         }
         let mut splices = Vec::new();
-        for (variant, found) in by_variant {
+        for (variant, (found, mut hosts)) in by_variant {
+            hosts.sort();
+            hosts.dedup();
+            let target = Target {
+                build: &variant,
+                hosts,
+                revisions: &revisions,
+            };
             splices.extend(rewrite(
-                def_file, &text, &root, &found, &variant, false, &mut said,
+                def_file, &text, &root, &found, &target, false, &mut said,
             ));
         }
         changes.files.insert(
@@ -182,7 +197,11 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
             said.left.push(Leftover::new(&file, &text, &r, why));
         }
     }
-    let Said { mut notes, left } = said;
+    let Said {
+        mut notes,
+        left,
+        not_carried,
+    } = said;
     if !left.is_empty() {
         return Ok(leftovers::blocked(&left));
     }
@@ -205,6 +224,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         }
     }
     changes.notes = notes;
+    changes.not_carried = not_carried;
     Ok(Plan::Changes(changes))
 }
 
@@ -259,6 +279,14 @@ fn about_the_change(
     } else {
         hosts.iter().any(|h| ctx.config.hosts.contains_key(&h.name))
     })
+}
+
+/// The hosts among `hosts` that flake-migrate.toml gives a variant.
+fn configured<'a>(ctx: &Context, hosts: impl Iterator<Item = &'a String>) -> Vec<String> {
+    hosts
+        .filter(|h| ctx.config.hosts.contains_key(*h))
+        .cloned()
+        .collect()
 }
 
 fn call_package_why(target: &Path) -> String {

@@ -6,16 +6,23 @@ use rnix::ast::{self, HasEntry};
 use rowan::ast::AstNode;
 
 use crate::config::Build;
+use crate::pinned_src::{self, Revisions, Source};
 use crate::syntax;
 
 /// The items of the `overrideAttrs` calls in `expr`, split into what
-/// `build` carries and what it does not.
-pub(in crate::steps) fn split(expr: &str, build: &Build) -> (Vec<String>, Vec<String>) {
+/// `build` carries and what it does not; a `src` the upstream input builds
+/// too (`revisions`) is carried, with the `version` it was made of.
+pub(crate) fn split(
+    expr: &str,
+    build: &Build,
+    revisions: &Revisions,
+) -> (Vec<String>, Vec<String>) {
     let root = rnix::Root::parse(expr).tree();
     let mut carried = Vec::new();
     let mut dropped = Vec::new();
     for item in items(&root) {
-        if carries(build, &item) {
+        let by_pin = item.pin.as_ref().is_some_and(|p| revisions.carries(p));
+        if by_pin || carries(build, &item) {
             carried.push(item.shown);
         } else {
             dropped.push(item.shown);
@@ -24,12 +31,22 @@ pub(in crate::steps) fn split(expr: &str, build: &Build) -> (Vec<String>, Vec<St
     (carried, dropped)
 }
 
+/// Every item of the `overrideAttrs` calls in `expr`, in source order.
+pub(crate) fn all(expr: &str) -> Vec<String> {
+    items(&rnix::Root::parse(expr).tree())
+        .into_iter()
+        .map(|i| i.shown)
+        .collect()
+}
+
 struct Item {
     /// `GGML_NATIVE=ON` for a cmake flag, the attribute's name otherwise
     /// (`NIX_ENFORCE_NO_NATIVE=0` with its value when it is a literal).
     shown: String,
     /// The value as written.
     value: String,
+    /// For `src` and `version`: what the set's `src` builds.
+    pin: Option<Source>,
 }
 
 fn items(root: &ast::Root) -> Vec<Item> {
@@ -54,6 +71,7 @@ fn items(root: &ast::Root) -> Vec<Item> {
         let ast::Expr::AttrSet(set) = body else {
             continue;
         };
+        let pin = pinned_src::of_set(&set).map(|(_, source)| source);
         for apv in set.attrpath_values() {
             let (Some(path), Some(value)) = (apv.attrpath(), apv.value()) else {
                 continue;
@@ -65,17 +83,23 @@ fn items(root: &ast::Root) -> Vec<Item> {
             }
             let written = value.syntax().to_string();
             let literal = written.trim().trim_matches('"');
-            let shown = if literal
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                format!("{name}={literal}")
-            } else {
-                name
+            let pin = matches!(name.as_str(), "src" | "version")
+                .then(|| pin.clone())
+                .flatten();
+            let shown = match &pin {
+                Some(Source::Upstream(rev)) if name == "src" => format!("src={rev}"),
+                _ if literal
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                {
+                    format!("{name}={literal}")
+                }
+                _ => name,
             };
             out.push(Item {
                 shown,
                 value: written,
+                pin,
             });
         }
     }
@@ -100,6 +124,7 @@ fn cmake_flags(value: &ast::Expr) -> Vec<Item> {
             out.push(Item {
                 shown: format!("{name}={value}"),
                 value: value.to_string(),
+                pin: None,
             });
         } else if let Some(outer) = ast::Apply::cast(node) {
             // `cmakeBool "NAME" value`: the outer application of two.
@@ -120,6 +145,7 @@ fn cmake_flags(value: &ast::Expr) -> Vec<Item> {
             out.push(Item {
                 shown: format!("{}={value}", name.syntax().to_string().trim_matches('"')),
                 value,
+                pin: None,
             });
         }
     }
@@ -176,7 +202,8 @@ mod tests {
           src = fetchFromGitHub { owner = "ggml-org"; repo = "llama.cpp"; rev = "b6500"; hash = ""; };
         }))"#;
         let mut build = Build::from(Variant::Cuda);
-        let (carried, dropped) = split(expr, &build);
+        let none = Revisions::default();
+        let (carried, dropped) = split(expr, &build, &none);
         assert!(carried.is_empty(), "{carried:?}");
         assert_eq!(
             dropped,
@@ -185,22 +212,22 @@ mod tests {
                 "GGML_SCHED_MAX_COPIES=1",
                 "CMAKE_CUDA_ARCHITECTURES=86",
                 "NIX_ENFORCE_NO_NATIVE=0",
-                "src"
+                "src=b6500"
             ]
         );
         build.options.native = true;
-        let (carried, dropped) = split(expr, &build);
+        let (carried, dropped) = split(expr, &build, &none);
         assert_eq!(carried, ["GGML_NATIVE=ON", "NIX_ENFORCE_NO_NATIVE=0"]);
         assert_eq!(
             dropped,
             [
                 "GGML_SCHED_MAX_COPIES=1",
                 "CMAKE_CUDA_ARCHITECTURES=86",
-                "src"
+                "src=b6500"
             ]
         );
         build.options.cuda_capabilities = Some(vec!["8.6".into()]);
-        let (carried, dropped) = split(expr, &build);
+        let (carried, dropped) = split(expr, &build, &none);
         assert_eq!(
             carried,
             [
@@ -209,9 +236,17 @@ mod tests {
                 "NIX_ENFORCE_NO_NATIVE=0"
             ]
         );
-        assert_eq!(dropped, ["GGML_SCHED_MAX_COPIES=1", "src"]);
+        assert_eq!(dropped, ["GGML_SCHED_MAX_COPIES=1", "src=b6500"]);
         build.options.cuda_capabilities = Some(vec!["8.9".into()]);
-        let (_, dropped) = split(expr, &build);
+        let (_, dropped) = split(expr, &build, &none);
         assert!(dropped.contains(&"CMAKE_CUDA_ARCHITECTURES=86".to_string()));
+        let pinned = |rev: &str| Revisions {
+            input: Some(rev.into()),
+            ..Revisions::default()
+        };
+        let (carried, _) = split(expr, &build, &pinned("b6500"));
+        assert!(carried.contains(&"src=b6500".to_string()), "{carried:?}");
+        let (_, dropped) = split(expr, &build, &pinned("b6600"));
+        assert!(dropped.contains(&"src=b6500".to_string()), "{dropped:?}");
     }
 }

@@ -5,7 +5,7 @@ use crate::config::{Build, Variant};
 
 /// Whether an override argument (`name = value`) is what the build
 /// already does.
-pub(in crate::steps) fn covered(build: &Build, arg: &str) -> bool {
+pub(crate) fn covered(build: &Build, arg: &str) -> bool {
     let Some((name, value)) = arg.split_once(" = ") else {
         return false;
     };

@@ -14,13 +14,26 @@ use crate::config::Build;
 use crate::config::Variant;
 use crate::edit::{self, Splice};
 use crate::model;
+use crate::pinned_src::Revisions;
+use crate::record::NotCarried;
 use crate::refs::{self, LlamaRef, RefKind};
 
-/// What a rewrite tells the user: notes, and the references it had to leave.
+/// What a rewrite tells the user: notes, the references it had to leave,
+/// and what the old overrides it replaces did that is not carried over.
 #[derive(Default)]
 pub(super) struct Said {
     pub notes: Vec<String>,
     pub left: Vec<Leftover>,
+    pub not_carried: Vec<NotCarried>,
+}
+
+/// What the references become: the hosts' build, and the revisions the
+/// flake's inputs name.
+pub(super) struct Target<'a> {
+    pub build: &'a Build,
+    /// The configured hosts the references belong to.
+    pub hosts: Vec<String>,
+    pub revisions: &'a Revisions,
 }
 
 /// Splices that turn each reference into `variant`'s package.
@@ -29,11 +42,16 @@ pub(super) fn rewrite(
     text: &str,
     root: &ast::Root,
     found: &[LlamaRef],
-    build: &Build,
+    target: &Target,
     module_file: bool,
     said: &mut Said,
 ) -> Vec<Splice> {
-    let Said { notes, left } = said;
+    let Said {
+        notes,
+        left,
+        not_carried,
+    } = said;
+    let build = target.build;
     let name = build.package_attr();
     // The overlay is in the host's `pkgs`, not in a second instance such as
     // `unstable`: every qualified reference becomes `pkgs.<variant>`.
@@ -72,6 +90,15 @@ pub(super) fn rewrite(
                 splices.push(Splice::replace(r.range.clone(), qualified(&r.base)));
                 let uncovered: Vec<&String> = args.iter().filter(|a| !covered(build, a)).collect();
                 if !uncovered.is_empty() {
+                    not_carried.push(NotCarried::new(
+                        uncovered
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        &at,
+                        target.hosts.clone(),
+                    ));
                     notes.push(format!(
                         "{at}: override arguments not covered by {} were dropped: {}",
                         if build.options.is_empty() {
@@ -87,14 +114,24 @@ pub(super) fn rewrite(
                     ));
                 }
                 if *attrs {
-                    let (carried, dropped) = old_attrs::split(&text[r.range.clone()], build);
+                    let (carried, dropped) =
+                        old_attrs::split(&text[r.range.clone()], build, target.revisions);
                     if !carried.is_empty() {
                         notes.push(format!(
-                            "{at}: carried into {name} (flake-migrate.toml's options): {}",
-                            carried.join(", ")
+                            "{at}: carried into {name}: {}",
+                            how_carried(&carried)
                         ));
                     }
                     if !dropped.is_empty() || carried.is_empty() {
+                        not_carried.push(NotCarried::new(
+                            if dropped.is_empty() {
+                                "an overrideAttrs (nothing recognised)".to_string()
+                            } else {
+                                dropped.join(", ")
+                            },
+                            &at,
+                            target.hosts.clone(),
+                        ));
                         notes.push(format!(
                             "{at}: not carried: {}: an overrideAttrs of nixpkgs' llama-cpp was dropped; re-apply it to {name} if it is still needed",
                             if dropped.is_empty() { "(nothing recognised)".to_string() } else { dropped.join(", ") }
@@ -113,6 +150,32 @@ pub(super) fn rewrite(
         }
     }
     splices
+}
+
+/// `GGML_NATIVE=ON (flake-migrate.toml's options); src=b6500 (the input's
+/// revision)`: a `src` and its `version` are carried only by the input.
+fn how_carried(carried: &[String]) -> String {
+    let (by_input, by_options): (Vec<&String>, Vec<&String>) = carried
+        .iter()
+        .partition(|c| c.starts_with("src") || c.starts_with("version="));
+    let list = |items: &[&String]| {
+        items
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut parts = Vec::new();
+    if !by_options.is_empty() {
+        parts.push(format!(
+            "{} (flake-migrate.toml's options)",
+            list(&by_options)
+        ));
+    }
+    if !by_input.is_empty() {
+        parts.push(format!("{} (the input's revision)", list(&by_input)));
+    }
+    parts.join("; ")
 }
 
 /// `inherit (pkgs) llama-cpp;` → `llama-cpp = pkgs.llama-cpp-cuda;`, keeping
@@ -184,7 +247,11 @@ mod tests {
             src,
             &root,
             &found,
-            &variant.into(),
+            &Target {
+                build: &variant.into(),
+                hosts: Vec::new(),
+                revisions: &Revisions::default(),
+            },
             true,
             &mut said,
         );

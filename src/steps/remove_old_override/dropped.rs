@@ -4,50 +4,40 @@
 //! builds carry (their options in flake-migrate.toml) is said so, the rest
 //! is listed as dropped.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
+use std::path::Path;
 
 use rnix::ast;
 use rowan::ast::AstNode;
 
-use crate::config::{Build, Config};
-use crate::model;
+use crate::config::{Build, Config, Variant};
+use crate::model::{self, Model};
+use crate::pinned_src::Revisions;
+use crate::record::NotCarried;
 use crate::refs::{self, RefKind};
-use crate::steps::host_packages::{old_attrs, override_args};
+use crate::steps::host_packages::{old_attrs, override_args::covered};
 use crate::syntax::{self, end, start};
 
-/// Names defined by removed overlay entries, across the whole step.
-#[derive(Debug, Default)]
-pub(super) struct Dropped {
+/// Names defined by removed overlay entries, across the whole step, and
+/// what their overrides did that the hosts' builds do not carry.
+pub(super) struct Dropped<'a> {
     pub names: BTreeSet<String>,
-    /// The builds of the configured hosts that see each file: what an old
-    /// override there is replaced by.
-    builds: BTreeMap<PathBuf, Vec<Build>>,
-    /// Every configured build, for a file no host is known to see.
-    all: Vec<Build>,
+    pub not_carried: Vec<NotCarried>,
+    model: &'a Model,
+    config: &'a Config,
+    /// The revisions the flake's inputs name.
+    revisions: Revisions,
 }
 
-impl Dropped {
-    pub fn new(config: &Config, file_hosts: &BTreeMap<PathBuf, Vec<String>>) -> Dropped {
-        let builds = file_hosts
-            .iter()
-            .map(|(file, hosts)| {
-                let mut b: Vec<Build> = hosts.iter().filter_map(|h| config.build(h)).collect();
-                b.sort();
-                b.dedup();
-                (file.clone(), b)
-            })
-            .filter(|(_, b)| !b.is_empty())
-            .collect();
+impl<'a> Dropped<'a> {
+    pub fn new(model: &'a Model, config: &'a Config, revisions: Revisions) -> Self {
         Dropped {
             names: BTreeSet::new(),
-            builds,
-            all: config.builds(),
+            not_carried: Vec::new(),
+            model,
+            config,
+            revisions,
         }
-    }
-
-    fn builds_for(&self, file: &Path) -> &[Build] {
-        self.builds.get(file).unwrap_or(&self.all)
     }
 
     /// Records the removed entries `entries` of `file`: their names, and a
@@ -75,57 +65,68 @@ impl Dropped {
                     continue;
                 }
                 let at = model::location(file, text, r.range.start);
-                let builds = self.builds_for(file);
-                let carried_by_all =
-                    |f: &dyn Fn(&Build) -> bool| !builds.is_empty() && builds.iter().all(f);
-                let (carried_args, dropped_args): (Vec<String>, Vec<String>) = args
-                    .iter()
-                    .cloned()
-                    .partition(|a| carried_by_all(&|b| override_args::covered(b, a)));
-                let mut carried_attrs = Vec::new();
-                let mut dropped_attrs = Vec::new();
-                if *attrs {
-                    let expr = &text[r.range.clone()];
-                    let items = builds.first().map_or_else(Vec::new, |b| {
-                        let (c, d) = old_attrs::split(expr, b);
-                        c.into_iter().chain(d).collect()
-                    });
-                    for item in items {
-                        if carried_by_all(&|b| old_attrs::split(expr, b).0.contains(&item)) {
-                            carried_attrs.push(item);
-                        } else {
-                            dropped_attrs.push(item);
-                        }
+                let mut hosts: Vec<String> = self
+                    .model
+                    .hosts_seeing(file, r.range.start)
+                    .into_iter()
+                    .map(|h| h.name.clone())
+                    .filter(|h| self.config.hosts.contains_key(h))
+                    .collect();
+                // An overlay file is imported by expression, not as a
+                // module: with no host known to see it, it is the fleet's.
+                if hosts.is_empty() {
+                    hosts = self.config.hosts.keys().cloned().collect();
+                }
+                let lost = self.lost(&hosts, args, attrs.then(|| &text[r.range.clone()]));
+                notes.push(format!(
+                    "{at}: dropped with the old override of `{name}`: {}{}",
+                    describe(args, *attrs),
+                    if lost.is_empty() {
+                        " (the hosts' builds carry all of it)".to_string()
+                    } else {
+                        format!("; not carried: {}", lost.join(", "))
                     }
-                }
-                let carried: Vec<String> = carried_args.into_iter().chain(carried_attrs).collect();
-                if !carried.is_empty() {
-                    notes.push(format!(
-                        "{at}: carried into {} (flake-migrate.toml): {}",
-                        builds
-                            .iter()
-                            .map(Build::package_attr)
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        carried.join(", ")
-                    ));
-                }
-                let attrs_left = *attrs && (!dropped_attrs.is_empty() || carried.is_empty());
-                if !dropped_args.is_empty() || attrs_left || carried.is_empty() {
-                    notes.push(format!(
-                        "{at}: dropped with the old override of `{name}`: {}",
-                        describe(&dropped_args, attrs_left.then_some(&dropped_attrs[..]))
-                    ));
+                ));
+                if !lost.is_empty() {
+                    self.not_carried
+                        .push(NotCarried::new(lost.join(", "), at, hosts));
                 }
             }
             self.names.insert(name);
         }
     }
+
+    /// What some host that saw the override loses with it: the override
+    /// arguments and `overrideAttrs` items (of `expr`) its build does not
+    /// have; a `src` the upstream input builds too is not lost.
+    fn lost(&self, hosts: &[String], args: &[String], expr: Option<&str>) -> Vec<String> {
+        let mut builds: Vec<Build> = hosts.iter().filter_map(|h| self.config.build(h)).collect();
+        if builds.is_empty() {
+            // No configured host at all: nothing the old override did is kept.
+            builds.push(Build::from(Variant::Cpu));
+        }
+        let mut lost: BTreeSet<String> = BTreeSet::new();
+        for build in &builds {
+            lost.extend(args.iter().filter(|a| !covered(build, a)).cloned());
+            if let Some(e) = expr {
+                lost.extend(old_attrs::split(e, build, &self.revisions).1);
+            }
+        }
+        // As written: the arguments, then the attributes in source order.
+        let order: Vec<String> = args
+            .iter()
+            .cloned()
+            .chain(expr.map(old_attrs::all).unwrap_or_default())
+            .collect();
+        let mut lost: Vec<String> = lost.into_iter().collect();
+        lost.sort_by_key(|l| order.iter().position(|o| o == l));
+        lost
+    }
 }
 
-/// `override { cudaSupport = true; } and an overrideAttrs (not carried:
-/// GGML_SCHED_MAX_COPIES=1)`, as a reader recognises it in the source.
-fn describe(args: &[String], attrs: Option<&[String]>) -> String {
+/// `override { cudaSupport = true; } and an overrideAttrs`, as a reader
+/// recognises it in the source.
+fn describe(args: &[String], attrs: bool) -> String {
     let mut parts = Vec::new();
     if !args.is_empty() {
         parts.push(format!(
@@ -136,13 +137,8 @@ fn describe(args: &[String], attrs: Option<&[String]>) -> String {
                 .join(" ")
         ));
     }
-    match attrs {
-        Some([]) => parts.push("an overrideAttrs (not carried: nothing recognised)".to_string()),
-        Some(items) => parts.push(format!(
-            "an overrideAttrs (not carried: {})",
-            items.join(", ")
-        )),
-        None => {}
+    if attrs {
+        parts.push("an overrideAttrs".to_string());
     }
     if parts.is_empty() {
         "an override with no arguments".to_string()
@@ -154,26 +150,20 @@ fn describe(args: &[String], attrs: Option<&[String]>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Variant;
 
-    /// The notes for the old overlay `text` at `overlays/llama.nix`, seen by
-    /// boron (cuda, with `options`) and neon (plain cuda) when `both`.
+    /// The notes for the old overlay `text` at `overlays/llama.nix`, which
+    /// no host is known to see (so it is the fleet's): boron (cuda, with
+    /// `options`) and, when `both`, neon (plain cuda).
     fn notes(text: &str, options: crate::config::Options, both: bool) -> Vec<String> {
         let mut config = Config::default();
         config.hosts.insert("boron".into(), Variant::Cuda);
-        config.hosts.insert("neon".into(), Variant::Cuda);
+        if both {
+            config.hosts.insert("neon".into(), Variant::Cuda);
+        }
         config.options.insert("boron".into(), options);
+        let model = Model::default();
         let path = Path::new("overlays/llama.nix");
-        let seen_by = if both {
-            vec!["boron", "neon"]
-        } else {
-            vec!["boron"]
-        };
-        let file_hosts = BTreeMap::from([(
-            path.to_path_buf(),
-            seen_by.into_iter().map(String::from).collect(),
-        )]);
-        let mut dropped = Dropped::new(&config, &file_hosts);
+        let mut dropped = Dropped::new(&model, &config, Revisions::default());
         let root = syntax::parse(path, text).unwrap();
         let set = crate::old_override::overlay_set(&root).unwrap();
         let entries: Vec<_> = syntax::named_entries(&set)
@@ -186,7 +176,7 @@ mod tests {
     }
 
     #[test]
-    fn what_the_hosts_builds_carry_is_said_and_the_rest_listed() {
+    fn what_the_hosts_builds_do_not_carry_is_listed() {
         let text = "final: prev: {\n  llama-cpp = (prev.llama-cpp.override { cudaSupport = true; rpcSupport = true; }).overrideAttrs (old: {\n    cmakeFlags = old.cmakeFlags ++ [ \"-DCMAKE_CUDA_ARCHITECTURES=86\" \"-DGGML_SCHED_MAX_COPIES=1\" ];\n  });\n}\n";
         let sm86 = crate::config::Options {
             cuda_capabilities: Some(vec!["8.6".into()]),
@@ -195,15 +185,15 @@ mod tests {
         assert_eq!(
             notes(text, sm86.clone(), false),
             [
-                "overlays/llama.nix:2:15: carried into llama-cpp-cuda-sm86 (flake-migrate.toml): cudaSupport = true, CMAKE_CUDA_ARCHITECTURES=86",
-                "overlays/llama.nix:2:15: dropped with the old override of `llama-cpp`: override { rpcSupport = true; } and an overrideAttrs (not carried: GGML_SCHED_MAX_COPIES=1)",
+                "overlays/llama.nix:2:15: dropped with the old override of `llama-cpp`: override { cudaSupport = true; rpcSupport = true; } and an overrideAttrs; not carried: rpcSupport = true, GGML_SCHED_MAX_COPIES=1",
             ]
         );
         // neon sees it too and builds for upstream's architectures: not carried.
         let both = notes(text, sm86, true);
         assert!(
-            both[1]
-                .ends_with("(not carried: CMAKE_CUDA_ARCHITECTURES=86, GGML_SCHED_MAX_COPIES=1)"),
+            both[0].ends_with(
+                "not carried: rpcSupport = true, CMAKE_CUDA_ARCHITECTURES=86, GGML_SCHED_MAX_COPIES=1"
+            ),
             "{both:?}"
         );
     }

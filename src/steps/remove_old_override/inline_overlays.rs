@@ -21,7 +21,7 @@ pub(super) fn removals(
     file: &Path,
     text: &str,
     root: &ast::Root,
-    dropped: &mut Dropped,
+    dropped: &mut Dropped<'_>,
     notes: &mut Vec<String>,
 ) -> Result<Vec<Splice>, Plan> {
     let found = inline_overrides(text, root).map_err(|(offset, why)| {
