@@ -250,3 +250,43 @@ pub(super) fn transact(
     Journal::remove(repo);
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(path: &str, before: &str, after: &str) -> FileChange {
+        FileChange {
+            path: path.into(),
+            before: before.into(),
+            after: after.into(),
+        }
+    }
+
+    #[test]
+    fn a_repairs_record_keeps_what_the_files_were_before_the_first_application() {
+        let mut state = State::default();
+        state.record(Applied {
+            id: "0003".into(),
+            checksum: "c".into(),
+            adopted: false,
+            files: vec![
+                change("flake.nix", "a", "b"),
+                change("hosts/x.nix", "p", "q"),
+            ],
+        });
+        let merged = with_first_before(
+            &state,
+            "0003",
+            vec![change("flake.nix", "c", "d"), change("new.nix", "", "n")],
+        );
+        assert_eq!(
+            merged,
+            vec![
+                change("flake.nix", "a", "d"),
+                change("hosts/x.nix", "p", "q"),
+                change("new.nix", "", "n"),
+            ]
+        );
+    }
+}
