@@ -44,7 +44,12 @@ pub fn apply(path: &Path, text: &str, mut splices: Vec<Splice>) -> Result<String
         // Steps place "end of line" before the `\n`: in a CRLF file an
         // insertion there would split the pair.
         for s in splices.iter_mut() {
-            if s.start == s.end && s.start > 0 && text[s.start - 1..].starts_with("\r\n") {
+            // Bytes, not `str` slicing: the byte before may be inside a
+            // character.
+            if s.start == s.end
+                && s.start > 0
+                && text.as_bytes()[s.start - 1..].starts_with(b"\r\n")
+            {
                 s.start -= 1;
                 s.end -= 1;
             }
@@ -236,6 +241,16 @@ mod tests {
             with_formal("{ pkgs, ... }: { }\n", "inputs"),
             "{ pkgs, inputs, ... }: { }\n"
         );
+    }
+
+    #[test]
+    fn an_insertion_after_a_multibyte_character_in_a_crlf_file_is_placed_as_is() {
+        // The CRLF check looks at the byte before the insertion, which may
+        // be inside a character.
+        let text = "[ \"é\" ]\r\n";
+        let after_e = text.find('é').unwrap() + 'é'.len_utf8();
+        let out = apply(Path::new("x.nix"), text, vec![Splice::insert(after_e, "x")]).unwrap();
+        assert_eq!(out, "[ \"éx\" ]\r\n");
     }
 
     #[test]

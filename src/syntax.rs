@@ -37,6 +37,55 @@ fn error_offset(err: &rnix::ParseError) -> usize {
     }
 }
 
+/// `s` as a Nix double-quoted string that evaluates to exactly `s`: every
+/// value a user gives (a URL, a target list) is written through this, so
+/// none can end the string or interpolate (`"`, `${`, `\`, newlines).
+pub fn nix_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '$' => out.push_str("\\$"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Whether `s` can be written bare as a Nix identifier: an attribute name
+/// and a function argument (`{ self, llama-cpp, ... }:`), which cannot be
+/// quoted.
+pub fn is_identifier(s: &str) -> bool {
+    const KEYWORDS: [&str; 10] = [
+        "assert", "else", "if", "in", "inherit", "let", "or", "rec", "then", "with",
+    ];
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '\'' | '-'))
+        && !KEYWORDS.contains(&s)
+}
+
+/// Whether a relative path can be written as a Nix path literal
+/// (`./nixos/overlays/llama-cpp.nix`): letters, digits and `._-+` in
+/// each component.
+pub fn is_path_literal_safe(path: &Path) -> bool {
+    path.components().all(|c| match c {
+        std::path::Component::Normal(n) => n.to_str().is_some_and(|n| {
+            !n.is_empty()
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
+        }),
+        _ => false,
+    })
+}
+
 /// 1-based line and column (in characters) of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());

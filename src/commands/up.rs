@@ -27,10 +27,16 @@ pub fn json(dir: &Path, opts: &RunOptions, out: &mut dyn Write) -> Result<i32> {
         .map(|s| {
             let (action, files, notes, lock_flake) = match &s.action {
                 DryAction::Apply {
+                    repair,
                     files,
                     notes,
                     lock_flake,
-                } => ("apply", files.as_slice(), notes.as_slice(), *lock_flake),
+                } => (
+                    if *repair { "repair" } else { "apply" },
+                    files.as_slice(),
+                    notes.as_slice(),
+                    *lock_flake,
+                ),
                 DryAction::Adopt => ("adopt", &[][..], &[][..], false),
                 DryAction::Verify => ("verify", &[][..], &[][..], false),
             };

@@ -56,7 +56,7 @@ impl Options {
             out.push(("enableStatic", "true".into()));
         }
         if let Some(t) = &self.rocm_targets {
-            out.push(("rocmGpuTargets", format!("{t:?}")));
+            out.push(("rocmGpuTargets", crate::syntax::nix_string(t)));
         }
         out
     }

@@ -167,16 +167,58 @@ impl Default for Config {
     }
 }
 
+/// What in `config` cannot be written into Nix as the steps write it, or
+/// would make them write outside the repository. The url and the ROCm
+/// targets are quoted strings in Nix and may hold anything; these cannot be
+/// quoted: the input is an attribute name and a function argument, the
+/// overlay a path literal.
+fn unwritable(config: &Config) -> Option<String> {
+    if !crate::syntax::is_identifier(&config.input) {
+        return Some(format!(
+            "`input = {:?}` is not a name Nix can take as a flake input and a function argument: use letters, digits, `_`, `-` and `'`, starting with a letter or `_`",
+            config.input
+        ));
+    }
+    if config.overlay.is_absolute()
+        || config
+            .overlay
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Some(
+            "`overlay` must be a path relative to the repository root, inside it (no `..`)".into(),
+        );
+    }
+    if !crate::syntax::is_path_literal_safe(&config.overlay) {
+        return Some(format!(
+            "`overlay = {:?}` cannot be written as a Nix path literal: use letters, digits, `.`, `_`, `-` and `+` in its directory and file names",
+            config.overlay.display().to_string()
+        ));
+    }
+    for (host, options) in &config.options {
+        if let Some(targets) = &options.rocm_targets
+            && targets
+                .split([';', ',', ' '])
+                .any(|t| !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            return Some(format!(
+                "host {host}: `rocm-targets = {targets:?}` must list GPU targets such as `gfx1100;gfx1030` (letters, digits and `_`): each is also part of the overlay attribute's name"
+            ));
+        }
+    }
+    None
+}
+
 impl Config {
     pub fn parse(path: &Path, text: &str) -> Result<Config> {
         let config: Config = toml::from_str(text).map_err(|e| Error::Config {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        if config.overlay.is_absolute() {
+        if let Some(message) = unwritable(&config) {
             return Err(Error::Config {
                 path: path.to_path_buf(),
-                message: "`overlay` must be a path relative to the repository root".into(),
+                message,
             });
         }
         compile(&config.guard.exclude).map_err(|message| Error::Config {

@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use super::transaction::Kind;
 use super::up::{Planned, Planning, pending, plan_edits};
 use super::{RunOptions, Session};
 use crate::edit;
@@ -35,6 +36,8 @@ pub struct DryStep {
 pub enum DryAction {
     /// Files edited and committed.
     Apply {
+        /// The step was applied and its files drifted: applied again.
+        repair: bool,
         files: Vec<DryFile>,
         notes: Vec<String>,
         /// `nix flake lock` would run once the files are written.
@@ -62,11 +65,8 @@ pub fn dry_run(session: &Session, opts: &RunOptions, progress: &mut dyn Write) -
     git::head_commit(&session.repo)?;
     let state = session.state()?;
     let (edits, rest) = pending(session, opts, &state, progress)?;
-    let discovery = if edits.is_empty() {
-        None
-    } else {
-        session.discover(&opts.nix_args, opts.no_eval, progress)?
-    };
+    // As `up`: applied steps are planned again for drift, with evaluation.
+    let discovery = session.discover(&opts.nix_args, opts.no_eval, progress)?;
     let planning = Planning {
         config: &config,
         state: &state,
@@ -87,7 +87,7 @@ pub fn dry_run(session: &Session, opts: &RunOptions, progress: &mut dyn Write) -
     for step in planned {
         let (m, action) = match step {
             Planned::Adopt(m) => (m, DryAction::Adopt),
-            Planned::Apply(m, changes) => {
+            Planned::Apply(m, kind, changes) => {
                 let mut files = Vec::new();
                 for (path, after) in &changes.files {
                     let before = tree.read(path)?;
@@ -106,6 +106,7 @@ pub fn dry_run(session: &Session, opts: &RunOptions, progress: &mut dyn Write) -
                 }
                 let notes = changes.notes.iter().chain(&changes.aside).cloned();
                 let action = DryAction::Apply {
+                    repair: kind == Kind::Repaired,
                     files,
                     notes: notes.collect(),
                     lock_flake: changes.lock_flake,

@@ -15,14 +15,26 @@ use crate::output::say;
 use crate::record::{Applied, FileChange, NotCarried, STATE_FILE, State};
 use crate::steps::Changeset;
 
-fn commit_message(m: &Migration, notes: &[String], adopted: bool) -> String {
-    let mut msg = if adopted {
-        format!("Record as done: {}\n\n", m.title)
-    } else {
-        format!("{}\n\n", m.subject)
+/// What a step's commit does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Applied,
+    Adopted,
+    /// The step was applied, then the files drifted from it; the commit
+    /// applies its edits again.
+    Repaired,
+}
+
+fn commit_message(m: &Migration, notes: &[String], kind: Kind) -> String {
+    let mut msg = match kind {
+        Kind::Applied => format!("{}\n\n", m.subject),
+        Kind::Adopted => format!("Record as done: {}\n\n", m.title),
+        Kind::Repaired => format!("Repair: {}\n\n", m.subject),
     };
-    if adopted {
-        msg.push_str("The repository already satisfied this checklist item; flake-migrate\nrecorded it without editing any file.\n\n");
+    match kind {
+        Kind::Applied => {}
+        Kind::Adopted => msg.push_str("The repository already satisfied this checklist item; flake-migrate\nrecorded it without editing any file.\n\n"),
+        Kind::Repaired => msg.push_str("The files had drifted from this applied checklist item (a hand edit or\na commit past the hook); flake-migrate applied its edits again.\n\n"),
     }
     msg.push_str(&format!("Checklist: {}\n", m.title));
     for note in notes {
@@ -35,6 +47,9 @@ fn commit_message(m: &Migration, notes: &[String], adopted: bool) -> String {
         git::TRAILER_CHECKSUM,
         m.checksum
     ));
+    if kind == Kind::Repaired {
+        msg.push_str(&format!("{}: {}\n", git::TRAILER_REPAIR, m.id));
+    }
     msg
 }
 
@@ -50,7 +65,7 @@ pub fn record(
 ) -> Result<()> {
     let files = vec![(PathBuf::from(STATE_FILE), Some(state.to_toml()))];
     transact(session, &m.id, &files, None, |_| {
-        let msg = commit_message(m, notes, false);
+        let msg = commit_message(m, notes, Kind::Applied);
         match subject {
             Some(s) => msg.replacen(&m.subject, s, 1),
             None => msg,
@@ -69,15 +84,17 @@ pub(super) fn adopt(session: &Session, state: &mut State, m: &Migration) -> Resu
     });
     let files = vec![(PathBuf::from(STATE_FILE), Some(state.to_toml()))];
     transact(session, &m.id, &files, None, |_| {
-        commit_message(m, &[], true)
+        commit_message(m, &[], Kind::Adopted)
     })?;
     Ok(())
 }
 
+/// Writes and commits `changes` as step `m` (`kind`: applied, or repaired
+/// after drift), recording it.
 pub(super) fn apply(
     session: &Session,
     state: &mut State,
-    m: &Migration,
+    (m, kind): (&Migration, Kind),
     changes: &Changeset,
     opts: &RunOptions,
     out: &mut dyn Write,
@@ -117,6 +134,9 @@ pub(super) fn apply(
                 .unwrap_or_default(),
         });
     }
+    if kind == Kind::Repaired {
+        record = with_first_before(state, &m.id, record);
+    }
     state.record(Applied {
         id: m.id.clone(),
         checksum: m.checksum.clone(),
@@ -134,10 +154,14 @@ pub(super) fn apply(
     let lock_note = transact(session, &m.id, &files, lock, |lock_note| {
         let mut all = notes.clone();
         all.extend(lock_note.map(String::from));
-        commit_message(m, &all, false)
+        commit_message(m, &all, kind)
     })?;
     notes.extend(lock_note);
-    say(out, format!("{}: {} (committed)", m.id, m.title));
+    let done = match kind {
+        Kind::Repaired => "(it had drifted; applied again and committed)",
+        _ => "(committed)",
+    };
+    say(out, format!("{}: {} {done}", m.id, m.title));
     for note in notes.iter().chain(&changes.aside) {
         say(out, format!("  note: {note}"));
     }
@@ -161,6 +185,27 @@ fn with_entries(session: &Session, items: &[NotCarried]) -> Result<Vec<NotCarrie
             ..n.clone()
         })
         .collect())
+}
+
+/// A repair's record of `id`: each file keeps the content from before the
+/// step was first applied (and files only the first application touched
+/// stay recorded), so undoing it from the record undoes both.
+fn with_first_before(state: &State, id: &str, repair: Vec<FileChange>) -> Vec<FileChange> {
+    let first = state.get(id).map(|a| a.files.clone()).unwrap_or_default();
+    let mut files: Vec<FileChange> = first
+        .iter()
+        .filter(|f| !repair.iter().any(|r| r.path == f.path))
+        .cloned()
+        .collect();
+    for change in repair {
+        let before = first
+            .iter()
+            .find(|f| f.path == change.path)
+            .map_or(change.before, |f| f.before.clone());
+        files.push(FileChange { before, ..change });
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files
 }
 
 /// Runs `nix flake lock`; returns what the user should know.
@@ -226,4 +271,45 @@ pub(super) fn transact(
     }
     Journal::remove(repo);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(path: &str, before: &str, after: &str) -> FileChange {
+        FileChange {
+            path: path.into(),
+            before: before.into(),
+            after: after.into(),
+        }
+    }
+
+    #[test]
+    fn a_repairs_record_keeps_what_the_files_were_before_the_first_application() {
+        let mut state = State::default();
+        state.record(Applied {
+            id: "0003".into(),
+            checksum: "c".into(),
+            adopted: false,
+            files: vec![
+                change("flake.nix", "a", "b"),
+                change("hosts/x.nix", "p", "q"),
+            ],
+            not_carried: Vec::new(),
+        });
+        let merged = with_first_before(
+            &state,
+            "0003",
+            vec![change("flake.nix", "c", "d"), change("new.nix", "", "n")],
+        );
+        assert_eq!(
+            merged,
+            vec![
+                change("flake.nix", "a", "d"),
+                change("hosts/x.nix", "p", "q"),
+                change("new.nix", "", "n"),
+            ]
+        );
+    }
 }

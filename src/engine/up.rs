@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use super::transaction::{adopt, apply};
+use super::transaction::{Kind, adopt, apply};
 use super::{RunOptions, Session};
 use crate::catalogue::{self, Migration, Operation};
 use crate::config::Config;
@@ -22,7 +22,8 @@ use crate::steps::{self, Changeset, Context, Plan, coverage};
 /// A step's plan, made before anything is written.
 pub(super) enum Planned<'a> {
     Adopt(&'a Migration),
-    Apply(&'a Migration, Changeset),
+    /// Edits for a pending step, or for an applied one that drifted.
+    Apply(&'a Migration, Kind, Changeset),
 }
 
 /// `flake-migrate up`.
@@ -34,13 +35,9 @@ pub fn up(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result<(
     git::head_commit(&session.repo)?;
     let mut state = session.state()?;
     let (edits, rest) = pending(session, opts, &state, out)?;
-    // Evaluation only when there is something to plan: `up` with every
-    // edit applied goes straight to the verification.
-    let discovery = if edits.is_empty() {
-        None
-    } else {
-        session.discover(&opts.nix_args, opts.no_eval, out)?
-    };
+    // Drift is planned like a pending step, with the same evaluation
+    // (remembered per tree, so a repeated `up` does not run nix again).
+    let discovery = session.discover(&opts.nix_args, opts.no_eval, out)?;
     let planned = plan_edits(
         session,
         &Planning {
@@ -63,7 +60,9 @@ pub fn up(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result<(
                         format!("{}: already done by hand; recorded as adopted", m.id),
                     );
                 }
-                Planned::Apply(m, changes) => apply(session, &mut state, m, changes, opts, out)?,
+                Planned::Apply(m, kind, changes) => {
+                    apply(session, &mut state, (m, *kind), changes, opts, out)?
+                }
             }
         }
         if let Some(found) = &discovery
@@ -164,9 +163,11 @@ pub(super) fn pending<'m>(
             );
         }
     }
+    // Applied edit steps are planned again too: one the files no longer
+    // satisfy (a hand edit, a commit past the hook) is repaired.
     Ok(pending
         .into_iter()
-        .filter(|m| !state.is_applied(&m.id))
+        .filter(|m| is_edit(&m.operation) || !state.is_applied(&m.id))
         .partition(|m| is_edit(&m.operation)))
 }
 
@@ -206,7 +207,9 @@ pub(super) fn plan_edits<'a>(
             state: &state,
             discovery: planning.discovery,
         };
+        let applied = state.is_applied(&m.id);
         let adopted = match steps::plan(&m.operation, &ctx)? {
+            Plan::Satisfied if applied => continue,
             Plan::Satisfied => {
                 if dry_run {
                     say(
@@ -222,15 +225,26 @@ pub(super) fn plan_edits<'a>(
             }
             Plan::Changes(changes) => {
                 if dry_run && blocked.is_empty() {
-                    print_dry_run(&tree, m, &changes, out)?;
+                    print_dry_run(&tree, m, applied, &changes, out)?;
                 }
                 for (path, content) in &changes.files {
                     tree.stage(path, content.clone());
                 }
-                planned.push(Planned::Apply(m, changes));
+                let kind = if applied {
+                    Kind::Repaired
+                } else {
+                    Kind::Applied
+                };
+                planned.push(Planned::Apply(m, kind, changes));
                 false
             }
             Plan::Blocked { reason, help } => {
+                let reason = match applied {
+                    true => format!(
+                        "it is recorded as applied, but the files drifted from it and it cannot be applied again: {reason}"
+                    ),
+                    false => reason,
+                };
                 blocked.push(Blocked {
                     step: m.id.clone(),
                     reason,
@@ -240,17 +254,25 @@ pub(super) fn plan_edits<'a>(
             }
             Plan::Verify => unreachable!("{} is not an edit step", m.id),
         };
-        state.record(Applied {
-            id: m.id.clone(),
-            checksum: m.checksum.clone(),
-            adopted,
-            files: Vec::new(),
-            not_carried: Vec::new(),
-        });
+        if !applied {
+            state.record(Applied {
+                id: m.id.clone(),
+                checksum: m.checksum.clone(),
+                adopted,
+                files: Vec::new(),
+                not_carried: Vec::new(),
+            });
+        }
     }
-    let host_step = steps
-        .iter()
-        .find(|m| matches!(m.operation, Operation::RewriteHostPackages));
+    // Coverage is a question about the host step's edits: asked when it
+    // is planned, not when it stays as applied.
+    let host_step = planned.iter().find_map(|p| match p {
+        Planned::Apply(m, _, _) if matches!(m.operation, Operation::RewriteHostPackages) => {
+            Some(*m)
+        }
+        Planned::Adopt(m) if matches!(m.operation, Operation::RewriteHostPackages) => Some(*m),
+        _ => None,
+    });
     if let (Some(discovery), Some(m), true) = (planning.discovery, host_step, blocked.is_empty()) {
         for gap in coverage::gaps(&tree, config, discovery)? {
             blocked.push(Blocked {
@@ -274,10 +296,16 @@ pub(super) fn plan_edits<'a>(
 fn print_dry_run(
     tree: &WorkTree,
     m: &Migration,
+    drifted: bool,
     changes: &Changeset,
     out: &mut dyn Write,
 ) -> Result<()> {
-    say(out, format!("{}: {} (dry run)", m.id, m.title));
+    let how = if drifted {
+        "drifted; would be applied again (dry run)"
+    } else {
+        "(dry run)"
+    };
+    say(out, format!("{}: {} {how}", m.id, m.title));
     for (path, after) in &changes.files {
         let before = tree.read(path)?;
         let _ = write!(

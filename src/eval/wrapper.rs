@@ -122,21 +122,7 @@ pub fn eval_args(extra: &[String]) -> Vec<String> {
     out
 }
 
-/// Escapes `s` for a Nix double-quoted string.
-pub fn nix_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '$' => out.push_str("\\$"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub use crate::syntax::nix_string;
 
 fn percent_encode(text: &str, url: &mut String) {
     for b in text.bytes() {

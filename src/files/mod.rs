@@ -37,6 +37,32 @@ pub trait Files {
     fn exists(&self, path: &Path) -> bool {
         matches!(self.read(path), Ok(Some(_)))
     }
+    /// What writing `path` would write through. Only the working tree has
+    /// symlinks to follow; git's trees and index are read as regular files.
+    fn link(&self, _path: &Path) -> Link {
+        Link::NotALink
+    }
+    /// The file as it is now, without edits planned over it: for messages
+    /// that name a line the user can find.
+    fn read_as_is(&self, path: &Path) -> Result<Option<String>> {
+        self.read(path)
+    }
+}
+
+/// A tracked path as a place to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    NotALink,
+    /// A symlink to this tracked regular file inside the tree: edits go
+    /// there, and the link stays a link.
+    Inside(PathBuf),
+    /// A symlink that cannot be written through: it leaves the tree, or
+    /// names nothing, or names a file git does not track. `points_to` is
+    /// the link's own text, `why` says where that leads (`outside …`).
+    Refused {
+        points_to: PathBuf,
+        why: String,
+    },
 }
 
 /// Whether a git file mode is a regular file's (not a symlink's, a

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Files;
+use super::{Files, Link};
 use crate::error::Result;
 
 pub struct Subdir<'a> {
@@ -28,6 +28,23 @@ impl Files for Subdir<'_> {
 
     fn exists(&self, path: &Path) -> bool {
         self.inner.exists(&self.prefix.join(path))
+    }
+
+    fn link(&self, path: &Path) -> Link {
+        match self.inner.link(&self.prefix.join(path)) {
+            Link::Inside(target) => match target.strip_prefix(&self.prefix) {
+                Ok(inside) => Link::Inside(inside.to_path_buf()),
+                Err(_) => Link::Refused {
+                    why: format!("outside the flake's directory {}", self.prefix.display()),
+                    points_to: target,
+                },
+            },
+            other => other,
+        }
+    }
+
+    fn read_as_is(&self, path: &Path) -> Result<Option<String>> {
+        self.inner.read_as_is(&self.prefix.join(path))
     }
 
     fn nix_files(&self) -> Vec<PathBuf> {

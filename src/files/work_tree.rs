@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::Files;
+use super::{Files, Link};
 use crate::error::{Error, Result};
 
 /// The working tree as git tracks it, plus edits not yet written.
@@ -34,13 +34,27 @@ impl WorkTree {
 
     /// Lays planned content over the tree so later steps see it.
     pub fn stage(&mut self, path: &Path, content: Option<String>) {
-        self.pending.insert(path.to_path_buf(), content);
+        let key = self.content_path(path);
+        self.pending.insert(key, content);
+    }
+
+    /// Where `path`'s content lives: the file a symlink inside the tree
+    /// names, so a plan made through the link and one made through the
+    /// target see the same pending edit. Looked up only while edits are
+    /// pending, as nothing else can differ.
+    fn content_path(&self, path: &Path) -> PathBuf {
+        if !self.pending.is_empty()
+            && let Link::Inside(target) = self.link(path)
+        {
+            return target;
+        }
+        path.to_path_buf()
     }
 }
 
 impl Files for WorkTree {
     fn read(&self, path: &Path) -> Result<Option<String>> {
-        if let Some(content) = self.pending.get(path) {
+        if let Some(content) = self.pending.get(&self.content_path(path)) {
             return Ok(content.clone());
         }
         let full = self.root.join(path);
@@ -55,6 +69,39 @@ impl Files for WorkTree {
             Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Ok(None),
             Err(e) => Err(Error::io(full, e)),
         }
+    }
+
+    fn link(&self, path: &Path) -> Link {
+        let full = self.root.join(path);
+        let Ok(points_to) = std::fs::read_link(&full) else {
+            return Link::NotALink;
+        };
+        let refused = |why: String| Link::Refused {
+            points_to: points_to.clone(),
+            why,
+        };
+        let (Ok(root), Ok(target)) = (self.root.canonicalize(), full.canonicalize()) else {
+            return refused("which names no file".into());
+        };
+        match target.strip_prefix(&root) {
+            Ok(inside) if target.is_file() && self.tracked.iter().any(|t| t == inside) => {
+                Link::Inside(inside.to_path_buf())
+            }
+            Ok(inside) => refused(format!(
+                "which names {}, not a file git tracks",
+                inside.display()
+            )),
+            Err(_) if target == points_to => refused(format!("outside {}", root.display())),
+            Err(_) => refused(format!(
+                "that is {}, outside {}",
+                target.display(),
+                root.display()
+            )),
+        }
+    }
+
+    fn read_as_is(&self, path: &Path) -> Result<Option<String>> {
+        WorkTree::new(&self.root, Vec::new()).read(path)
     }
 
     fn nix_files(&self) -> Vec<PathBuf> {

@@ -19,6 +19,8 @@ pub use write::{remove_empty_parents, remove_locks_since, remove_temp_files, wri
 pub const TRAILER_STEP: &str = "Migration";
 pub const TRAILER_CHECKSUM: &str = "Migration-Checksum";
 pub const TRAILER_REVERTED: &str = "Migration-Reverted";
+/// Marks a commit that applied a drifted step again.
+pub const TRAILER_REPAIR: &str = "Migration-Repair";
 
 /// Opens the repository that contains `dir`.
 pub fn open(dir: &Path) -> Result<Repository> {
@@ -241,6 +243,26 @@ pub fn find_step_commit<'r>(repo: &'r Repository, id: &str) -> Result<Option<Com
         }
     }
     Ok(None)
+}
+
+/// The commits that make step `id` what it is in HEAD's history, newest
+/// first: its repairs, back to the commit that applied it.
+pub fn step_commits<'r>(repo: &'r Repository, id: &str) -> Result<Vec<Commit<'r>>> {
+    let mut walk = repo.revwalk()?;
+    walk.push_head()?;
+    let mut chain = Vec::new();
+    for oid in walk {
+        let commit = repo.find_commit(oid?)?;
+        let message = commit.message().unwrap_or("");
+        if trailer(message, TRAILER_STEP) == Some(id) {
+            let repair = trailer(message, TRAILER_REPAIR).is_some();
+            chain.push(commit);
+            if !repair {
+                break;
+            }
+        }
+    }
+    Ok(chain)
 }
 
 /// Id of HEAD's tree without the flake's `.flake-migrate/` record (at `prefix`), so that recording

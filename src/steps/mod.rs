@@ -6,6 +6,7 @@ pub mod add_flake_input;
 pub mod coverage;
 pub mod host_packages;
 pub mod import_overlay;
+pub mod links;
 pub mod remove_old_override;
 pub mod switch;
 pub mod write_overlay;
@@ -100,7 +101,16 @@ pub fn revisions(ctx: &Context) -> Result<crate::pinned_src::Revisions> {
 }
 
 /// Plans one operation against the repository as `ctx` shows it.
+/// Edits of a symlinked path go to the file it names, or are refused
+/// ([`links`]).
 pub fn plan(operation: &Operation, ctx: &Context) -> Result<Plan> {
+    match plan_operation(operation, ctx)? {
+        Plan::Changes(changes) => links::through_links(ctx.files, changes),
+        other => Ok(other),
+    }
+}
+
+fn plan_operation(operation: &Operation, ctx: &Context) -> Result<Plan> {
     match operation {
         Operation::AddFlakeInput { follows } => add_flake_input::plan(ctx, follows),
         Operation::WriteOverlay { max_lines } => write_overlay::plan(ctx, *max_lines),

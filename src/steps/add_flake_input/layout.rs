@@ -18,7 +18,9 @@ pub(super) fn insert_input(
     follows: &str,
     target: &str,
 ) -> Splice {
-    let follows_line = format!("inputs.{follows}.follows = \"{target}\";");
+    // The url is the user's (flake-migrate.toml): quoted, never pasted.
+    let url = syntax::nix_string(url);
+    let follows_line = format!("inputs.{follows}.follows = {};", syntax::nix_string(target));
     if let Some(set) = flake.inputs_set() {
         let entries: Vec<ast::Entry> = set.entries().collect();
         // Dotted-in-nested (`nixpkgs.url = …;`) or sets (`nixpkgs = { … };`)?
@@ -44,13 +46,13 @@ pub(super) fn insert_input(
         let unit = nested_unit(text, &set);
         let lines = if dotted {
             vec![
-                format!("{input}.url = \"{url}\";"),
+                format!("{input}.url = {url};"),
                 format!("{input}.{follows_line}"),
             ]
         } else {
             vec![
                 format!("{input} = {{"),
-                format!("{unit}url = \"{url}\";"),
+                format!("{unit}url = {url};"),
                 format!("{unit}{follows_line}"),
                 "};".into(),
             ]
@@ -68,7 +70,7 @@ pub(super) fn insert_input(
                 let inline = if dotted {
                     lines.join(" ")
                 } else {
-                    format!("{input} = {{ url = \"{url}\"; {follows_line} }};")
+                    format!("{input} = {{ url = {url}; {follows_line} }};")
                 };
                 Splice::insert(end(last.syntax()), format!(" {inline}"))
             }
@@ -77,7 +79,7 @@ pub(super) fn insert_input(
     }
     let dotted = flake.top_entries("inputs");
     let lines = vec![
-        format!("inputs.{input}.url = \"{url}\";"),
+        format!("inputs.{input}.url = {url};"),
         format!("inputs.{input}.{follows_line}"),
     ];
     if let Some((_, last)) = dotted.last() {
@@ -119,7 +121,10 @@ pub(super) fn add_follows(
         .map(|p| p.syntax().to_string())
         .unwrap_or_default();
     let prefix = path.strip_suffix("url").unwrap_or("");
-    let line = format!("{prefix}inputs.{follows}.follows = \"{target}\";");
+    let line = format!(
+        "{prefix}inputs.{follows}.follows = {};",
+        syntax::nix_string(target)
+    );
     let node = url_entry.syntax();
     let line_start = text[..start(node)].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[end(node)..]

@@ -94,7 +94,8 @@ pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
                 return Ok(Plan::blocked(
                     format!("input `{input}` has no literal `url`"),
                     format!(
-                        "set `inputs.{input}.url = \"{url}\";` by hand, then run `flake-migrate up`"
+                        "set `inputs.{input}.url = {};` by hand, then run `flake-migrate up`",
+                        crate::syntax::nix_string(url)
                     ),
                 ));
             }
