@@ -11,12 +11,14 @@ mod follow;
 mod home_manager;
 mod hosts;
 mod items;
+mod memo;
 mod needs_eval;
 mod self_modules;
 #[cfg(test)]
 mod shape_tests;
 #[cfg(test)]
 pub(crate) mod tests;
+mod trees;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
@@ -27,6 +29,7 @@ use rowan::ast::AstNode;
 
 pub use evaluated::{Differences, UnknownHost};
 use self_modules::SelfModules;
+use trees::Trees;
 
 use crate::error::Result;
 use crate::files::Files;
@@ -83,7 +86,7 @@ pub struct Unresolved {
     pub hides_hosts: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Model {
     pub hosts: Vec<Host>,
     pub unresolved: Vec<Unresolved>,
@@ -165,7 +168,13 @@ impl Model {
         }
     }
 
+    /// The model of the hosts as `files` hold them (the last one read on
+    /// this thread when nothing it read has changed: `memo`).
     pub fn read(files: &dyn Files) -> Result<Model> {
+        memo::read(files, Model::read_files)
+    }
+
+    fn read_files(files: &dyn Files) -> Result<Model> {
         let mut model = Model::default();
         let flake = Path::new(FLAKE_FILE);
         let Some(text) = files.read(flake)? else {
@@ -180,6 +189,7 @@ impl Model {
         let ctx = Ctx {
             files,
             self_modules: &self_modules,
+            trees: &Trees::default(),
         };
         for (file, root) in &sources {
             closure::import_paths(root.syntax(), file, &ctx, &mut model.unresolved);
@@ -211,11 +221,12 @@ impl Model {
     }
 }
 
-/// What the model reads from files: the file set and the flake's own
-/// modules.
+/// What the model reads from files: the file set, the flake's own modules,
+/// and the trees of the modules this reading met more than once.
 struct Ctx<'a> {
     files: &'a dyn Files,
     self_modules: &'a SelfModules,
+    trees: &'a Trees,
 }
 
 /// flake.nix and the flake-parts modules it imports, any number of levels
@@ -230,6 +241,7 @@ fn output_sources(
     let ctx = Ctx {
         files,
         self_modules: &no_modules,
+        trees: &Trees::default(),
     };
     let mut i = 0;
     while i < sources.len() {
