@@ -97,6 +97,12 @@ pub struct Model {
     /// Each host's position in `hosts` by name, rebuilt wherever the model
     /// changes its hosts: the steps look up every configured host.
     index: HashMap<String, usize>,
+    /// The positions of the hosts importing each module file, and of those
+    /// defined in each file, rebuilt with `index`: the guard and step 0004
+    /// ask for every reference found, so a search of every host's files
+    /// would cost references × hosts × files.
+    importers: HashMap<PathBuf, Vec<usize>>,
+    defined_in: HashMap<PathBuf, Vec<usize>>,
 }
 
 impl Model {
@@ -113,9 +119,26 @@ impl Model {
     /// with one name wins, as in a search from the start.
     fn index_hosts(&mut self) {
         self.index.clear();
+        self.importers.clear();
+        self.defined_in.clear();
         for (i, h) in self.hosts.iter().enumerate() {
             self.index.entry(h.name.clone()).or_insert(i);
+            for f in &h.files {
+                self.importers.entry(f.clone()).or_default().push(i);
+            }
+            self.defined_in
+                .entry(h.def_file.clone())
+                .or_default()
+                .push(i);
         }
+    }
+
+    /// The hosts at `positions` of one of the maps beside `index`.
+    fn at<'a>(&'a self, positions: Option<&'a Vec<usize>>) -> impl Iterator<Item = &'a Host> {
+        positions
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.hosts.get(i))
     }
 
     /// For each module file, the hosts that import it.
@@ -131,8 +154,7 @@ impl Model {
 
     /// The hosts whose definition contains `offset` of `file`.
     pub fn hosts_defined_at(&self, file: &Path, offset: usize) -> Vec<&Host> {
-        self.hosts
-            .iter()
+        self.at(self.defined_in.get(file))
             .filter(|h| h.def_file == file && h.range.contains(&offset))
             .collect()
     }
@@ -142,8 +164,7 @@ impl Model {
     /// definition holds the offset. Sorted by name.
     pub fn hosts_seeing(&self, file: &Path, offset: usize) -> Vec<&Host> {
         let mut hosts: Vec<&Host> = self
-            .hosts
-            .iter()
+            .at(self.importers.get(file))
             .filter(|h| h.files.iter().any(|f| f == file))
             .collect();
         hosts.extend(self.hosts_defined_at(file, offset));
