@@ -86,6 +86,39 @@ pub fn is_path_literal_safe(path: &Path) -> bool {
     })
 }
 
+/// The nodes of `root`'s tree that start within `range` (every node when
+/// `None`). Only the smallest node covering the range is walked, and its
+/// ancestors: asking this once per host defined in a large flake.nix would
+/// otherwise walk the whole file for each.
+pub fn nodes_starting_in(
+    root: &SyntaxNode,
+    range: Option<std::ops::Range<usize>>,
+) -> Box<dyn Iterator<Item = SyntaxNode>> {
+    let Some(range) = range else {
+        return Box::new(root.descendants());
+    };
+    let wanted = match (u32::try_from(range.start), u32::try_from(range.end)) {
+        (Ok(from), Ok(to)) if from <= to => TextRange::new(from.into(), to.into()),
+        _ => return Box::new(std::iter::empty()),
+    };
+    let inside = move |n: &SyntaxNode| range.contains(&start(n));
+    if !root.text_range().contains_range(wanted) {
+        // Not a range of this tree's text: look everywhere, as for any.
+        return Box::new(root.descendants().filter(inside));
+    }
+    let covering = match root.covering_element(wanted) {
+        rowan::NodeOrToken::Node(n) => n,
+        rowan::NodeOrToken::Token(t) => t.parent().unwrap_or_else(|| root.clone()),
+    };
+    Box::new(
+        covering
+            .ancestors()
+            .skip(1)
+            .chain(covering.descendants())
+            .filter(inside),
+    )
+}
+
 /// 1-based line and column (in characters) of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
@@ -259,6 +292,35 @@ mod tests {
             let (line, column) = line_col(text, offset);
             assert_eq!(offset_of(text, line, column), offset);
         }
+    }
+
+    fn nodes_starting_in_a_range_are_those_a_whole_walk_finds() {
+        let text = "{ a = x.y { b = p.q; }; c = (f g).h; d = [ 1 2 ]; }";
+        let root = parse(Path::new("t.nix"), text).unwrap();
+        let root = root.syntax();
+        let everything = |r: &std::ops::Range<usize>| -> Vec<(usize, usize, rnix::SyntaxKind)> {
+            root.descendants()
+                .filter(|n| r.contains(&start(n)))
+                .map(|n| (start(&n), end(&n), n.kind()))
+                .collect()
+        };
+        for from in 0..text.len() {
+            for to in from..=text.len() {
+                let mut found: Vec<(usize, usize, rnix::SyntaxKind)> =
+                    nodes_starting_in(root, Some(from..to))
+                        .map(|n| (start(&n), end(&n), n.kind()))
+                        .collect();
+                let mut want = everything(&(from..to));
+                found.sort();
+                found.dedup();
+                want.sort();
+                assert_eq!(found, want, "{from}..{to}");
+            }
+        }
+        assert_eq!(
+            nodes_starting_in(root, None).count(),
+            root.descendants().count()
+        );
     }
 
     #[test]

@@ -1,17 +1,27 @@
 //! The working tree as git tracks it, with planned edits laid over it.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::{Files, Link};
 use crate::error::{Error, Result};
 
 /// The working tree as git tracks it, plus edits not yet written.
+///
+/// One is made for one plan (a command's, or `up`'s run of steps), and the
+/// engine writes only after planning: so what it read from disk is kept,
+/// and the steps, which read the same files again and again, read the disk
+/// once per file.
 pub struct WorkTree {
     root: PathBuf,
     tracked: Vec<PathBuf>,
     /// Planned content by path; `None` means deleted.
     pending: BTreeMap<PathBuf, Option<String>>,
+    /// What each path held on disk when first read (`None`: no such file).
+    disk: RefCell<HashMap<PathBuf, Option<String>>>,
+    /// What each path asked about is as a place to write (`link`).
+    links: RefCell<HashMap<PathBuf, Link>>,
 }
 
 impl WorkTree {
@@ -20,6 +30,8 @@ impl WorkTree {
             root: root.to_path_buf(),
             tracked,
             pending: BTreeMap::new(),
+            disk: RefCell::new(HashMap::new()),
+            links: RefCell::new(HashMap::new()),
         }
     }
 
@@ -52,26 +64,19 @@ impl WorkTree {
     }
 }
 
-impl Files for WorkTree {
-    fn read(&self, path: &Path) -> Result<Option<String>> {
-        if let Some(content) = self.pending.get(&self.content_path(path)) {
-            return Ok(content.clone());
+impl WorkTree {
+    /// Calls `f` with the path's content on disk, read at most once.
+    fn on_disk<T>(&self, path: &Path, f: impl FnOnce(Option<&String>) -> T) -> Result<T> {
+        if let Some(content) = self.disk.borrow().get(path) {
+            return Ok(f(content.as_ref()));
         }
-        let full = self.root.join(path);
-        match std::fs::read(&full) {
-            Ok(bytes) => String::from_utf8(bytes)
-                .map(Some)
-                .map_err(|e| Error::NotUtf8 {
-                    offset: e.utf8_error().valid_up_to(),
-                    path: full,
-                }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Ok(None),
-            Err(e) => Err(Error::io(full, e)),
-        }
+        let content = self.read_disk(path)?;
+        let answer = f(content.as_ref());
+        self.disk.borrow_mut().insert(path.to_path_buf(), content);
+        Ok(answer)
     }
 
-    fn link(&self, path: &Path) -> Link {
+    fn link_on_disk(&self, path: &Path) -> Link {
         let full = self.root.join(path);
         let Ok(points_to) = std::fs::read_link(&full) else {
             return Link::NotALink;
@@ -98,6 +103,48 @@ impl Files for WorkTree {
                 root.display()
             )),
         }
+    }
+
+    fn read_disk(&self, path: &Path) -> Result<Option<String>> {
+        let full = self.root.join(path);
+        match std::fs::read(&full) {
+            Ok(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|e| Error::NotUtf8 {
+                    offset: e.utf8_error().valid_up_to(),
+                    path: full,
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Ok(None),
+            Err(e) => Err(Error::io(full, e)),
+        }
+    }
+}
+
+impl Files for WorkTree {
+    fn read(&self, path: &Path) -> Result<Option<String>> {
+        if let Some(content) = self.pending.get(&self.content_path(path)) {
+            return Ok(content.clone());
+        }
+        self.on_disk(path, |c| c.cloned())
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        if let Some(content) = self.pending.get(&self.content_path(path)) {
+            return content.is_some();
+        }
+        matches!(self.on_disk(path, |c| c.is_some()), Ok(true))
+    }
+
+    fn link(&self, path: &Path) -> Link {
+        if let Some(link) = self.links.borrow().get(path) {
+            return link.clone();
+        }
+        let link = self.link_on_disk(path);
+        self.links
+            .borrow_mut()
+            .insert(path.to_path_buf(), link.clone());
+        link
     }
 
     fn read_as_is(&self, path: &Path) -> Result<Option<String>> {

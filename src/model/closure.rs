@@ -48,10 +48,9 @@ pub(super) fn close(
         if !seen.insert(file.clone()) {
             continue;
         }
-        let Some(src) = ctx.files.read(&file)? else {
+        let Some(root) = ctx.trees.parse(ctx.files, &file)? else {
             continue;
         };
-        let root = syntax::parse(&file, &src)?;
         queue.extend(
             import_paths(root.syntax(), &file, ctx, unresolved)
                 .into_iter()

@@ -11,12 +11,14 @@ mod follow;
 mod home_manager;
 mod hosts;
 mod items;
+mod memo;
 mod needs_eval;
 mod self_modules;
 #[cfg(test)]
 mod shape_tests;
 #[cfg(test)]
 pub(crate) mod tests;
+mod trees;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
@@ -27,6 +29,7 @@ use rowan::ast::AstNode;
 
 pub use evaluated::{Differences, UnknownHost};
 use self_modules::SelfModules;
+use trees::Trees;
 
 use crate::error::Result;
 use crate::files::Files;
@@ -83,7 +86,7 @@ pub struct Unresolved {
     pub hides_hosts: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Model {
     pub hosts: Vec<Host>,
     pub unresolved: Vec<Unresolved>,
@@ -94,6 +97,12 @@ pub struct Model {
     /// Each host's position in `hosts` by name, rebuilt wherever the model
     /// changes its hosts: the steps look up every configured host.
     index: HashMap<String, usize>,
+    /// The positions of the hosts importing each module file, and of those
+    /// defined in each file, rebuilt with `index`: the guard and step 0004
+    /// ask for every reference found, so a search of every host's files
+    /// would cost references × hosts × files.
+    importers: HashMap<PathBuf, Vec<usize>>,
+    defined_in: HashMap<PathBuf, Vec<usize>>,
 }
 
 impl Model {
@@ -110,9 +119,26 @@ impl Model {
     /// with one name wins, as in a search from the start.
     fn index_hosts(&mut self) {
         self.index.clear();
+        self.importers.clear();
+        self.defined_in.clear();
         for (i, h) in self.hosts.iter().enumerate() {
             self.index.entry(h.name.clone()).or_insert(i);
+            for f in &h.files {
+                self.importers.entry(f.clone()).or_default().push(i);
+            }
+            self.defined_in
+                .entry(h.def_file.clone())
+                .or_default()
+                .push(i);
         }
+    }
+
+    /// The hosts at `positions` of one of the maps beside `index`.
+    fn at<'a>(&'a self, positions: Option<&'a Vec<usize>>) -> impl Iterator<Item = &'a Host> {
+        positions
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.hosts.get(i))
     }
 
     /// For each module file, the hosts that import it.
@@ -128,8 +154,7 @@ impl Model {
 
     /// The hosts whose definition contains `offset` of `file`.
     pub fn hosts_defined_at(&self, file: &Path, offset: usize) -> Vec<&Host> {
-        self.hosts
-            .iter()
+        self.at(self.defined_in.get(file))
             .filter(|h| h.def_file == file && h.range.contains(&offset))
             .collect()
     }
@@ -139,8 +164,7 @@ impl Model {
     /// definition holds the offset. Sorted by name.
     pub fn hosts_seeing(&self, file: &Path, offset: usize) -> Vec<&Host> {
         let mut hosts: Vec<&Host> = self
-            .hosts
-            .iter()
+            .at(self.importers.get(file))
             .filter(|h| h.files.iter().any(|f| f == file))
             .collect();
         hosts.extend(self.hosts_defined_at(file, offset));
@@ -165,7 +189,13 @@ impl Model {
         }
     }
 
+    /// The model of the hosts as `files` hold them (the last one read on
+    /// this thread when nothing it read has changed: `memo`).
     pub fn read(files: &dyn Files) -> Result<Model> {
+        memo::read(files, Model::read_files)
+    }
+
+    fn read_files(files: &dyn Files) -> Result<Model> {
         let mut model = Model::default();
         let flake = Path::new(FLAKE_FILE);
         let Some(text) = files.read(flake)? else {
@@ -180,6 +210,7 @@ impl Model {
         let ctx = Ctx {
             files,
             self_modules: &self_modules,
+            trees: &Trees::default(),
         };
         for (file, root) in &sources {
             closure::import_paths(root.syntax(), file, &ctx, &mut model.unresolved);
@@ -211,11 +242,12 @@ impl Model {
     }
 }
 
-/// What the model reads from files: the file set and the flake's own
-/// modules.
+/// What the model reads from files: the file set, the flake's own modules,
+/// and the trees of the modules this reading met more than once.
 struct Ctx<'a> {
     files: &'a dyn Files,
     self_modules: &'a SelfModules,
+    trees: &'a Trees,
 }
 
 /// flake.nix and the flake-parts modules it imports, any number of levels
@@ -230,6 +262,7 @@ fn output_sources(
     let ctx = Ctx {
         files,
         self_modules: &no_modules,
+        trees: &Trees::default(),
     };
     let mut i = 0;
     while i < sources.len() {

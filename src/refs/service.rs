@@ -53,14 +53,8 @@ pub(super) fn services_without_package(root: &ast::Root) -> Vec<LlamaRef> {
 /// Whether the file sets `services.llama-cpp.package` within `range` (a
 /// host's definition in a file that defines several), anywhere when `None`.
 pub fn sets_service_package(root: &ast::Root, range: Option<std::ops::Range<usize>>) -> bool {
-    root.syntax()
-        .descendants()
+    syntax::nodes_starting_in(root.syntax(), range)
         .filter_map(ast::AttrpathValue::cast)
-        .filter(|apv| {
-            range
-                .as_ref()
-                .is_none_or(|r| r.contains(&start(apv.syntax())))
-        })
         .filter_map(|apv| full_path(&apv))
         .any(|p| p.len() == 3 && p[0] == "services" && p[1] == PACKAGE && p[2] == "package")
 }

@@ -18,14 +18,8 @@ pub fn applies_upstream_overlay(
     input: &str,
     range: Option<Range<usize>>,
 ) -> bool {
-    root.syntax()
-        .descendants()
+    syntax::nodes_starting_in(root.syntax(), range)
         .filter_map(ast::Select::cast)
-        .filter(|s| {
-            range
-                .as_ref()
-                .is_none_or(|r| r.contains(&syntax::start(s.syntax())))
-        })
         .filter_map(|s| syntax::select_path(&ast::Expr::Select(s)))
         .any(|p| p.windows(2).any(|w| w[0] == input && w[1] == "overlays"))
 }
