@@ -294,6 +294,7 @@ mod tests {
         }
     }
 
+    #[test]
     fn nodes_starting_in_a_range_are_those_a_whole_walk_finds() {
         let text = "{ a = x.y { b = p.q; }; c = (f g).h; d = [ 1 2 ]; }";
         let root = parse(Path::new("t.nix"), text).unwrap();
