@@ -188,14 +188,26 @@ mod tests {
             build_inputs: inputs.iter().map(|i| i.to_string()).collect(),
             nix_enforce_no_native: None,
         };
-        let both = pkg("llama-cpp-cuda-mpi-0.0.0", true, &["cuda_cudart-12.8", "openmpi-5.0.8"]);
+        let both = pkg(
+            "llama-cpp-cuda-mpi-0.0.0",
+            true,
+            &["cuda_cudart-12.8", "openmpi-5.0.8"],
+        );
         assert_eq!(
             backend_check(Variant::MpiCuda, &both),
             Ok(Some("CUDA in cmakeFlags, openmpi in buildInputs".into()))
         );
         // Upstream's own `mpi-cuda` output: the CPU build with MPI.
-        let cpu = pkg("llama-cpp-blas-mpi-0.0.0", false, &["openmpi-5.0.8", "blas-3"]);
-        assert!(backend_check(Variant::MpiCuda, &cpu).unwrap_err().contains("no CUDA"));
+        let cpu = pkg(
+            "llama-cpp-blas-mpi-0.0.0",
+            false,
+            &["openmpi-5.0.8", "blas-3"],
+        );
+        assert!(
+            backend_check(Variant::MpiCuda, &cpu)
+                .unwrap_err()
+                .contains("no CUDA")
+        );
         let cuda = pkg("llama-cpp-cuda-0.0.0", true, &["cuda_cudart-12.8"]);
         let err = backend_check(Variant::MpiCuda, &cuda).unwrap_err();
         assert!(err.contains("no MPI implementation"), "{err}");

@@ -170,10 +170,16 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
                 if mapped.as_deref() == Some(wanted) && missing.is_empty() {
                     continue;
                 }
-                let with: String = args.iter().map(|(k, v)| format!(" with {k} = {v}")).collect();
+                let with: String = args
+                    .iter()
+                    .map(|(k, v)| format!(" with {k} = {v}"))
+                    .collect();
                 let (message, label) = match mapped {
                     Some(other) if other == wanted => (
-                        format!("`{name}` is upstream's `{wanted}` without {}", missing.join(", ")),
+                        format!(
+                            "`{name}` is upstream's `{wanted}` without {}",
+                            missing.join(", ")
+                        ),
                         format!("not upstream's {host_variant} build"),
                     ),
                     Some(other) => (

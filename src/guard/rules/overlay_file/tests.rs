@@ -141,7 +141,9 @@ fn mpi_cuda_is_upstreams_cuda_with_mpi_not_its_mpi_cuda_output() {
     config
         .hosts
         .insert("carbon".into(), crate::config::Variant::MpiCuda);
-    config.hosts.insert("neon".into(), crate::config::Variant::MpiCuda);
+    config
+        .hosts
+        .insert("neon".into(), crate::config::Variant::MpiCuda);
     let sm89 = crate::config::Options {
         cuda_capabilities: Some(vec!["8.9".into()]),
         ..Default::default()
@@ -169,7 +171,10 @@ fn mpi_cuda_is_upstreams_cuda_with_mpi_not_its_mpi_cuda_output() {
     );
     let no_mpi = text
         .replace("upstream.cuda.override { useMpi = true; }", "upstream.cuda")
-        .replace("(cuda [ \"8.9\" ]).override { useMpi = true; }", "cuda [ \"8.9\" ]");
+        .replace(
+            "(cuda [ \"8.9\" ]).override { useMpi = true; }",
+            "cuda [ \"8.9\" ]",
+        );
     assert_eq!(
         check(&no_mpi),
         [
