@@ -291,7 +291,8 @@ fn llama_cpp_standin_matches_upstream_outputs() {
     assert_eq!(name("vulkan"), "llama-cpp-vulkan-0.0.0");
     assert_eq!(name("rocm"), "llama-cpp-rocm-0.0.0");
     assert_eq!(name("mpi-cpu"), "llama-cpp-blas-mpi-0.0.0");
-    assert_eq!(name("mpi-cuda"), "llama-cpp-cuda-mpi-0.0.0");
+    // Upstream's `mpi-cuda` is its CPU build with MPI, as in its flake.nix.
+    assert_eq!(name("mpi-cuda"), "llama-cpp-blas-mpi-0.0.0");
     for v in ["default", "cuda", "vulkan", "rocm"] {
         assert!(
             flags(v).contains(&"-DGGML_NATIVE:BOOL=FALSE".to_string()),

@@ -219,3 +219,80 @@ fn verify_checks_each_option_of_the_native_fleet_and_names_a_dropped_one() {
     );
     assert!(!all.contains("GGML_NATIVE off"), "{all}");
 }
+
+/// The seed fleet with carbon on `mpi-cuda`: upstream's own `mpi-cuda`
+/// output is its CPU build with MPI, so the overlay builds upstream's `cuda`
+/// with `useMpi`, and `verify` finds CUDA and MPI in it. Mapped back by
+/// hand to upstream's `mpi-cuda` output, `verify` fails.
+#[test]
+fn mpi_cuda_is_verified_as_cuda_with_mpi_and_upstreams_output_fails() {
+    require_nix!();
+    let repo = locked_fixture_repo("seed");
+    let dir = repo.path();
+    let (code, out, err) = fm_in(
+        dir,
+        &[
+            "init",
+            "--host",
+            "carbon=mpi-cuda",
+            "--host",
+            "beryllium=vulkan",
+        ],
+    );
+    assert_eq!(code, 0, "init: {out}\n{err}");
+    let (code, out, err) = fm_in(dir, &["up"]);
+    assert!(
+        code == 3 && err.contains("0007-switch"),
+        "up did not stop at 0007: {out}\n{err}"
+    );
+    let overlay = dir.join("nixos/overlays/llama-cpp.nix");
+    let text = std::fs::read_to_string(&overlay).unwrap();
+    assert!(
+        text.contains("llama-cpp-mpi-cuda = upstream.cuda.override { useMpi = true; };"),
+        "{text}"
+    );
+    assert!(
+        out.contains("llama-cpp-cuda-mpi-0.0.0 is upstream's mpi-cuda (packages.x86_64-linux.cuda with useMpi = true), CUDA in cmakeFlags, openmpi in buildInputs"),
+        "{out}\n{err}"
+    );
+    let (code, out, err) = fm_in(dir, &["verify"]);
+    assert_eq!(code, 0, "verify: {out}\n{err}");
+
+    // The guard refuses this edit (its unit tests); --no-verify gets past it.
+    let edited = text.replacen(
+        "upstream.cuda.override { useMpi = true; }",
+        "upstream.mpi-cuda",
+        1,
+    );
+    std::fs::write(&overlay, edited).unwrap();
+    let ok = std::process::Command::new("git")
+        .args([
+            "commit",
+            "-qam",
+            "upstream's mpi-cuda by hand",
+            "--no-verify",
+        ])
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.org")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.org")
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let (code, out, err) = fm_in(dir, &["verify"]);
+    assert_ne!(
+        code, 0,
+        "verify passed upstream's mpi-cuda output: {out}\n{err}"
+    );
+    let all = format!("{out}\n{err}");
+    assert!(
+        all.contains("installs upstream's mpi-cpu build (llama-cpp-blas-mpi-0.0.0)"),
+        "{all}"
+    );
+    assert!(
+        all.contains("does not install upstream's mpi-cuda build (packages.x86_64-linux.cuda with useMpi = true)"),
+        "{all}"
+    );
+}

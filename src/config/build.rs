@@ -249,12 +249,15 @@ impl Build {
     /// The overlay's value for this build, reading upstream's packages as
     /// `upstream` and the helpers as `native` and `cuda`.
     pub fn expression(&self) -> String {
-        let mut args = self.options.package_args();
+        let mut args: Vec<(&str, String)> = self
+            .base
+            .package_args()
+            .iter()
+            .map(|&(k, v)| (k, v.to_string()))
+            .collect();
+        args.extend(self.options.package_args());
         let mut expr = match &self.options.cuda_capabilities {
             Some(caps) => {
-                if self.base == Variant::MpiCuda {
-                    args.insert(0, ("useMpi", "true".into()));
-                }
                 let list: String = caps.iter().map(|c| format!("{c:?} ")).collect();
                 format!("cuda [ {list}]")
             }
@@ -318,6 +321,32 @@ mod tests {
         assert_eq!(Build::parse("cuda"), Some(Build::from(Variant::Cuda)));
         assert_eq!(Build::parse("vulkan-fast"), None);
         assert_eq!(Build::parse("cudax"), None);
+    }
+
+    #[test]
+    fn mpi_cuda_is_upstreams_cuda_with_mpi_not_its_mpi_cuda_output() {
+        let mut b = Build::from(Variant::MpiCuda);
+        assert_eq!(b.package_attr(), "llama-cpp-mpi-cuda");
+        assert_eq!(b.expression(), "upstream.cuda.override { useMpi = true; }");
+        b.options.native = true;
+        b.options.static_link = true;
+        assert_eq!(
+            b.expression(),
+            "native (upstream.cuda.override { useMpi = true; enableStatic = true; })"
+        );
+        let b = Build::parse("mpi-cuda-sm89").unwrap();
+        assert_eq!(
+            b.expression(),
+            "(cuda [ \"8.9\" ]).override { useMpi = true; }"
+        );
+        assert_eq!(
+            Build::from(Variant::MpiCpu).expression(),
+            "upstream.mpi-cpu"
+        );
+        assert_eq!(
+            Variant::MpiCuda.upstream_label("x86_64-linux"),
+            "packages.x86_64-linux.cuda with useMpi = true"
+        );
     }
 
     #[test]

@@ -58,13 +58,35 @@ impl Variant {
         }
     }
 
-    /// The attribute of upstream's `packages.<system>` this variant maps to.
-    /// `cpu` is upstream's `default`: a portable build (GGML_NATIVE off).
+    /// The attribute of upstream's `packages.<system>` this variant builds
+    /// from. `cpu` is upstream's `default`: a portable build (GGML_NATIVE
+    /// off). `mpi-cuda` is `cuda` with [`Variant::package_args`]: upstream's
+    /// own `mpi-cuda` output is its CPU build with MPI.
     pub fn upstream_package(self) -> &'static str {
         match self {
             Variant::Cpu => "default",
+            Variant::MpiCuda => "cuda",
             other => other.name(),
         }
+    }
+
+    /// The `package.nix` arguments the variant adds to its upstream package.
+    pub fn package_args(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Variant::MpiCuda => &[("useMpi", "true")],
+            _ => &[],
+        }
+    }
+
+    /// Upstream's package for the variant, for messages:
+    /// `packages.x86_64-linux.cuda with useMpi = true`.
+    pub fn upstream_label(self, system: &str) -> String {
+        let mut label = format!("packages.{system}.{}", self.upstream_package());
+        for (i, (k, v)) in self.package_args().iter().enumerate() {
+            label.push_str(if i == 0 { " with " } else { ", " });
+            label.push_str(&format!("{k} = {v}"));
+        }
+        label
     }
 
     /// The package name the overlay defines, e.g. `llama-cpp-cuda`.

@@ -19,18 +19,46 @@ fn flag_on(flag: &str, word: &str) -> bool {
     )
 }
 
+/// nixpkgs' MPI implementations (`mpi` is openmpi unless overlaid), by
+/// name: upstream's package.nix has no MPI cmake flag, only `mpi` in its
+/// buildInputs.
+const MPI_NAMES: [&str; 3] = ["openmpi-", "mpich-", "mvapich"];
+
+fn cuda_check(pkg: &Installed) -> Result<String, String> {
+    if pkg.cmake_flags.iter().any(|f| flag_on(f, "CUDA")) {
+        Ok("CUDA in cmakeFlags".into())
+    } else {
+        Err(format!(
+            "{} has no CUDA among its cmakeFlags: upstream's `cuda` package of this input is not a CUDA build",
+            pkg.name
+        ))
+    }
+}
+
+fn mpi_check(pkg: &Installed) -> Result<String, String> {
+    match pkg
+        .build_inputs
+        .iter()
+        .find(|b| MPI_NAMES.iter().any(|m| b.starts_with(m)))
+    {
+        Some(mpi) => Ok(format!(
+            "{} in buildInputs",
+            mpi.split_once('-').map_or(mpi.as_str(), |(n, _)| n)
+        )),
+        None => Err(format!(
+            "{} has no MPI implementation among its buildInputs: it is not built with `useMpi = true`",
+            pkg.name
+        )),
+    }
+}
+
 /// The backend evidence the seed plan asks for, when the variant has one.
 pub(super) fn backend_check(variant: Variant, pkg: &Installed) -> Result<Option<String>, String> {
     match variant {
-        Variant::Cuda | Variant::MpiCuda => {
-            if pkg.cmake_flags.iter().any(|f| flag_on(f, "CUDA")) {
-                Ok(Some("CUDA in cmakeFlags".into()))
-            } else {
-                Err(format!(
-                    "{} has no CUDA among its cmakeFlags: upstream's `cuda` package of this input is not a CUDA build",
-                    pkg.name
-                ))
-            }
+        Variant::Cuda => cuda_check(pkg).map(Some),
+        Variant::MpiCuda => {
+            let cuda = cuda_check(pkg)?;
+            Ok(Some(format!("{cuda}, {}", mpi_check(pkg)?)))
         }
         Variant::Vulkan => {
             if pkg
@@ -142,5 +170,50 @@ mod tests {
         assert!(flag_on("-DCMAKE_CUDA_ARCHITECTURES:STRING=89", "CUDA"));
         assert!(!flag_on("-DGGML_CUDA:BOOL=FALSE", "CUDA"));
         assert!(!flag_on("-DGGML_VULKAN:BOOL=TRUE", "CUDA"));
+    }
+
+    #[test]
+    fn mpi_cuda_needs_cuda_and_mpi() {
+        let pkg = |name: &str, cuda: bool, inputs: &[&str]| Installed {
+            from: "environment.systemPackages".into(),
+            out: "/nix/store/x".into(),
+            name: name.into(),
+            upstream: Some(Variant::MpiCuda),
+            nixpkgs: false,
+            files: vec![],
+            cmake_flags: vec![format!(
+                "-DGGML_CUDA:BOOL={}",
+                if cuda { "TRUE" } else { "FALSE" }
+            )],
+            build_inputs: inputs.iter().map(|i| i.to_string()).collect(),
+            nix_enforce_no_native: None,
+        };
+        let both = pkg(
+            "llama-cpp-cuda-mpi-0.0.0",
+            true,
+            &["cuda_cudart-12.8", "openmpi-5.0.8"],
+        );
+        assert_eq!(
+            backend_check(Variant::MpiCuda, &both),
+            Ok(Some("CUDA in cmakeFlags, openmpi in buildInputs".into()))
+        );
+        // Upstream's own `mpi-cuda` output: the CPU build with MPI.
+        let cpu = pkg(
+            "llama-cpp-blas-mpi-0.0.0",
+            false,
+            &["openmpi-5.0.8", "blas-3"],
+        );
+        assert!(
+            backend_check(Variant::MpiCuda, &cpu)
+                .unwrap_err()
+                .contains("no CUDA")
+        );
+        let cuda = pkg("llama-cpp-cuda-0.0.0", true, &["cuda_cudart-12.8"]);
+        let err = backend_check(Variant::MpiCuda, &cuda).unwrap_err();
+        assert!(err.contains("no MPI implementation"), "{err}");
+        assert_eq!(
+            backend_check(Variant::Cuda, &cuda),
+            Ok(Some("CUDA in cmakeFlags".into()))
+        );
     }
 }

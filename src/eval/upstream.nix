@@ -14,9 +14,15 @@ let
   pnameOf = p: p.pname or (builtins.parseDrvName (nameOf p)).name;
   looksLlama = p: match "llama-cpp(-.*)?" (pnameOf p) != null;
   # `windows` (a cross build: a nixpkgs for mingw-w64 to evaluate) only
-  # when a host is given it.
-  variantAttrs = { cpu = "default"; cuda = "cuda"; vulkan = "vulkan"; rocm = "rocm"; mpi-cpu = "mpi-cpu"; mpi-cuda = "mpi-cuda"; }
+  # when a host is given it. Upstream's own `mpi-cuda` output is its CPU
+  # build with MPI: the variant is its `cuda` with `variantArgs`, as the
+  # overlay builds it (Variant::package_args), named llama-cpp-cuda-mpi.
+  variantAttrs = { cpu = "default"; cuda = "cuda"; vulkan = "vulkan"; rocm = "rocm"; mpi-cpu = "mpi-cpu"; mpi-cuda = "cuda"; }
     // (if builtins.elem "windows" (attrValues hosts) then { windows = "windows"; } else { });
+  variantArgs = { mpi-cuda = { useMpi = true; }; };
+  variantPackage = upstream: v:
+    let p = upstream.${variantAttrs.${v}} or null; in
+    if variantArgs ? ${v} then (if isDrv p && p ? override then p.override variantArgs.${v} else null) else p;
   hasInput = (flake.inputs or { }) ? ${input};
   src = toString flake.outPath + "/";
   rel = f:
@@ -33,8 +39,8 @@ let
       # Only the variant packages in use or cheap (windows only when a host
       # has it). tryEval keeps a missing one (rocm off x86_64-linux) from
       # failing the whole evaluation.
-      upstreamOut = mapAttrs (v: a:
-        let r = tryEval (let p = upstream.${a} or null; in if isDrv p then outOf p else null);
+      upstreamOut = mapAttrs (v: _:
+        let r = tryEval (let p = variantPackage upstream v; in if isDrv p then outOf p else null);
         in if r.success then r.value else null) variantAttrs;
       upstreamByOut = listToAttrs (filter (x: x.name != null)
         (map (v: { name = upstreamOut.${v}; value = v; }) (attrNames upstreamOut)));
@@ -43,7 +49,7 @@ let
       variant = hosts.${name} or null;
       ours = let
           attr = attrs.${name} or null;
-          r = tryEval (let p = pkgs.${attr} or null; u = upstream.${variantAttrs.${variant}} or null; in
+          r = tryEval (let p = pkgs.${attr} or null; u = variantPackage upstream variant; in
             if attr != null && variant != null && isDrv p && isDrv u && nameOf p == nameOf u then outOf p else null);
         in if r.success then r.value else null;
       nixpkgsLlama = let r = tryEval (if isDrv (pkgs.llama-cpp or null) then { out = outOf pkgs.llama-cpp; name = pkgs.llama-cpp.name; } else null);

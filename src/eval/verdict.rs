@@ -98,11 +98,10 @@ pub fn judge(eval: &Evaluation, config: &Config) -> Vec<Verdict> {
                 (Some(want), Some(got)) if want == got => {
                     found_expected = true;
                     let mut line = format!(
-                        "{} is upstream's {} (packages.{}.{})",
+                        "{} is upstream's {} ({})",
                         pkg.name,
                         want,
-                        host.system,
-                        want.upstream_package()
+                        want.upstream_label(&host.system)
                     );
                     match backend_check(want, pkg) {
                         Ok(Some(evidence)) => line.push_str(&format!(", {evidence}")),
@@ -171,8 +170,8 @@ pub fn judge(eval: &Evaluation, config: &Config) -> Vec<Verdict> {
                 let exists = host.expected.as_ref().is_some_and(|e| e.out.is_some());
                 v.problems.push(if exists {
                     format!(
-                        "does not install upstream's {want} build (packages.{}.{attr}): add pkgs.{} to its packages",
-                        host.system,
+                        "does not install upstream's {want} build ({}): add pkgs.{} to its packages",
+                        want.upstream_label(&host.system),
                         config.package_attr(name).unwrap_or_else(|| want.package_attr())
                     )
                 } else {

@@ -24,6 +24,8 @@ input, when a variant a host uses is missing from it, when a variant is
 built from nixpkgs' `llama-cpp` again (`prev.llama-cpp.override …`), or when
 `llama-cpp-<variant>` is anything but upstream's output for that variant
 (`cpu` is upstream's `default`): `llama-cpp-cuda = upstream.vulkan;` fails.
+`mpi-cuda` is upstream's `cuda` with `useMpi = true`, not its `mpi-cuda`
+output (which upstream builds from the CPU package).
 A CUDA build with chosen capabilities (`llama-cpp-cuda-sm89`) is the
 overlay's `cuda` helper applied: upstream's `overlays.default` over nixpkgs
 imported with `config.cudaCapabilities`.",
@@ -151,23 +153,41 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
                     );
                     continue;
                 }
-                if host_variant.options.cuda_capabilities.is_some()
+                let wanted = host_variant.upstream_package();
+                let mapped = if host_variant.options.cuda_capabilities.is_some()
                     && built_by_helper(&value, &cuda_helpers)
                 {
+                    Some(wanted.to_string())
+                } else {
+                    upstream_output(&value, &upstream_names, input)
+                };
+                let args = host_variant.base.package_args();
+                let missing: Vec<String> = args
+                    .iter()
+                    .filter(|(k, v)| !sets_arg(&value, k, v))
+                    .map(|(k, v)| format!("`{k} = {v};`"))
+                    .collect();
+                if mapped.as_deref() == Some(wanted) && missing.is_empty() {
                     continue;
                 }
-                let wanted = host_variant.upstream_package();
-                let mapped = upstream_output(&value, &upstream_names, input);
-                if mapped.as_deref() == Some(wanted) {
-                    continue;
-                }
+                let with: String = args
+                    .iter()
+                    .map(|(k, v)| format!(" with {k} = {v}"))
+                    .collect();
                 let (message, label) = match mapped {
+                    Some(other) if other == wanted => (
+                        format!(
+                            "`{name}` is upstream's `{wanted}` without {}",
+                            missing.join(", ")
+                        ),
+                        format!("not upstream's {host_variant} build"),
+                    ),
                     Some(other) => (
-                        format!("`{name}` maps to upstream's `{other}`, not its `{wanted}`"),
+                        format!("`{name}` maps to upstream's `{other}`, not its `{wanted}`{with}"),
                         format!("upstream's {other} build"),
                     ),
                     None => (
-                        format!("`{name}` is not upstream's `{wanted}` build"),
+                        format!("`{name}` is not upstream's `{wanted}` build{with}"),
                         "not an output of the upstream input".to_string(),
                     ),
                 };
@@ -183,6 +203,22 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
         }
     }
     Ok(out)
+}
+
+/// Whether a value passes the package argument `key = value;`
+/// (`upstream.cuda.override { useMpi = true; }`), wherever options put it.
+fn sets_arg(expr: &ast::Expr, key: &str, value: &str) -> bool {
+    expr.syntax()
+        .descendants()
+        .filter_map(ast::AttrpathValue::cast)
+        .any(|apv| {
+            apv.attrpath()
+                .and_then(|p| syntax::attrpath_names(&p))
+                .is_some_and(|names| names == [key])
+                && apv
+                    .value()
+                    .is_some_and(|v| v.syntax().text().to_string().trim() == value)
+        })
 }
 
 /// A select chain's names, `None` for each dynamic part:

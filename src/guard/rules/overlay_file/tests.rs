@@ -134,3 +134,52 @@ fn a_dropped_variant_or_a_nixpkgs_build_fails() {
         ]
     );
 }
+
+#[test]
+fn mpi_cuda_is_upstreams_cuda_with_mpi_not_its_mpi_cuda_output() {
+    let mut config = crate::guard::rules::testing::seed_config();
+    config
+        .hosts
+        .insert("carbon".into(), crate::config::Variant::MpiCuda);
+    config
+        .hosts
+        .insert("neon".into(), crate::config::Variant::MpiCuda);
+    let sm89 = crate::config::Options {
+        cuda_capabilities: Some(vec!["8.9".into()]),
+        ..Default::default()
+    };
+    config.options.insert("neon".into(), sm89);
+    // As step 0002 writes it for this config.
+    let text = format!(
+        "{}\n    {} in\n{{\n  llama-cpp-mpi-cuda = upstream.cuda.override {{ useMpi = true; }};\n  llama-cpp-mpi-cuda-sm89 = (cuda [ \"8.9\" ]).override {{ useMpi = true; }};\n  llama-cpp-vulkan = upstream.vulkan;\n}}\n",
+        GOOD.split(" in\n{").next().unwrap(),
+        crate::config::cuda_helper("llama-cpp")
+    );
+    let check = |text: &str| {
+        crate::guard::rules::testing::findings_with(&super::RULE, &config, &[(OVERLAY, text)])
+    };
+    assert_eq!(check(&text), Vec::<String>::new(), "{text}");
+    let upstreams = text.replace(
+        "upstream.cuda.override { useMpi = true; }",
+        "upstream.mpi-cuda",
+    );
+    assert_eq!(
+        check(&upstreams),
+        [
+            "nixos/overlays/llama-cpp.nix:7:24: `llama-cpp-mpi-cuda` maps to upstream's `mpi-cuda`, not its `cuda` with useMpi = true"
+        ]
+    );
+    let no_mpi = text
+        .replace("upstream.cuda.override { useMpi = true; }", "upstream.cuda")
+        .replace(
+            "(cuda [ \"8.9\" ]).override { useMpi = true; }",
+            "cuda [ \"8.9\" ]",
+        );
+    assert_eq!(
+        check(&no_mpi),
+        [
+            "nixos/overlays/llama-cpp.nix:7:24: `llama-cpp-mpi-cuda` is upstream's `cuda` without `useMpi = true;`",
+            "nixos/overlays/llama-cpp.nix:8:29: `llama-cpp-mpi-cuda-sm89` is upstream's `cuda` without `useMpi = true;`",
+        ]
+    );
+}
