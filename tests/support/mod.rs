@@ -23,6 +23,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 
+mod run;
+// Each test binary includes this module; not every one runs the binary.
+#[allow(unused_imports)]
+pub use run::*;
+
 /// Nix settings for every test run: flakes on, and fail fast instead of
 /// retrying a network that is not there.
 pub const NIX_CONFIG: &str = "experimental-features = nix-command flakes\n\
