@@ -13,13 +13,7 @@ use std::path::Path;
 use support::*;
 
 fn repo(files: &[(&str, &str)]) -> TempRepo {
-    let src = tempfile::tempdir().unwrap();
-    for (path, text) in files {
-        let p = src.path().join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    repo_from_dir(src.path(), "carry")
+    repo_of_files(files, "carry")
 }
 
 const FLAKE: &str = "{\n  inputs.nixpkgs.url = \"github:NixOS/nixpkgs/nixos-unstable\";\n\n  outputs = { self, nixpkgs, ... }@inputs: {\n    nixosConfigurations = {\n      carbon = nixpkgs.lib.nixosSystem {\n        system = \"x86_64-linux\";\n        modules = [ ./carbon.nix ];\n      };\n      neon = nixpkgs.lib.nixosSystem {\n        system = \"x86_64-linux\";\n        modules = [ ./neon.nix ];\n      };\n    };\n  };\n}\n";

@@ -34,13 +34,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 
 /// A committed repository of `files`.
 fn repo(files: &[(&str, &str)]) -> TempRepo {
-    let src = tempfile::tempdir().unwrap();
-    for (path, text) in files {
-        let p = src.path().join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    repo_from_dir(src.path(), "eval-refusal")
+    repo_of_files(files, "eval-refusal")
 }
 
 const INPUTS: &str = r#"

@@ -11,13 +11,7 @@ use std::path::Path;
 use support::*;
 
 fn repo(files: &[(&str, &str)]) -> TempRepo {
-    let src = tempfile::tempdir().unwrap();
-    for (path, text) in files {
-        let p = src.path().join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    repo_from_dir(src.path(), "init-honesty")
+    repo_of_files(files, "init-honesty")
 }
 
 /// Evaluated, with the stand-ins for the flake's inputs.

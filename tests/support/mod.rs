@@ -290,6 +290,18 @@ pub fn repo_from_dir(src: &Path, label: &str) -> TempRepo {
     TempRepo { dir }
 }
 
+/// A fresh git repository holding `files` (path, contents), committed
+/// (`label` as for [`repo_from_dir`]).
+pub fn repo_of_files(files: &[(&str, &str)], label: &str) -> TempRepo {
+    let src = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let p = src.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    repo_from_dir(src.path(), label)
+}
+
 /// [`fixture_repo`], locked against the stand-ins, with `flake.lock`
 /// committed: a clean tree, as `flake-migrate` expects to find it.
 pub fn locked_fixture_repo(shape: &str) -> TempRepo {
