@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
+use support::detailed::Run;
 use support::*;
 
 const SEED_HOSTS: [&str; 4] = ["--host", "carbon=cuda", "--host", "beryllium=vulkan"];
@@ -17,41 +18,17 @@ const STATE: &str = ".flake-migrate/state.toml";
 const OLD_OVERRIDE: &str = "nixos/pkgs/llama-cpp-variants.nix";
 const OVERLAY: &str = "nixos/overlays/llama-cpp.nix";
 
-/// What one run of the binary did.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-
-    #[track_caller]
-    fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "expected success, got {self:#?}");
-        self
-    }
-}
-
 /// `flake-migrate -C dir args…`, isolated from the user's git and nix config.
 fn fm_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     // The engine's own behaviour, on the static reading; evaluation is
     // exercised by migrate_shapes and eval_*.
-    let out = fm_command(dir)
+    fm_command(dir)
         .arg("--no-eval")
         .args(args)
         .envs(env.iter().copied())
         .output()
-        .expect("run flake-migrate");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .expect("run flake-migrate")
+        .into()
 }
 
 fn fm(dir: &Path, args: &[&str]) -> Run {

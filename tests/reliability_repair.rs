@@ -10,38 +10,20 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
+use support::detailed::Run;
 use support::*;
 
 const SEED_HOSTS: [&str; 4] = ["--host", "carbon=cuda", "--host", "beryllium=vulkan"];
 
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    #[track_caller]
-    fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "expected success, got {self:#?}");
-        self
-    }
-}
-
 /// `flake-migrate -C dir --no-eval args…` with the user's git and nix
 /// config shut out.
 fn fm(dir: &Path, args: &[&str]) -> Run {
-    let out = fm_command(dir)
+    fm_command(dir)
         .arg("--no-eval")
         .args(args)
         .output()
-        .expect("run flake-migrate");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .expect("run flake-migrate")
+        .into()
 }
 
 /// What git tracks, with modes and blobs: a link replaced by a copy shows

@@ -11,25 +11,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use support::detailed::Run;
 use support::*;
 
 const SEED_HOSTS: [&str; 4] = ["--host", "carbon=cuda", "--host", "beryllium=vulkan"];
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    #[allow(dead_code)] // shown when a run fails
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    #[track_caller]
-    fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "expected success, got {self:#?}");
-        self
-    }
-}
 
 /// `flake-migrate -C dir --no-eval args…` with the user's git and nix
 /// config shut out.
@@ -40,12 +25,7 @@ fn fm_cmd(dir: &Path, args: &[&str]) -> Command {
 }
 
 fn run(mut cmd: Command) -> Run {
-    let out = cmd.output().expect("run flake-migrate");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cmd.output().expect("run flake-migrate").into()
 }
 
 fn fm(dir: &Path, args: &[&str]) -> Run {

@@ -92,3 +92,43 @@ pub fn head(dir: &Path) -> String {
 pub fn porcelain(dir: &Path) -> String {
     git(dir, &["status", "--porcelain", "--untracked-files=all"])
 }
+
+/// The same outcome printed field by field (`{:#?}`), as the engine's and
+/// the reliability tests show a run that went wrong.
+pub mod detailed {
+    use std::process::Output;
+
+    #[derive(Debug)]
+    pub struct Run {
+        pub code: i32,
+        pub stdout: String,
+        pub stderr: String,
+    }
+
+    impl Run {
+        pub fn all(&self) -> String {
+            format!("{}{}", self.stdout, self.stderr)
+        }
+
+        #[track_caller]
+        pub fn ok(self) -> Run {
+            assert_eq!(self.code, 0, "expected success, got {self:#?}");
+            self
+        }
+    }
+
+    impl From<Output> for Run {
+        fn from(out: Output) -> Run {
+            let super::Run {
+                code,
+                stdout,
+                stderr,
+            } = out.into();
+            Run {
+                code,
+                stdout,
+                stderr,
+            }
+        }
+    }
+}
