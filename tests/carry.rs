@@ -9,64 +9,11 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use support::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_flake-migrate");
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n{}\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
-fn run(dir: &Path, args: &[&str], nix_args: &[String]) -> Run {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("-C").arg(dir).args(args);
-    if !nix_args.is_empty() {
-        cmd.arg("--").args(nix_args);
-    }
-    let out = cmd
-        .env("NO_COLOR", "1")
-        .env("NIX_CONFIG", NIX_CONFIG)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("run flake-migrate");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// The static reading: no nix.
-fn fm_static(dir: &Path, args: &[&str]) -> Run {
-    let mut all = vec!["--no-eval"];
-    all.extend(args);
-    run(dir, &all, &[])
-}
-
-fn ok(run: Run) -> Run {
-    assert_eq!(run.code, 0, "{run:?}");
-    run
-}
-
 fn repo(files: &[(&str, &str)]) -> TempRepo {
-    let src = tempfile::tempdir().unwrap();
-    for (path, text) in files {
-        let p = src.path().join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    repo_from_dir(src.path(), "carry")
+    repo_of_files(files, "carry")
 }
 
 const FLAKE: &str = "{\n  inputs.nixpkgs.url = \"github:NixOS/nixpkgs/nixos-unstable\";\n\n  outputs = { self, nixpkgs, ... }@inputs: {\n    nixosConfigurations = {\n      carbon = nixpkgs.lib.nixosSystem {\n        system = \"x86_64-linux\";\n        modules = [ ./carbon.nix ];\n      };\n      neon = nixpkgs.lib.nixosSystem {\n        system = \"x86_64-linux\";\n        modules = [ ./neon.nix ];\n      };\n    };\n  };\n}\n";

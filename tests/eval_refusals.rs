@@ -11,39 +11,15 @@ use std::process::Command;
 
 use support::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_flake-migrate");
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n{}\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
 /// `flake-migrate -C dir ARGS -- <stand-in overrides>`.
 fn fm(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(BIN)
-        .arg("-C")
-        .arg(dir)
+    fm_command(dir)
         .args(args)
         .arg("--")
         .args(migration_override_args(dir))
-        .env("NO_COLOR", "1")
-        .env("NIX_CONFIG", NIX_CONFIG)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
-        .expect("run flake-migrate");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .expect("run flake-migrate")
+        .into()
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -58,13 +34,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 
 /// A committed repository of `files`.
 fn repo(files: &[(&str, &str)]) -> TempRepo {
-    let src = tempfile::tempdir().unwrap();
-    for (path, text) in files {
-        let p = src.path().join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    repo_from_dir(src.path(), "eval-refusal")
+    repo_of_files(files, "eval-refusal")
 }
 
 const INPUTS: &str = r#"

@@ -9,82 +9,30 @@ mod support;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
+use support::detailed::Run;
 use support::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_flake-migrate");
 const SEED_HOSTS: [&str; 4] = ["--host", "carbon=cuda", "--host", "beryllium=vulkan"];
 const STATE: &str = ".flake-migrate/state.toml";
 const OLD_OVERRIDE: &str = "nixos/pkgs/llama-cpp-variants.nix";
 const OVERLAY: &str = "nixos/overlays/llama-cpp.nix";
 
-/// What one run of the binary did.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-
-    #[track_caller]
-    fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "expected success, got {self:#?}");
-        self
-    }
-}
-
 /// `flake-migrate -C dir args…`, isolated from the user's git and nix config.
 fn fm_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     // The engine's own behaviour, on the static reading; evaluation is
     // exercised by migrate_shapes and eval_*.
-    let out = Command::new(BIN)
-        .arg("-C")
-        .arg(dir)
+    fm_command(dir)
         .arg("--no-eval")
         .args(args)
-        .env("NO_COLOR", "1")
-        .env("NIX_CONFIG", NIX_CONFIG)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
         .envs(env.iter().copied())
         .output()
-        .expect("run flake-migrate");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .expect("run flake-migrate")
+        .into()
 }
 
 fn fm(dir: &Path, args: &[&str]) -> Run {
     fm_env(dir, args, &[])
-}
-
-/// The git CLI in `dir` (for what a user does by hand); panics on failure.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn head(dir: &Path) -> String {
-    git(dir, &["rev-parse", "HEAD"]).trim().to_string()
 }
 
 fn commit_count(dir: &Path) -> usize {
@@ -101,11 +49,6 @@ fn trailer(dir: &Path, rev: &str, key: &str) -> Option<String> {
         .rev()
         .find_map(|l| l.strip_prefix(key)?.strip_prefix(": "))
         .map(|v| v.trim().to_string())
-}
-
-/// `git status --porcelain` including untracked files.
-fn porcelain(dir: &Path) -> String {
-    git(dir, &["status", "--porcelain", "--untracked-files=all"])
 }
 
 /// The `id`s recorded in the working tree's state file.

@@ -9,72 +9,21 @@ mod support;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use support::detailed::Run;
 use support::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_flake-migrate");
 const SEED_HOSTS: [&str; 4] = ["--host", "carbon=cuda", "--host", "beryllium=vulkan"];
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    #[track_caller]
-    fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "expected success, got {self:#?}");
-        self
-    }
-}
 
 /// `flake-migrate -C dir --no-eval args…` with the user's git and nix
 /// config shut out.
 fn fm(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(BIN)
-        .arg("-C")
-        .arg(dir)
+    fm_command(dir)
         .arg("--no-eval")
         .args(args)
-        .env("NO_COLOR", "1")
-        .env("NIX_CONFIG", NIX_CONFIG)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
-        .expect("run flake-migrate");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// The git CLI in `dir`; panics on failure.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn head(dir: &Path) -> String {
-    git(dir, &["rev-parse", "HEAD"]).trim().to_string()
-}
-
-fn porcelain(dir: &Path) -> String {
-    git(dir, &["status", "--porcelain", "--untracked-files=all"])
+        .expect("run flake-migrate")
+        .into()
 }
 
 /// What git tracks, with modes and blobs: a link replaced by a copy shows

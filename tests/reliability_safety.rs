@@ -11,78 +11,25 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use support::detailed::Run;
 use support::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_flake-migrate");
 const SEED_HOSTS: [&str; 4] = ["--host", "carbon=cuda", "--host", "beryllium=vulkan"];
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    #[allow(dead_code)] // shown when a run fails
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    #[track_caller]
-    fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "expected success, got {self:#?}");
-        self
-    }
-}
 
 /// `flake-migrate -C dir --no-eval args…` with the user's git and nix
 /// config shut out.
 fn fm_cmd(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("-C")
-        .arg(dir)
-        .arg("--no-eval")
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("NIX_CONFIG", NIX_CONFIG)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1");
+    let mut cmd = fm_command(dir);
+    cmd.arg("--no-eval").args(args);
     cmd
 }
 
 fn run(mut cmd: Command) -> Run {
-    let out = cmd.output().expect("run flake-migrate");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cmd.output().expect("run flake-migrate").into()
 }
 
 fn fm(dir: &Path, args: &[&str]) -> Run {
     run(fm_cmd(dir, args))
-}
-
-/// The git CLI in `dir`; panics on failure.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn head(dir: &Path) -> String {
-    git(dir, &["rev-parse", "HEAD"]).trim().to_string()
-}
-
-fn porcelain(dir: &Path) -> String {
-    git(dir, &["status", "--porcelain", "--untracked-files=all"])
 }
 
 /// The `Migration:` trailers of HEAD's history, oldest first, with the

@@ -23,6 +23,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 
+mod run;
+// Each test binary includes this module; not every one runs the binary.
+#[allow(unused_imports)]
+pub use run::*;
+
 /// Nix settings for every test run: flakes on, and fail fast instead of
 /// retrying a network that is not there.
 pub const NIX_CONFIG: &str = "experimental-features = nix-command flakes\n\
@@ -283,6 +288,18 @@ pub fn repo_from_dir(src: &Path, label: &str) -> TempRepo {
     }
     commit_all(&repo, &format!("Import fixture {shape}"));
     TempRepo { dir }
+}
+
+/// A fresh git repository holding `files` (path, contents), committed
+/// (`label` as for [`repo_from_dir`]).
+pub fn repo_of_files(files: &[(&str, &str)], label: &str) -> TempRepo {
+    let src = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let p = src.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    repo_from_dir(src.path(), label)
 }
 
 /// [`fixture_repo`], locked against the stand-ins, with `flake.lock`
