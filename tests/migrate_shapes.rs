@@ -49,36 +49,12 @@ fn fm(dir: &Path, args: &[&str]) -> Run {
     }
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn head(dir: &Path) -> String {
-    git(dir, &["rev-parse", "HEAD"]).trim().to_string()
-}
-
 fn trailer(dir: &Path, rev: &str, key: &str) -> Option<String> {
     let body = git(dir, &["log", "-1", "--format=%B", rev]);
     body.lines()
         .rev()
         .find_map(|l| l.strip_prefix(key)?.strip_prefix(": "))
         .map(|v| v.trim().to_string())
-}
-
-fn porcelain(dir: &Path) -> String {
-    git(dir, &["status", "--porcelain", "--untracked-files=all"])
 }
 
 #[track_caller]
