@@ -228,6 +228,12 @@ pub fn pinned_url(url: &str, rev: &str) -> Option<String> {
     if rest.contains('?') || rest.split('/').count() != 2 {
         return None;
     }
+    // A revision or tag as a url path segment: anything else (a `/`, a
+    // quote, `${`) is no pin flake-migrate writes.
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if rev.is_empty() || !rev.chars().all(plain) {
+        return None;
+    }
     Some(format!("{url}/{rev}"))
 }
 
@@ -316,6 +322,8 @@ mod tests {
         assert_eq!(pinned_url("github:ggml-org/llama.cpp/b6000", "b6500"), None);
         assert_eq!(pinned_url("github:ggml-org/llama.cpp?ref=x", "b6500"), None);
         assert_eq!(pinned_url("git+https://example/llama.cpp", "b6500"), None);
+        assert_eq!(pinned_url("github:ggml-org/llama.cpp", "b\"${x}"), None);
+        assert_eq!(pinned_url("github:ggml-org/llama.cpp", "a/b"), None);
         assert_eq!(
             url_revision("github:ggml-org/llama.cpp/b6500"),
             Some("b6500")

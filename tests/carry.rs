@@ -158,6 +158,31 @@ fn reusing_an_input_renames_it_in_the_users_file_and_nothing_else() {
 }
 
 #[test]
+fn an_upstream_input_nix_only_takes_quoted_is_refused_before_writing() {
+    let repo = fleet("b6500");
+    repo.write(
+        "flake.nix",
+        &FLAKE.replace(
+            "inputs.nixpkgs.url = \"github:NixOS/nixpkgs/nixos-unstable\";",
+            "inputs.nixpkgs.url = \"github:NixOS/nixpkgs/nixos-unstable\";\n  inputs.\"llama.cpp\".url = \"github:ggml-org/llama.cpp\";",
+        ),
+    );
+    repo.write("flake-migrate.toml", USERS_CONFIG);
+    repo.commit_all("configure");
+    let before = head(repo.path());
+    let run = fm_static(repo.path(), &["up", "--no-lock", "--to", "1"]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("`llama.cpp`, which Nix only takes quoted"),
+        "{run:?}"
+    );
+    assert_eq!(head(repo.path()), before);
+    assert_eq!(porcelain(repo.path()), "");
+    assert_eq!(repo.read("flake-migrate.toml"), USERS_CONFIG);
+}
+
+#[test]
 fn one_revision_pinned_everywhere_becomes_the_inputs_pin_and_is_locked() {
     require_nix!();
     let repo = fleet("b6500");

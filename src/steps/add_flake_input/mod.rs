@@ -36,6 +36,14 @@ pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
         .upstream_input(&ctx.config.input, url)
         .unwrap_or_else(|| ctx.config.input.clone());
     let input = input.as_str();
+    if !crate::syntax::is_identifier(input) {
+        // flake-migrate.toml's `input`, and the overlay's `inputs.NAME`,
+        // need a bare name.
+        return Ok(Plan::blocked(
+            format!("the upstream input is named `{input}`, which Nix only takes quoted"),
+            "rename it in flake.nix to a plain name (e.g. `llama-cpp`, also in `outputs`' arguments if listed), then run `flake-migrate up` again",
+        ));
+    }
     let mut splices = Vec::new();
     let mut notes = Vec::new();
 
@@ -74,7 +82,7 @@ pub fn plan(ctx: &Context, follows: &str) -> Result<Plan> {
                             let node = value.syntax();
                             splices.push(Splice::replace(
                                 start(node)..end(node),
-                                format!("\"{pinned}\""),
+                                crate::syntax::nix_string(&pinned),
                             ));
                         }
                         (Some(own), _) if own == rev => {}
