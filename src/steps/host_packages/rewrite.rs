@@ -101,7 +101,7 @@ pub(super) fn rewrite(
                     ));
                     notes.push(format!(
                         "{at}: override arguments not covered by {} were dropped: {}",
-                        if build.options.is_empty() {
+                        if build.options.is_empty() && build.base.package_args().is_empty() {
                             format!("upstream's {} build", build.upstream_package())
                         } else {
                             name.clone()
