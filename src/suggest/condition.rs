@@ -10,6 +10,7 @@ use rnix::ast::{self, BinOpKind, UnaryOpKind};
 use rnix::{SyntaxKind, SyntaxNode};
 use rowan::ast::AstNode;
 
+use super::Clue;
 use super::nodes::static_names;
 
 /// One condition a piece of evidence depends on.
@@ -219,6 +220,53 @@ fn platform_test(test: &str, system: &str) -> Option<bool> {
         "isRiscV" | "isRiscV64" => cpu.starts_with("riscv"),
         _ => return None,
     })
+}
+
+/// Each clue with whether a condition it sits under is undecided (it then
+/// ranks below every unconditional clue), its evidence saying so; and the
+/// evidence of clues whose condition is false for the host's `system`.
+pub(super) fn weigh_conditions(
+    clues: Vec<Clue>,
+    system: Option<&str>,
+) -> (Vec<(Clue, bool)>, Vec<String>) {
+    let mut kept = Vec::new();
+    let mut not_counted = Vec::new();
+    for mut clue in clues {
+        let decided: Vec<Option<bool>> = clue
+            .conditions
+            .iter()
+            .map(|c| system.and_then(|s| c.holds_on(s)))
+            .collect();
+        let describe = |clue: &Clue, which: &dyn Fn(Option<bool>) -> bool| {
+            clue.conditions
+                .iter()
+                .zip(&decided)
+                .filter(|(_, d)| which(**d))
+                .map(|(c, _)| c.describe())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        };
+        let system = system.unwrap_or_default();
+        if decided.contains(&Some(false)) {
+            let false_ones = describe(&clue, &|d| d == Some(false));
+            not_counted.push(format!(
+                "{} only if {false_ones}, which is false on {system}",
+                clue.evidence
+            ));
+            continue;
+        }
+        let holding = describe(&clue, &|d| d == Some(true));
+        if !holding.is_empty() {
+            clue.evidence
+                .push_str(&format!(" (only if {holding}, which holds on {system})"));
+        }
+        let undecided = describe(&clue, &|d| d.is_none());
+        if !undecided.is_empty() {
+            clue.evidence.push_str(&format!(" (only if {undecided})"));
+        }
+        kept.push((clue, !undecided.is_empty()));
+    }
+    (kept, not_counted)
 }
 
 #[cfg(test)]

@@ -325,50 +325,6 @@ fn suggest_host(
     })
 }
 
-/// Each clue with whether a condition it sits under is undecided (it then
-/// ranks below every unconditional clue), its evidence saying so; and the
-/// evidence of clues whose condition is false for the host's `system`.
-fn weigh_conditions(clues: Vec<Clue>, system: Option<&str>) -> (Vec<(Clue, bool)>, Vec<String>) {
-    let mut kept = Vec::new();
-    let mut not_counted = Vec::new();
-    for mut clue in clues {
-        let decided: Vec<Option<bool>> = clue
-            .conditions
-            .iter()
-            .map(|c| system.and_then(|s| c.holds_on(s)))
-            .collect();
-        let describe = |clue: &Clue, which: &dyn Fn(Option<bool>) -> bool| {
-            clue.conditions
-                .iter()
-                .zip(&decided)
-                .filter(|(_, d)| which(**d))
-                .map(|(c, _)| c.describe())
-                .collect::<Vec<_>>()
-                .join(" and ")
-        };
-        let system = system.unwrap_or_default();
-        if decided.contains(&Some(false)) {
-            let false_ones = describe(&clue, &|d| d == Some(false));
-            not_counted.push(format!(
-                "{} only if {false_ones}, which is false on {system}",
-                clue.evidence
-            ));
-            continue;
-        }
-        let holding = describe(&clue, &|d| d == Some(true));
-        if !holding.is_empty() {
-            clue.evidence
-                .push_str(&format!(" (only if {holding}, which holds on {system})"));
-        }
-        let undecided = describe(&clue, &|d| d.is_none());
-        if !undecided.is_empty() {
-            clue.evidence.push_str(&format!(" (only if {undecided})"));
-        }
-        kept.push((clue, !undecided.is_empty()));
-    }
-    (kept, not_counted)
-}
-
 /// The system a host's definition names literally (`system = "aarch64-linux";`).
 fn literal_system(definition: &str) -> Option<&str> {
     let after = &definition[definition.find("system = \"")? + "system = \"".len()..];
@@ -399,53 +355,14 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
 
-/// A backend's switch in override arguments, `cudaSupport = true`, as the
-/// backend and whether it is on; `None` for other arguments or values that
-/// are not a literal boolean.
-fn support_flag(arg: &str) -> Option<(Variant, bool)> {
-    let (name, value) = arg.split_once(" = ")?;
-    let on = match value.trim() {
-        "true" => true,
-        "false" => false,
-        _ => return None,
-    };
-    let variant = match name {
-        "cudaSupport" => Variant::Cuda,
-        "vulkanSupport" => Variant::Vulkan,
-        "rocmSupport" => Variant::Rocm,
-        _ => return None,
-    };
-    Some((variant, on))
-}
-
-/// `GGML_CUDA` (or `_VULKAN`, `_HIP`) turned on in an override's cmake
-/// flags: `"-DGGML_CUDA=ON"` or `(lib.cmakeBool "GGML_CUDA" true)`.
-fn cmake_backend(code: &str) -> Option<(&'static str, Variant)> {
-    [
-        ("GGML_CUDA", Variant::Cuda),
-        ("GGML_VULKAN", Variant::Vulkan),
-        ("GGML_HIP", Variant::Rocm),
-    ]
-    .into_iter()
-    .find(|(flag, _)| {
-        [
-            format!("{flag}=ON"),
-            format!("{flag}:BOOL=ON"),
-            format!("{flag}:BOOL=TRUE"),
-            format!("{flag}=1"),
-            format!("\"{flag}\" true"),
-        ]
-        .iter()
-        .any(|on| code.contains(on.as_str()))
-    })
-}
-
 mod condition;
 mod nodes;
 mod options;
+mod override_signs;
 #[cfg(test)]
 mod tests;
 
-use condition::Condition;
+use condition::{Condition, weigh_conditions};
 use nodes::scan_node;
 use options::option_clues;
+use override_signs::{cmake_backend, support_flag};
