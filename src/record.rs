@@ -43,6 +43,20 @@ pub struct Applied {
     pub not_carried: Vec<NotCarried>,
 }
 
+impl Applied {
+    /// The record of migration `m` done without edits of its own: adopted
+    /// (the repository already satisfied it), verified, or switched.
+    pub fn without_edits(m: &crate::catalogue::Migration, adopted: bool) -> Applied {
+        Applied {
+            id: m.id.clone(),
+            checksum: m.checksum.clone(),
+            adopted,
+            files: Vec::new(),
+            not_carried: Vec::new(),
+        }
+    }
+}
+
 /// Something an old override did that the migration does not carry over
 /// (a cmake flag no option expresses, a revision the input could not
 /// take). `status` shows it until the user edits the entries of the hosts

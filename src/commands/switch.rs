@@ -84,13 +84,7 @@ fn record_switch(
     let coverage = Coverage::of(config, &state);
     let complete = coverage.complete();
     if complete && !state.is_applied(&m.id) {
-        state.record(Applied {
-            id: m.id.clone(),
-            checksum: m.checksum.clone(),
-            adopted: false,
-            files: Vec::new(),
-            not_carried: Vec::new(),
-        });
+        state.record(Applied::without_edits(m, false));
     }
     let notes = vec![summary.clone(), coverage.describe()];
     engine::record(session, m, &state, Some(&subject), &notes)?;

@@ -75,13 +75,7 @@ pub fn record(
 }
 
 pub(super) fn adopt(session: &Session, state: &mut State, m: &Migration) -> Result<()> {
-    state.record(Applied {
-        id: m.id.clone(),
-        checksum: m.checksum.clone(),
-        adopted: true,
-        files: Vec::new(),
-        not_carried: Vec::new(),
-    });
+    state.record(Applied::without_edits(m, true));
     let files = vec![(PathBuf::from(STATE_FILE), Some(state.to_toml()))];
     transact(session, &m.id, &files, None, |_| {
         commit_message(m, &[], Kind::Adopted)

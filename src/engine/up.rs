@@ -255,13 +255,7 @@ pub(super) fn plan_edits<'a>(
             Plan::Verify => unreachable!("{} is not an edit step", m.id),
         };
         if !applied {
-            state.record(Applied {
-                id: m.id.clone(),
-                checksum: m.checksum.clone(),
-                adopted,
-                files: Vec::new(),
-                not_carried: Vec::new(),
-            });
+            state.record(Applied::without_edits(m, adopted));
         }
     }
     // Coverage is a question about the host step's edits: asked when it

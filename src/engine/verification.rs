@@ -188,13 +188,7 @@ fn check_and_record(
         return Ok(report);
     }
     let adopted = state.get(&m.id).is_some_and(|a| a.adopted);
-    state.record(Applied {
-        id: m.id.clone(),
-        checksum: m.checksum.clone(),
-        adopted,
-        files: Vec::new(),
-        not_carried: Vec::new(),
-    });
+    state.record(Applied::without_edits(m, adopted));
     state.verification = Some(Verification {
         tree: tree.clone(),
         hosts: verified.clone(),
