@@ -22,7 +22,17 @@ let
   nameOf = p: if isAttrs p && isString (p.name or null) then p.name else null;
   llamaName = n: n != null && match ".*[Ll][Ll][Aa][Mm][Aa].*" n != null;
   outOf = p: builtins.unsafeDiscardStringContext (toString p.outPath);
-  fileString = f: builtins.unsafeDiscardStringContext (toString f);
+  # A definition's file as nixpkgs reports it, made a file: a directory
+  # module is reported as the directory (its default.nix is meant), a module
+  # given as an option's value as "<file>, via option <name>" (it is written
+  # in <file>).
+  fileString = f:
+    let
+      s = builtins.unsafeDiscardStringContext (toString f);
+      written = head (builtins.split ", via option " s);
+    in
+    if substring 0 1 written == "/" && builtins.pathExists (written + "/default.nix")
+    then written + "/default.nix" else written;
 
   # The leaves of a raw definition value: mkMerge, mkIf, mkOverride and
   # mkOrder inside a definition are resolved here (nixpkgs resolves only the
@@ -76,7 +86,9 @@ let
       nixos = hosts.${name};
       cfg = nixos.config;
       opts = nixos.options;
-      pkgs = nixos.pkgs or cfg._module.args.pkgs;
+      # nixpkgs' evalModules returns `_module` beside `config`, not in it.
+      moduleArgs = nixos._module.args or { };
+      pkgs = nixos.pkgs or moduleArgs.pkgs;
       system = pkgs.stdenv.hostPlatform.system;
       upstream = upstreamBySystem.${system} or (upstreamOuts system);
       nixpkgsLlama = try null (let p = pkgs.llama-cpp; in strict {
@@ -153,11 +165,11 @@ let
       overlays = concatMap (d: map (overlay d.file) (if isList d.value then d.value else [ ])) overlayDefs;
 
       forced = filter (d: isAttrs d.value && (let p = d.value.pkgs or null; in isAttrs p && (p._type or null) == "override" && p.priority < 100)) argDefs;
-      specialArgs = try { } (cfg._module.specialArgs or { });
+      specialArgs = try { } (nixos._module.specialArgs or { });
     in
     trace "flake-migrate: evaluating ${name} (of ${toString (length selected)})" (strict {
       inherit system packages service overlays;
-      inputsInModules = specialArgs ? inputs || try false (cfg._module.args ? inputs);
+      inputsInModules = specialArgs ? inputs || try false (moduleArgs ? inputs);
       hostNameFiles = filesOf hostNameDefs;
       overlaysIgnored =
         if specialArgs ? pkgs then "pkgs passed through specialArgs"
@@ -174,7 +186,7 @@ let
     else { known = host name; };
 in
 {
-  root = fileString (flake.sourceInfo.outPath or flake.outPath);
+  root = builtins.unsafeDiscardStringContext (toString (flake.sourceInfo.outPath or flake.outPath));
   inherit names;
   hosts = listToAttrs (map (n: { name = n; value = result n; }) selected);
 }

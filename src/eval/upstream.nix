@@ -33,7 +33,7 @@ let
     let
       nixos = flake.nixosConfigurations.${name};
       cfg = nixos.config;
-      pkgs = nixos.pkgs or cfg._module.args.pkgs;
+      pkgs = nixos.pkgs or nixos._module.args.pkgs;
       system = pkgs.stdenv.hostPlatform.system;
       upstream = if hasInput then flake.inputs.${input}.packages.${system} or { } else { };
       # Only the variant packages in use or cheap (windows only when a host

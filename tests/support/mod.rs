@@ -8,13 +8,18 @@
 //!   (which variant each host should get). [`fixture_repo`] copies one into a
 //!   fresh temporary git repository and commits it, because a flake in a git
 //!   repository only sees tracked files.
-//! - Stand-ins live in `tests/fixtures/standins/<name>/`: tiny local flakes that
-//!   replace `nixpkgs`, `home-manager`, `nixos-hardware` and `llama.cpp` so that
+//! - Stand-ins are local flakes that replace `nixpkgs`, `home-manager`,
+//!   `nixos-hardware`, `flake-parts`, `import-tree` and `llama.cpp` so that
 //!   `nix flake lock`, `nix eval` and `nix flake check --no-build` work with no
-//!   network. [`standin_override_args`] says which stand-in replaces which input.
-//! - Every test that runs `nix` starts with `require_nix!()`: without `nix` it
-//!   prints `skipping <test>: nix not installed` and returns, except with
-//!   `CI=true`, where a missing `nix` fails the test.
+//!   network. `tests/fixtures/standins/assemble.sh` lays them out once per test
+//!   binary ([`standins_dir`]), built on nixpkgs' real `lib` and
+//!   `eval-config.nix` and the real flake-parts and import-tree
+//!   (`../shared/third_party`). [`standin_override_args`] says which stand-in
+//!   replaces which input.
+//! - Every test that runs `nix` starts with `require_nix!()`: without `nix`,
+//!   or without the real sources the stand-ins are built on, it prints
+//!   `skipping <test>: <why>` and returns, except with `CI=true`, where it
+//!   fails the test.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -60,18 +65,42 @@ pub fn nix_available() -> bool {
     })
 }
 
-/// True when `nix` is available. Otherwise prints
-/// `skipping <test_name>: nix not installed` and returns false, or panics
-/// when the environment says `CI=true` (CI must not skip silently).
+/// True when `nix` is available and the stand-ins could be assembled.
+/// Otherwise prints `skipping <test_name>: <why>` and returns false, or
+/// panics when the environment says `CI=true` (CI must not skip silently).
 pub fn require_nix(test_name: &str) -> bool {
-    if nix_available() {
-        return true;
-    }
+    let why = if !nix_available() {
+        "nix not installed".to_string()
+    } else {
+        match assembled_standins() {
+            Ok(_) => return true,
+            Err(why) => why.clone(),
+        }
+    };
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test_name}: nix is not installed, and CI=true forbids skipping");
+        panic!("{test_name}: {why}, and CI=true forbids skipping");
     }
-    eprintln!("skipping {test_name}: nix not installed");
+    eprintln!("skipping {test_name}: {why}");
     false
+}
+
+/// The stand-ins laid out by `assemble.sh` in a directory of this test
+/// binary's own, once; or why they could not be.
+fn assembled_standins() -> &'static Result<PathBuf, String> {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dest = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("standins-{}", std::process::id()));
+        let out = Command::new("bash")
+            .arg(fixtures_dir().join("standins/assemble.sh"))
+            .arg(&dest)
+            .output()
+            .map_err(|e| format!("could not run assemble.sh: {e}"))?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+        }
+        Ok(dest)
+    })
 }
 
 /// `nix` with [`NIX_CONFIG`] in its environment.
@@ -99,8 +128,13 @@ pub fn repos_dir() -> PathBuf {
     fixtures_dir().join("repos")
 }
 
+/// Where the assembled stand-ins are (see `assemble.sh`). Tests reach this
+/// after `require_nix!()`, which has skipped them when assembling failed.
 pub fn standins_dir() -> PathBuf {
-    fixtures_dir().join("standins")
+    match assembled_standins() {
+        Ok(dir) => dir.clone(),
+        Err(why) => panic!("the stand-ins could not be assembled: {why}"),
+    }
 }
 
 /// The source directory of a fixture shape (read-only; use [`fixture_repo`]
@@ -423,6 +457,7 @@ pub fn standin_for(input: &FlakeInput) -> PathBuf {
             ("home-manager", "home-manager"),
             ("nixos-hardware", "nixos-hardware"),
             ("flake-parts", "flake-parts"),
+            ("import-tree", "import-tree"),
             ("llama.cpp", "llama-cpp"),
         ] {
             if segments.iter().any(|s| s == repo) && standins.join(standin).is_dir() {
