@@ -427,7 +427,8 @@ fn standin_home_manager_and_service_behave_like_nixos() {
     let expr = format!(
         r#"
 let
-  lib = import "{s}/nixpkgs/lib";
+  # The stand-in flake's lib: nixpkgs' real lib with nixosSystem.
+  lib = ((import "{s}/nixpkgs/flake.nix").outputs {{ self = {{ outPath = "{s}/nixpkgs"; }}; }}).lib;
   host = global: lib.nixosSystem {{
     system = "x86_64-linux";
     modules = [
