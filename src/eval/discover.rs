@@ -6,10 +6,11 @@
 //! from (`options.<path>.definitionsWithLocations`).
 //!
 //! One `nix eval --json` of `discover.nix` through the wrapper flake covers
-//! the whole fleet. A host whose evaluation throws is reported `Unknown`
-//! without stopping the others; an error `tryEval` cannot catch fails the
-//! single process, and then every host is evaluated in a process of its own,
-//! so only the broken ones are `Unknown`.
+//! the whole fleet. A host whose evaluation fails is reported `Unknown` with
+//! nix's message: when some host fails, one `nix flake check --keep-going`
+//! (probe.rs) finds every failing host and its error, and the others are
+//! evaluated in one batch again; at most three processes, however many
+//! hosts share a failure.
 //!
 //! The Nix side attributes definitions as nixpkgs does: a file module to its
 //! file, a module with `_file` to that, an inline module to the module that
@@ -29,10 +30,11 @@ use crate::nix;
 use crate::output::spinner;
 
 pub use super::cache::{cached, carry_forward, discover_cached};
+use super::probe;
 use super::wrapper::{Wrapper, spawn_error};
 
 pub(super) const DISCOVER_NIX: &str = include_str!("discover.nix");
-const TRACE: &str = "flake-migrate: evaluating ";
+pub(super) const TRACE: &str = "flake-migrate: evaluating ";
 
 /// Every host of `nixosConfigurations`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,66 +159,102 @@ pub fn discover(repo_root: &Path, flake_dir: &Path, nix_args: &[String]) -> Resu
         "import ./discover.nix ({ flake = target; } // builtins.fromJSON (builtins.readFile ./select.json))",
         &[
             ("discover.nix", DISCOVER_NIX),
-            ("select.json", &select(None)),
+            ("select.json", &select(None, true)),
         ],
     )?;
     let (output, label) = run(&wrapper, "result", nix_args)?;
-    if output.status.success() {
-        let mut found = parse(&output.stdout)?.into_discovery(flake_dir);
-        // A caught throw says nothing: evaluate it again, uncaught, for
-        // nix's message.
-        for (name, facts) in &mut found.hosts {
-            if matches!(facts, HostFacts::Unknown { .. }) {
-                *facts = isolated(&wrapper, flake_dir, name, nix_args)?;
+    let mut found = if output.status.success() {
+        parse(&output.stdout)?.into_discovery(flake_dir)
+    } else {
+        // Something tryEval cannot catch stopped the batch: the probe finds
+        // every host that fails, and the others are evaluated in one batch.
+        wrapper.write("select.json", &select(None, false))?;
+        let Some(probed) = probe::probe(&wrapper, nix_args)? else {
+            return Err(whole_flake_failed(&label, &output));
+        };
+        let fine: Vec<String> = probed
+            .names
+            .iter()
+            .filter(|n| !probed.failures.contains_key(*n))
+            .cloned()
+            .collect();
+        let mut found = Discovery {
+            hosts: BTreeMap::new(),
+        };
+        if !fine.is_empty() {
+            wrapper.write("select.json", &select(Some(&fine), true))?;
+            let (rest, _) = run(&wrapper, "result", nix_args)?;
+            if !rest.status.success() {
+                return Err(whole_flake_failed(&label, &rest));
             }
+            found = parse(&rest.stdout)?.into_discovery(flake_dir);
+        }
+        let here = repo_root.join(flake_dir);
+        for (name, error) in probed.failures {
+            let error = localize(&error, &here);
+            found.hosts.insert(name, HostFacts::Unknown { error });
         }
         return Ok(found);
+    };
+    // A caught throw says nothing: the probe evaluates those hosts again,
+    // uncaught, for nix's messages (one process for all of them).
+    let caught: Vec<String> = found
+        .hosts
+        .iter()
+        .filter(|(_, f)| matches!(f, HostFacts::Unknown { .. }))
+        .map(|(n, _)| n.clone())
+        .collect();
+    if !caught.is_empty() {
+        wrapper.write("select.json", &select(Some(&caught), false))?;
+        let probed = probe::probe(&wrapper, nix_args)?.unwrap_or_default();
+        let here = repo_root.join(flake_dir);
+        for name in caught {
+            if let Some(error) = probed.failures.get(&name) {
+                let error = localize(error, &here);
+                found.hosts.insert(name, HostFacts::Unknown { error });
+            }
+        }
     }
-    // Something tryEval cannot catch: one process per host isolates it.
-    let (names_out, _) = run(&wrapper, "result.names", nix_args)?;
-    if !names_out.status.success() {
-        return Err(Error::Failed(format!(
-            "evaluating the flake's nixosConfigurations failed (`{label}`). nix said:\n{}",
-            super::upstream::indent(&nix::stderr_tail(&output, 15))
-        )));
+    Ok(found)
+}
+
+/// nix's message with the store copies of the flake's own files named as
+/// the user knows them (`/nix/store/…-source/hosts/a.nix` -> `hosts/a.nix`);
+/// a store path whose rest is no file of the flake (nixpkgs' own, say)
+/// stays as nix wrote it.
+fn localize(text: &str, flake_root: &Path) -> String {
+    const STORE: &str = "/nix/store/";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(STORE) {
+        out.push_str(&rest[..at]);
+        let path = &rest[at..];
+        let end = path
+            .find(|c: char| c.is_whitespace() || matches!(c, ':' | '\'' | '`' | '"' | ','))
+            .unwrap_or(path.len());
+        let relative = path[STORE.len()..end]
+            .split_once("-source/")
+            .map(|(_, r)| r)
+            .filter(|r| !r.is_empty() && flake_root.join(r).exists());
+        out.push_str(relative.unwrap_or(&path[..end]));
+        rest = &path[end..];
     }
-    let names: Vec<String> = serde_json::from_slice(&names_out.stdout)
-        .map_err(|e| Error::Failed(format!("could not read the host names ({e})")))?;
-    let mut hosts = BTreeMap::new();
-    for name in names {
-        let facts = isolated(&wrapper, flake_dir, &name, nix_args)?;
-        hosts.insert(name, facts);
-    }
-    Ok(Discovery { hosts })
+    out.push_str(rest);
+    out
+}
+
+fn whole_flake_failed(label: &str, output: &std::process::Output) -> Error {
+    Error::Failed(format!(
+        "evaluating the flake's nixosConfigurations failed (`{label}`). nix said:\n{}",
+        super::upstream::indent(&nix::stderr_tail(output, 15))
+    ))
 }
 
 /// What discover.nix is asked: which hosts (`None`: all), and whether a
-/// host's throw is caught (only when evaluating all of them).
-fn select(only: Option<&str>) -> String {
-    serde_json::json!({ "only": only.map(|h| [h]), "catch": only.is_none() }).to_string()
-}
-
-/// One host in a process of its own, its error uncaught.
-fn isolated(
-    wrapper: &Wrapper,
-    flake_dir: &Path,
-    name: &str,
-    nix_args: &[String],
-) -> Result<HostFacts> {
-    wrapper.write("select.json", &select(Some(name)))?;
-    let (out, _) = run(wrapper, "result", nix_args)?;
-    if !out.status.success() {
-        return Ok(HostFacts::Unknown {
-            error: nix::stderr_tail(&out, 10),
-        });
-    }
-    Ok(parse(&out.stdout)?
-        .into_discovery(flake_dir)
-        .hosts
-        .remove(name)
-        .unwrap_or_else(|| HostFacts::Unknown {
-            error: "nix did not evaluate it".into(),
-        }))
+/// host's throw is caught (in a batch) or left to fail it (in the probe,
+/// which then says what nix said).
+fn select(only: Option<&[String]>, catch: bool) -> String {
+    serde_json::json!({ "only": only, "catch": catch }).to_string()
 }
 
 /// Runs `nix eval` of the wrapper's `attr`, the spinner naming the host Nix
@@ -335,6 +373,20 @@ impl RawHost {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn store_copies_of_the_flakes_files_are_named_as_in_the_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("modules")).unwrap();
+        std::fs::write(dir.path().join("modules/common.nix"), "{ }").unwrap();
+        let text = "error: attribute 'x' missing\n  at /nix/store/abc-source/modules/common.nix:4:11:\n  \
+                    in `/nix/store/def-source/lib/modules.nix'";
+        assert_eq!(
+            localize(text, dir.path()),
+            "error: attribute 'x' missing\n  at modules/common.nix:4:11:\n  \
+             in `/nix/store/def-source/lib/modules.nix'"
+        );
+    }
 
     #[test]
     fn the_trace_says_which_host_and_of_how_many() {

@@ -6,6 +6,7 @@
 mod cache;
 mod checks;
 pub mod discover;
+mod probe;
 pub mod upstream;
 pub mod verdict;
 pub mod wrapper;

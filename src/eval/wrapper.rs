@@ -77,6 +77,34 @@ impl Wrapper {
     }
 }
 
+impl Wrapper {
+    /// `nix flake check --no-build --keep-going` of the wrapper, whose
+    /// checks are the hosts of `result.hosts` (see probe.rs).
+    pub fn check_command(&self, extra: &[String]) -> (Command, String) {
+        let flake = format!("path:{}", self.dir.path().display());
+        let mut args = vec![
+            "flake".to_string(),
+            "check".to_string(),
+            "--no-build".to_string(),
+            "--keep-going".to_string(),
+            flake,
+        ];
+        args.extend(eval_args(extra));
+        let cmd = nix::command(&self.root, &[], &args);
+        (cmd, spinner::display("nix", &args))
+    }
+}
+
+/// The system nix evaluates for here, as flakes name it: newer Nix checks
+/// only this system's `checks` unless told otherwise.
+fn current_system() -> String {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        os => os,
+    };
+    format!("{}-{os}", std::env::consts::ARCH)
+}
+
 /// The error for a `nix eval` that could not be started.
 pub fn spawn_error(e: std::io::Error) -> Error {
     match e.kind() {
@@ -148,13 +176,20 @@ fn git_file_url(root: &Path, flake_dir: &Path) -> String {
     url
 }
 
-/// The wrapper flake's `flake.nix`.
+/// The wrapper flake's `flake.nix`. Its `checks` are `result.hosts`, each
+/// a derivation (never built) whose attribute forces the host's facts, for
+/// `nix flake check --keep-going` to evaluate one by one.
 fn wrapper_flake(root: &Path, flake_dir: &Path, result: &str) -> String {
     format!(
         "# Written by flake-migrate: evaluates the repository's hosts.\n\
-         {{\n  inputs.target.url = {url};\n  outputs = {{ target, ... }}: {{\n    \
-         result = {result};\n  }};\n}}\n",
+         {{\n  inputs.target.url = {url};\n  outputs = {{ target, ... }}: rec {{\n    \
+         result = {result};\n    \
+         checks.{system} = builtins.mapAttrs (_: facts: derivation {{\n      \
+         name = \"flake-migrate-probe\";\n      system = {system};\n      \
+         builder = \"/bin/sh\";\n      facts = builtins.toJSON facts;\n    \
+         }}) (result.hosts or {{ }});\n  }};\n}}\n",
         url = nix_string(&git_file_url(root, flake_dir)),
+        system = nix_string(&current_system()),
     )
 }
 

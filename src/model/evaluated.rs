@@ -96,7 +96,8 @@ impl Model {
 
 impl UnknownHost {
     /// nix's own words in one line: its last `error:` line, without the
-    /// advice about `--show-trace`.
+    /// advice about `--show-trace`, and where nix says it happened (the
+    /// first `at FILE:LINE:COL:` after it).
     pub fn reason(&self) -> String {
         let plain = without_colors(&self.error);
         let lines: Vec<&str> = plain
@@ -104,14 +105,18 @@ impl UnknownHost {
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .collect();
-        lines
-            .iter()
-            .filter_map(|l| l.strip_prefix("error:"))
-            .next_back()
-            .map(str::trim)
+        let last_error = lines.iter().rposition(|l| l.starts_with("error:"));
+        let what = last_error
+            .map(|i| lines[i].trim_start_matches("error:").trim())
             .or_else(|| lines.iter().rev().find(|l| !l.starts_with("(use")).copied())
-            .unwrap_or("nix gave no reason")
-            .to_string()
+            .unwrap_or("nix gave no reason");
+        let at = lines[last_error.map_or(0, |i| i + 1)..]
+            .iter()
+            .find_map(|l| l.strip_prefix("at ")?.strip_suffix(':'));
+        match at {
+            Some(at) => format!("{what} (at {at})"),
+            None => what.to_string(),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! which hosts use llama.cpp at all, and the two readings' differences are
 //! reported (evaluation wins).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use crate::config::Variant;
@@ -102,14 +103,29 @@ pub(super) fn report_readings(
             ),
         );
     }
+    // A failure hosts share (a common module) is said once.
+    let mut by_reason: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for u in &model.unknown_hosts {
-        say(
-            out,
-            format!(
-                "note: host {} failed to evaluate, so it gets no variant; nix said: {}",
-                u.name,
-                u.reason()
-            ),
-        );
+        by_reason.entry(u.reason()).or_default().push(&u.name);
     }
+    for (reason, hosts) in by_reason {
+        let said = match hosts.as_slice() {
+            [one] => format!("host {one} failed to evaluate, so it gets no variant"),
+            many => format!(
+                "{} hosts failed to evaluate, all the same way, so they get no variant ({})",
+                many.len(),
+                names_shown(many)
+            ),
+        };
+        say(out, format!("note: {said}; nix said: {reason}"));
+    }
+}
+
+/// The first few of many host names, and how many more there are.
+fn names_shown(hosts: &[&str]) -> String {
+    const SHOWN: usize = 5;
+    if hosts.len() <= SHOWN {
+        return hosts.join(", ");
+    }
+    format!("{} and {} more", hosts[..SHOWN].join(", "), hosts.len() - SHOWN)
 }
