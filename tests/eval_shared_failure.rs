@@ -116,13 +116,23 @@ fn a_module_every_host_imports_failing_is_one_error_in_at_most_three_nix_process
         .collect();
     assert_eq!(notes.len(), 1, "said once: {all}");
     assert!(
-        notes[0].contains(&format!("{HOSTS} hosts failed to evaluate, all the same way")),
+        notes[0].contains(&format!(
+            "{HOSTS} hosts failed to evaluate, all the same way"
+        )),
         "{}",
         notes[0]
     );
     // nix's own error, at the file nix names, as the repository names it.
-    assert!(notes[0].contains("attribute 'site' missing"), "{}", notes[0]);
-    assert!(notes[0].contains("(at modules/common.nix:5:"), "{}", notes[0]);
+    assert!(
+        notes[0].contains("attribute 'site' missing"),
+        "{}",
+        notes[0]
+    );
+    assert!(
+        notes[0].contains("(at modules/common.nix:5:"),
+        "{}",
+        notes[0]
+    );
     // The healthy host is still evaluated, and suggested from its evidence.
     let healthy = all
         .lines()

@@ -99,6 +99,7 @@ fixture_tests! {
     overlay_names_fixture_evaluates_before_migration => "overlay-names",
     upstream_input_fixture_evaluates_before_migration => "upstream-input",
     native_fleet_fixture_evaluates_before_migration => "native-fleet",
+    shared_reach_fixture_evaluates_before_migration => "shared-reach",
 }
 
 #[test]

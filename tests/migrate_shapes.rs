@@ -641,6 +641,10 @@ shape_tests! {
         native_fleet_up_edits_as_snapshotted_and_down_all_restores,
         native_fleet_migrated_hosts_get_their_upstream_variant,
         native_fleet_without_evaluation_is_the_same_or_refused_before_writing;
+    "shared-reach" =>
+        shared_reach_up_edits_as_snapshotted_and_down_all_restores,
+        shared_reach_migrated_hosts_get_their_upstream_variant,
+        shared_reach_without_evaluation_is_the_same_or_refused_before_writing;
 }
 
 /// The static reading (`--no-eval`) of a shape either migrates it exactly

@@ -94,6 +94,18 @@ impl Model {
     }
 }
 
+/// Hosts that failed to evaluate, grouped by what nix said: a failure
+/// several hosts share (a common module) is said once.
+pub fn by_reason<'a>(
+    hosts: impl IntoIterator<Item = &'a UnknownHost>,
+) -> Vec<(String, Vec<&'a str>)> {
+    let mut groups: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+    for u in hosts {
+        groups.entry(u.reason()).or_default().push(&u.name);
+    }
+    groups.into_iter().collect()
+}
+
 impl UnknownHost {
     /// nix's own words in one line: its last `error:` line, without the
     /// advice about `--show-trace`, and where nix says it happened (the

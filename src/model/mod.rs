@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use rnix::ast;
 use rowan::ast::AstNode;
 
-pub use evaluated::{Differences, UnknownHost};
+pub use evaluated::{Differences, UnknownHost, by_reason};
 use self_modules::SelfModules;
 use trees::Trees;
 

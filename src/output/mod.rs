@@ -139,3 +139,16 @@ mod tests {
         assert_eq!(quote(""), "''");
     }
 }
+
+/// The first few of many names, and how many more there are.
+pub fn names_shown(names: &[&str]) -> String {
+    const SHOWN: usize = 5;
+    if names.len() <= SHOWN {
+        return names.join(", ");
+    }
+    format!(
+        "{} and {} more",
+        names[..SHOWN].join(", "),
+        names.len() - SHOWN
+    )
+}

@@ -140,12 +140,11 @@ pub fn missing_host(config: &Config, model: &Model) -> Option<Plan> {
             "run where nix is installed, without --no-eval: evaluation lists every host and the files each one uses",
         ));
     }
-    let unknown: Vec<String> = config
-        .hosts
-        .keys()
-        .filter_map(|h| model.unknown_host(h))
-        .map(|u| format!("{} ({})", u.name, u.reason()))
-        .collect();
+    let unknown: Vec<String> =
+        crate::model::by_reason(config.hosts.keys().filter_map(|h| model.unknown_host(h)))
+            .into_iter()
+            .map(|(reason, hosts)| format!("{} ({reason})", crate::output::names_shown(&hosts)))
+            .collect();
     if !unknown.is_empty() {
         return Some(Plan::blocked(
             format!(

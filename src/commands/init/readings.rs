@@ -2,13 +2,13 @@
 //! which hosts use llama.cpp at all, and the two readings' differences are
 //! reported (evaluation wins).
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
 use crate::config::Variant;
 use crate::eval::discover::{Definition, HostInfo, Origin};
+use crate::model::by_reason;
 use crate::model::{Differences, Model};
-use crate::output::say;
+use crate::output::{names_shown, say};
 use crate::suggest;
 
 /// Evaluation knows what each host installs and runs: a host uses
@@ -103,12 +103,7 @@ pub(super) fn report_readings(
             ),
         );
     }
-    // A failure hosts share (a common module) is said once.
-    let mut by_reason: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-    for u in &model.unknown_hosts {
-        by_reason.entry(u.reason()).or_default().push(&u.name);
-    }
-    for (reason, hosts) in by_reason {
+    for (reason, hosts) in by_reason(&model.unknown_hosts) {
         let said = match hosts.as_slice() {
             [one] => format!("host {one} failed to evaluate, so it gets no variant"),
             many => format!(
@@ -119,13 +114,4 @@ pub(super) fn report_readings(
         };
         say(out, format!("note: {said}; nix said: {reason}"));
     }
-}
-
-/// The first few of many host names, and how many more there are.
-fn names_shown(hosts: &[&str]) -> String {
-    const SHOWN: usize = 5;
-    if hosts.len() <= SHOWN {
-        return hosts.join(", ");
-    }
-    format!("{} and {} more", hosts[..SHOWN].join(", "), hosts.len() - SHOWN)
 }

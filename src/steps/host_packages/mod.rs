@@ -26,7 +26,7 @@ use crate::refs::{self, LlamaRef, RefKind};
 use crate::syntax;
 use leftovers::{HostSides, Leftover};
 use rewrite::{Said, Target, rewrite};
-use shared::shared_conflict;
+use shared::{shared_conflict, sharing};
 
 pub fn plan(ctx: &Context) -> Result<Plan> {
     let model = ctx.model()?;
@@ -51,12 +51,12 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
             owners.insert(file.clone(), hosts.clone());
         }
     }
-    for (file, hosts) in &owners {
+    for (file, importers) in &owners {
         let Some(text) = ctx.files.read(file)? else {
             continue;
         };
         let root = syntax::parse(file, &text)?;
-        let seen: Vec<&model::Host> = hosts.iter().filter_map(|h| model.host(h)).collect();
+        let seen: Vec<&model::Host> = importers.iter().filter_map(|h| model.host(h)).collect();
         let mut found = Vec::new();
         for r in host_refs(ctx.files, file, &root) {
             if let RefKind::CallPackage { target } = &r.kind {
@@ -71,8 +71,13 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
             }
         }
         said.notes
-            .extend(cuda_config_note(ctx.config, file, &text, hosts, &found));
+            .extend(cuda_config_note(ctx.config, file, &text, importers, &found));
         if found.is_empty() {
+            continue;
+        }
+        let hosts = &sharing(ctx.config, ctx.discovery, file, importers, &found);
+        let seen: Vec<&model::Host> = hosts.iter().filter_map(|h| model.host(h)).collect();
+        if !hosts.iter().any(|h| ctx.config.hosts.contains_key(h)) {
             continue;
         }
         let variants: Vec<(String, Option<Build>)> = hosts

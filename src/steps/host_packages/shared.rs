@@ -1,13 +1,79 @@
-//! A module imported by hosts of different variants: one rewrite cannot
-//! suit them all, so the step is refused with a way out.
+//! Which hosts share a module's references, and what to do when they need
+//! different variants.
+//!
+//! Importing a module is not sharing its definitions: on nixpkgs' module
+//! system a host whose `mkIf` condition is false there, that overrides the
+//! value at a higher priority, or that drops the module with
+//! `disabledModules` does not get them. Evaluation reports each host's
+//! definitions after all three (`definitionsWithLocations`), so where it can
+//! see the module's references it says which importers really share them.
+//! Only a host with a variant is left out that way: it imports the overlay,
+//! so the variant's name in the module is upstream's build there too, and
+//! the guard, which never evaluates, agrees. A host without one still
+//! counts (the name would be nixpkgs' build on it).
 
 use std::path::Path;
 
-use crate::config::Build;
+use crate::config::{Build, Config};
+use crate::eval::discover::{Discovery, HostFacts};
 use crate::model;
-use crate::refs::LlamaRef;
+use crate::refs::{LlamaRef, RefKind};
 use crate::steps::Plan;
 
+/// The importers of `file` that its references `found` reach, and every
+/// importer without a variant. Without evaluation, or where it cannot see
+/// them all (an interpolation, a callPackage, a host that failed), every
+/// importer.
+pub(super) fn sharing(
+    config: &Config,
+    discovery: Option<&Discovery>,
+    file: &Path,
+    importers: &[String],
+    found: &[LlamaRef],
+) -> Vec<String> {
+    let Some(discovery) = discovery else {
+        return importers.to_vec();
+    };
+    // What evaluation lists: installed packages and the service.
+    let visible = found.iter().all(|r| {
+        matches!(
+            r.kind,
+            RefKind::Bare
+                | RefKind::Select
+                | RefKind::Inherit
+                | RefKind::Override { .. }
+                | RefKind::ServiceWithoutPackage
+        )
+    });
+    // The service's `enable` stands for the package only where the module
+    // leaves `package` to its default (another host may take the service
+    // and bring its own package).
+    let enable_counts = found
+        .iter()
+        .any(|r| r.kind == RefKind::ServiceWithoutPackage);
+    let reached = |host: &String| match discovery.hosts.get(host) {
+        Some(HostFacts::Known(info)) => Some(info.packages.iter().chain(&info.service).any(|d| {
+            d.file.as_deref() == Some(file)
+                && (enable_counts || d.option != "services.llama-cpp.enable")
+        })),
+        _ => None,
+    };
+    let answers: Vec<Option<bool>> = importers.iter().map(reached).collect();
+    // Evaluation must know every importer, and see the definitions on one
+    // of them at least (else they are of a kind it does not list).
+    if !visible || answers.contains(&None) || !answers.contains(&Some(true)) {
+        return importers.to_vec();
+    }
+    importers
+        .iter()
+        .zip(answers)
+        .filter(|(h, a)| *a == Some(true) || !config.hosts.contains_key(*h))
+        .map(|(h, _)| h.clone())
+        .collect()
+}
+
+/// A module whose references reach hosts of different variants: one
+/// rewrite cannot suit them all, so the step is refused with a way out.
 pub(super) fn shared_conflict(
     file: &Path,
     text: &str,
