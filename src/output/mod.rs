@@ -109,6 +109,19 @@ pub fn quote(word: &str) -> String {
     shlex::try_quote(word).map_or_else(|_| word.to_string(), |q| q.into_owned())
 }
 
+/// The first few of many names, and how many more there are.
+pub fn names_shown(names: &[&str]) -> String {
+    const SHOWN: usize = 5;
+    if names.len() <= SHOWN {
+        return names.join(", ");
+    }
+    format!(
+        "{} and {} more",
+        names[..SHOWN].join(", "),
+        names.len() - SHOWN
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,17 +151,4 @@ mod tests {
         assert_eq!(quote("--override-input"), "--override-input");
         assert_eq!(quote(""), "''");
     }
-}
-
-/// The first few of many names, and how many more there are.
-pub fn names_shown(names: &[&str]) -> String {
-    const SHOWN: usize = 5;
-    if names.len() <= SHOWN {
-        return names.join(", ");
-    }
-    format!(
-        "{} and {} more",
-        names[..SHOWN].join(", "),
-        names.len() - SHOWN
-    )
 }
