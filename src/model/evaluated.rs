@@ -85,6 +85,7 @@ impl Model {
             }
         }
         self.hosts.sort_by(|a, b| a.name.cmp(&b.name));
+        self.add_link_targets(files);
         self.index_hosts();
         Ok((self, diff))
     }

@@ -236,9 +236,32 @@ impl Model {
         model
             .unresolved
             .retain(|u| seen.insert((u.file.clone(), u.line, u.column, u.what.clone())));
+        model.add_link_targets(files);
         model.choose_own_modules();
         model.index_hosts();
         Ok(model)
+    }
+
+    /// A host that imports a symlink imports the file it names too: edits
+    /// go there, and the guard asks which hosts see that file. (Evaluation
+    /// reports a module at the path it was imported by.)
+    fn add_link_targets(&mut self, files: &dyn Files) {
+        for host in &mut self.hosts {
+            let targets: Vec<PathBuf> = host
+                .files
+                .iter()
+                .filter_map(|f| match files.link(f) {
+                    crate::files::Link::Inside(target) => Some(target),
+                    _ => None,
+                })
+                .filter(|t| !host.files.contains(t))
+                .collect();
+            if !targets.is_empty() {
+                host.files.extend(targets);
+                host.files.sort();
+                host.files.dedup();
+            }
+        }
     }
 }
 
