@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces BENCHMARKS.md's discovery table: on fleets of N hosts (default
-# 20 and 200, from gen-fleet.sh) evaluated against the stand-in nixpkgs of
-# tests/fixtures/standins/, times
+# 20, 200 and 1,000, from gen-fleet.sh) evaluated against the stand-in
+# nixpkgs built on nixpkgs' real lib and eval-config.nix
+# (tests/fixtures/standins/assemble.sh, from ../shared/third_party), times
 #   - the floor: one bare `nix eval --json` of every host's
 #     environment.systemPackages names;
 #   - discovery: `flake-migrate init` (evaluates; writes nothing without
@@ -9,20 +10,21 @@
 #   - `flake-migrate status` with that cache warm (it must not run nix).
 # Needs hyperfine (Debian: `apt-get install hyperfine`) and nix >= 2.8.
 #
-# usage: benches/discovery.sh [WORKDIR [SIZES...]]   (default /tmp/fm-discovery 20 200)
+# usage: benches/discovery.sh [WORKDIR [SIZES...]]   (default /tmp/fm-discovery 20 200 1000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-/tmp/fm-discovery}
 shift || true
 sizes=("$@")
-[ ${#sizes[@]} -gt 0 ] || sizes=(20 200)
+[ ${#sizes[@]} -gt 0 ] || sizes=(20 200 1000)
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
 export NIX_CONFIG=$'experimental-features = nix-command flakes\ndownload-attempts = 1\nconnect-timeout = 1\neval-cache = false'
 # FM: a flake-migrate binary to time instead of building this checkout.
 if [ -z "${FM:-}" ]; then cargo build --release --quiet; fi
 fm=${FM:-$PWD/target/release/flake-migrate}
-nixpkgs=path:$PWD/tests/fixtures/standins/nixpkgs
 mkdir -p "$work"
+tests/fixtures/standins/assemble.sh "$work/standins"
+nixpkgs=path:$work/standins/nixpkgs
 
 for n in "${sizes[@]}"; do
     dir=$work/fleet$n
