@@ -6,12 +6,17 @@ use std::process::{Command, Output};
 
 use crate::error::{Error, Result};
 
-/// Whether a `nix` binary is on PATH.
+/// Whether a `nix` binary is on PATH. Looked up, not run: starting nix
+/// costs tens of milliseconds, and the evaluation that follows says soon
+/// enough if it does not work.
 pub fn available() -> bool {
-    Command::new("nix")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join("nix"))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
 }
 
 /// `nix <args> <extra>` in `dir`, with flakes enabled whatever the user's

@@ -69,16 +69,18 @@ let
   names = attrNames hosts;
   selected = if only == null then names else filter (n: elem n only) names;
 
-  # llama-like packages of the flake's inputs, by system: an input is
-  # upstream when its packages.<system> holds any.
-  upstreamOuts = system: concatMap (i:
+  # llama-like packages of the flake's inputs, by system and name: an input
+  # is upstream when its packages.<system> holds any. Names are cheap; a
+  # package's store path evaluates its whole closure, so it is forced (once
+  # per package) only for a host's package of the same name.
+  upstreamByName = system: builtins.groupBy (u: u.name) (concatMap (i:
     let ps = try { } ((flake.inputs.${i}.packages or { }).${system} or { }); in
     concatMap (a:
       let p = ps.${a}; n = try null (nameOf p); in
-      if llamaName n then try [ ] (let o = outOf p; in builtins.seq o [ o ]) else [ ]) (try [ ] (attrNames ps)))
-    (attrNames (flake.inputs or { }));
+      if llamaName n then [ { name = n; out = try null (outOf p); } ] else [ ]) (try [ ] (attrNames ps)))
+    (attrNames (flake.inputs or { })));
   # Memoized for the usual systems (a function call is not).
-  upstreamBySystem = listToAttrs (map (s: { name = s; value = upstreamOuts s; })
+  upstreamBySystem = listToAttrs (map (s: { name = s; value = upstreamByName s; })
     [ "x86_64-linux" "aarch64-linux" "x86_64-darwin" "aarch64-darwin" ]);
 
   host = name:
@@ -90,18 +92,23 @@ let
       moduleArgs = nixos._module.args or { };
       pkgs = nixos.pkgs or moduleArgs.pkgs;
       system = pkgs.stdenv.hostPlatform.system;
-      upstream = upstreamBySystem.${system} or (upstreamOuts system);
+      upstream = upstreamBySystem.${system} or (upstreamByName system);
+      # By name and version: an override of nixpkgs' llama-cpp keeps both.
       nixpkgsLlama = try null (let p = pkgs.llama-cpp; in strict {
-        out = outOf p;
         pname = p.pname or null;
         version = p.version or null;
       });
 
       origin = p:
-        let out = try null (outOf p); pname = try null (p.pname or null); version = try null (p.version or null); in
-        if out != null && elem out upstream then "upstream"
-        else if nixpkgsLlama != null && (out == nixpkgsLlama.out
-          || (pname != null && pname == nixpkgsLlama.pname && version == nixpkgsLlama.version)) then "nixpkgs"
+        let
+          same = upstream.${try "" (nameOf p)} or [ ];
+          out = try null (outOf p);
+          pname = try null (p.pname or null);
+          version = try null (p.version or null);
+        in
+        if same != [ ] && out != null && builtins.any (u: u.out == out) same then "upstream"
+        else if nixpkgsLlama != null && pname != null
+          && pname == nixpkgsLlama.pname && version == nixpkgsLlama.version then "nixpkgs"
         else "other";
       describe = option: file: p: { inherit option file; name = nameOf p; origin = origin p; };
       # A package that fails to evaluate fails the host, as it fails its build.
@@ -175,7 +182,10 @@ let
         if specialArgs ? pkgs then "pkgs passed through specialArgs"
         else if forced != [ ] then "_module.args.pkgs forced"
         else null;
-      moduleFiles = uniq (filesOf (sysDefs ++ userDefs ++ hmDefs ++ enableDefs ++ packageDefs ++ overlayDefs ++ hostNameDefs)
+      # The service's package definitions only where it runs: reading them
+      # weighs their values, and the default is nixpkgs' llama-cpp.
+      moduleFiles = uniq (filesOf (sysDefs ++ userDefs ++ hmDefs ++ enableDefs ++ overlayDefs ++ hostNameDefs)
+        ++ map (d: d.file) service
         ++ concatMap (d: concatMap (opaqueFiles d.file) (try [ ] (userValues d))) (userDefs ++ hmDefs));
     });
 

@@ -107,8 +107,17 @@ fn find(session: &Session, opts: &InitOptions, progress: &mut dyn Write) -> Resu
             "run flake-migrate in the repository that holds your flake.nix (or pass -C DIR)",
         ));
     }
-    let discovery = session.discover(&opts.nix_args, opts.no_eval, progress)?;
-    let statically = Model::read(&tree)?;
+    // The static reading needs no nix: it runs while nix evaluates.
+    let reading_tree = session.work_tree()?;
+    let (discovery, statically) = std::thread::scope(|scope| {
+        let reading = scope.spawn(move || Model::read(&reading_tree));
+        let discovery = session.discover(&opts.nix_args, opts.no_eval, progress);
+        (
+            discovery,
+            reading.join().expect("the static reading does not panic"),
+        )
+    });
+    let (discovery, statically) = (discovery?, statically?);
     let (model, diff) = match &discovery {
         Some(found) => statically.with_evaluation(&tree, found)?,
         None => (statically, Differences::default()),
