@@ -152,7 +152,7 @@ fn verdict_of(
 /// A host's llama.cpp packages and service, as compared: what, where and
 /// from whom, not in which file (a file the run leaves alone keeps its
 /// definitions; one it edits is the question).
-fn summary(info: &HostInfo) -> Vec<String> {
+pub fn summary(info: &HostInfo) -> Vec<String> {
     let mut out: Vec<String> = info
         .packages
         .iter()

@@ -206,13 +206,14 @@ impl Run<'_> {
     }
 }
 
-/// The end of what nix said, without discover.nix's progress traces.
+/// What nix said of the error: from its last `error:` line (before it come
+/// the wrapper's lock notes and discover.nix's progress traces).
 fn nix_error(out: &Output) -> String {
     let text = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .filter(|l| !l.starts_with("trace: flake-migrate:") && !l.starts_with("warning:"))
-        .collect();
-    lines[lines.len().saturating_sub(12)..].join("\n")
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let from = lines
+        .iter()
+        .rposition(|l| l.starts_with("error:"))
+        .unwrap_or(lines.len().saturating_sub(12));
+    lines[from..].iter().take(12).copied().collect::<Vec<_>>().join("\n")
 }
