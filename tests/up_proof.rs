@@ -77,7 +77,13 @@ fn seed(nix_args: &[String]) -> TempRepo {
     let repo = fixture_repo("seed");
     let init = fm(
         repo.path(),
-        &["init", "--host", "carbon=cuda", "--host", "beryllium=vulkan"],
+        &[
+            "init",
+            "--host",
+            "carbon=cuda",
+            "--host",
+            "beryllium=vulkan",
+        ],
         nix_args,
     );
     assert_eq!(init.code, 0, "{init:?}");
@@ -102,11 +108,18 @@ fn a_throwing_upstream_cuda_package_writes_nothing_and_names_the_cuda_host() {
         up.stderr.contains("upstream's cuda package is broken"),
         "nix's error: {up:?}"
     );
-    assert!(!up.stderr.contains("beryllium"), "beryllium is fine: {up:?}");
+    assert!(
+        !up.stderr.contains("beryllium"),
+        "beryllium is fine: {up:?}"
+    );
     assert!(up.stderr.contains("nothing was written"), "{up:?}");
 
     // The dry run says the same, and why it is not proven.
-    let dry = fm(dir, &["up", "--dry-run", "--json", "--no-lock", "--to", "5"], &args);
+    let dry = fm(
+        dir,
+        &["up", "--dry-run", "--json", "--no-lock", "--to", "5"],
+        &args,
+    );
     assert_eq!(dry.code, 3, "{dry:?}");
     let json: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
     assert_eq!(json["steps"], serde_json::json!([]), "{json}");
@@ -130,8 +143,16 @@ fn a_proven_run_says_so_in_its_commits_and_in_status() {
 
     let dry = fm(dir, &["up", "--dry-run", "--no-lock", "--to", "5"], &args);
     assert_eq!(dry.code, 0, "{dry:?}");
-    assert!(dry.stdout.contains("proven: the planned result evaluated for 3 host(s)"), "{dry:?}");
-    let json = fm(dir, &["up", "--dry-run", "--json", "--no-lock", "--to", "5"], &args);
+    assert!(
+        dry.stdout
+            .contains("proven: the planned result evaluated for 3 host(s)"),
+        "{dry:?}"
+    );
+    let json = fm(
+        dir,
+        &["up", "--dry-run", "--json", "--no-lock", "--to", "5"],
+        &args,
+    );
     let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(json["proof"]["proven"], true, "{json}");
     assert_eq!(json["proof"]["hosts"], 3, "{json}");
@@ -139,7 +160,10 @@ fn a_proven_run_says_so_in_its_commits_and_in_status() {
     let first = head(dir);
     let up = fm(dir, &["up", "--no-lock", "--to", "5"], &args);
     assert_eq!(up.code, 0, "{up:?}");
-    assert!(up.stdout.contains("beryllium, carbon get upstream's build"), "{up:?}");
+    assert!(
+        up.stdout.contains("beryllium, carbon get upstream's build"),
+        "{up:?}"
+    );
     let commits = git(dir, &["rev-list", &format!("{first}..HEAD")]);
     for c in commits.lines() {
         assert_eq!(
@@ -162,7 +186,14 @@ fn without_evaluation_the_run_is_written_and_said_not_proven() {
     let dir = repo.path();
     let init = fm(
         dir,
-        &["--no-eval", "init", "--host", "carbon=cuda", "--host", "beryllium=vulkan"],
+        &[
+            "--no-eval",
+            "init",
+            "--host",
+            "carbon=cuda",
+            "--host",
+            "beryllium=vulkan",
+        ],
         &[],
     );
     assert_eq!(init.code, 0, "{init:?}");
@@ -184,7 +215,11 @@ fn hosts_without_inputs() -> TempRepo {
     let host = |name: &str, llama: bool| {
         format!(
             "{{ pkgs, ... }}:\n{{\n  networking.hostName = \"{name}\";\n  environment.systemPackages = [ {} ];\n}}\n",
-            if llama { "pkgs.llama-cpp" } else { "pkgs.hello" }
+            if llama {
+                "pkgs.llama-cpp"
+            } else {
+                "pkgs.hello"
+            }
         )
     };
     repo_of_files(
@@ -217,7 +252,12 @@ fn an_edit_that_would_break_a_host_is_refused_or_the_host_is_migrated() {
     match up.code {
         3 => {
             assert_eq!(snapshot(dir), before, "nothing written: {up:?}");
-            assert!(up.stderr.contains("neon"), "{up:?}");
+            // The host, nix's error, and the step and file whose edit
+            // caused it.
+            assert!(up.stderr.contains("host neon (cuda)"), "{up:?}");
+            assert!(up.stderr.contains("attribute 'inputs' missing"), "{up:?}");
+            assert!(up.stderr.contains("step 0003-import-overlay"), "{up:?}");
+            assert!(up.stderr.contains("edit of hosts/default.nix"), "{up:?}");
             assert!(!up.stderr.contains("host argon"), "{up:?}");
         }
         0 => {

@@ -81,7 +81,11 @@ pub fn json(dir: &Path, opts: &RunOptions, out: &mut dyn Write) -> Result<i32> {
 /// under `blocked`).
 fn proof_json(proof: Option<&Proof>) -> serde_json::Value {
     match proof {
-        Some(p @ Proof::Proven { hosts, upstream, .. }) => json!({
+        Some(
+            p @ Proof::Proven {
+                hosts, upstream, ..
+            },
+        ) => json!({
             "proven": true,
             "hosts": hosts,
             "upstream": upstream.keys().collect::<Vec<_>>(),

@@ -5,8 +5,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::transaction::Kind;
 use super::proof::{Proof, prove};
+use super::transaction::Kind;
 use super::up::{Planned, Planning, completes, pending, plan_edits};
 use super::{RunOptions, Session};
 use crate::edit;

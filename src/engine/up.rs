@@ -18,7 +18,7 @@ use crate::files::{Files, WorkTree};
 use crate::git;
 use crate::output::say;
 use crate::record::{Applied, State};
-use crate::steps::{self, Changeset, Context, Plan, coverage};
+use crate::steps::{self, Changeset, Context, Plan, left_behind};
 
 /// A step's plan, made before anything is written.
 pub(super) enum Planned<'a> {
@@ -214,8 +214,9 @@ pub(super) fn completes(session: &Session, opts: &RunOptions) -> Result<bool> {
 
 /// Plans `steps` in order, each against the tree with the earlier ones'
 /// edits laid over it. Every blocked step is reported, not only the first;
-/// a dry run prints each plan's diff. With evaluation, the tree the plans
-/// leave is checked against it (`steps::coverage`).
+/// a dry run prints each plan's diff. With evaluation, a reference to
+/// nixpkgs' llama-cpp the plans leave where a configured host installs it
+/// blocks the run here, before the proof would find it (`steps::left_behind`).
 pub(super) fn plan_edits<'a>(
     session: &Session,
     planning: &Planning,
@@ -286,8 +287,8 @@ pub(super) fn plan_edits<'a>(
             state.record(Applied::without_edits(m, adopted));
         }
     }
-    // Coverage is a question about the host step's edits: asked when it
-    // is planned, not when it stays as applied.
+    // What the host step's edits leave: asked when it is planned, not when
+    // it stays as applied.
     let host_step = planned.iter().find_map(|p| match p {
         Planned::Apply(m, _, _) if matches!(m.operation, Operation::RewriteHostPackages) => {
             Some(*m)
@@ -296,7 +297,7 @@ pub(super) fn plan_edits<'a>(
         _ => None,
     });
     if let (Some(discovery), Some(m), true) = (planning.discovery, host_step, blocked.is_empty()) {
-        for gap in coverage::gaps(&tree, config, discovery)? {
+        for gap in left_behind::left_behind(&tree, config, discovery)? {
             blocked.push(Blocked {
                 step: m.id.clone(),
                 reason: gap.reason,

@@ -77,8 +77,7 @@ pub fn judged(before: &Discovery, config: &Config, complete: bool) -> Vec<String
 /// (whose default package is nixpkgs'); not a look-alike (`ollama`).
 fn runs_llama_cpp(info: &HostInfo) -> bool {
     let llama_cpp = |d: &Definition| {
-        d.origin != Origin::Upstream
-            && (d.name == "llama-cpp" || d.name.starts_with("llama-cpp-"))
+        d.origin != Origin::Upstream && (d.name == "llama-cpp" || d.name.starts_with("llama-cpp-"))
     };
     info.packages.iter().any(llama_cpp) || !info.service.is_empty()
 }
@@ -241,8 +240,7 @@ mod tests {
                             "llama-cpp-6000 (nixpkgs') in environment.systemPackages".into()
                         ],
                         after: vec![
-                            "llama-cpp-vulkan-0.0.0 (another) in environment.systemPackages"
-                                .into()
+                            "llama-cpp-vulkan-0.0.0 (another) in environment.systemPackages".into()
                         ],
                     },
                 },
@@ -257,8 +255,12 @@ mod tests {
     #[test]
     fn only_configured_hosts_that_ran_llama_cpp_are_judged_and_only_when_complete() {
         let mut config = Config::default();
-        config.hosts.insert("carbon".into(), crate::config::Variant::Cuda);
-        config.hosts.insert("argon".into(), crate::config::Variant::Cpu);
+        config
+            .hosts
+            .insert("carbon".into(), crate::config::Variant::Cuda);
+        config
+            .hosts
+            .insert("argon".into(), crate::config::Variant::Cpu);
         let before = discovery(vec![
             ("carbon", info(&[("llama-cpp-6000", Origin::Nixpkgs)])),
             ("argon", info(&[("ollama-0.5", Origin::Other)])),

@@ -97,10 +97,12 @@ pub fn evaluate(
             && let Err(error) = run.names()?
         {
             for h in ask.hosts {
-                found
-                    .discovery
-                    .hosts
-                    .insert(h.clone(), HostFacts::Unknown { error: error.clone() });
+                found.discovery.hosts.insert(
+                    h.clone(),
+                    HostFacts::Unknown {
+                        error: error.clone(),
+                    },
+                );
             }
             return Ok(found);
         }
@@ -116,7 +118,10 @@ pub fn evaluate(
             .collect();
         for h in caught {
             let error = run.uncaught(&h)?;
-            found.discovery.hosts.insert(h, HostFacts::Unknown { error });
+            found
+                .discovery
+                .hosts
+                .insert(h, HostFacts::Unknown { error });
         }
     }
     Ok(found)
@@ -155,7 +160,8 @@ impl Run<'_> {
         }
         let raw: Raw = serde_json::from_slice(&out.stdout)
             .map_err(|e| Error::Failed(format!("could not read the proof's evaluation ({e})")))?;
-        let discovery = discover::from_json(&raw.discovery.to_string().into_bytes(), self.flake_dir)?;
+        let discovery =
+            discover::from_json(&raw.discovery.to_string().into_bytes(), self.flake_dir)?;
         found.discovery.hosts.extend(discovery.hosts);
         found.evaluation.has_input |= raw.evaluation.has_input;
         found.evaluation.missing = raw.evaluation.missing;
@@ -215,5 +221,10 @@ fn nix_error(out: &Output) -> String {
         .iter()
         .rposition(|l| l.starts_with("error:"))
         .unwrap_or(lines.len().saturating_sub(12));
-    lines[from..].iter().take(12).copied().collect::<Vec<_>>().join("\n")
+    lines[from..]
+        .iter()
+        .take(12)
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -152,11 +152,7 @@ pub(super) fn prove(
         &judgement.failures,
     )?;
     Err(Error::Blocked(blocked(
-        &judgement,
-        &culprits,
-        &steps,
-        before,
-        planning,
+        &judgement, &culprits, &steps, before, planning,
     )))
 }
 
@@ -252,7 +248,9 @@ fn help(failure: &Failure, host: &str, planning: &Planning) -> String {
             "give {host} a variant (`flake-migrate init --host {host}=VARIANT`), or keep the edit from reaching it by hand, then run `flake-migrate up` again"
         ),
     };
-    format!("nothing was written; {fix} (`--no-eval` skips the proof: the result is then not proven)")
+    format!(
+        "nothing was written; {fix} (`--no-eval` skips the proof: the result is then not proven)"
+    )
 }
 
 /// The files of a step's edit to name for `host`: those nix's error points

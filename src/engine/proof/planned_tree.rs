@@ -89,7 +89,12 @@ fn index_all(user: &git2::Repository, root: &Path) -> Result<()> {
         .map_err(|e| Error::io(&alternates, e))?;
     let repo = git2::Repository::open(root)?;
     let head = git::head_commit(user)?.id();
-    repo.reference("refs/heads/flake-migrate-proof", head, true, "the user's HEAD")?;
+    repo.reference(
+        "refs/heads/flake-migrate-proof",
+        head,
+        true,
+        "the user's HEAD",
+    )?;
     repo.set_head("refs/heads/flake-migrate-proof")?;
     let mut index = repo.index()?;
     index.add_all(["*"], git2::IndexAddOption::FORCE, None)?;
