@@ -16,6 +16,7 @@ use planned_tree::PlannedTree;
 use super::up::{Planned, Planning};
 use super::{RunOptions, Session};
 use crate::catalogue::{Migration, Operation};
+use crate::config::Config;
 use crate::error::{Blocked, Error, Result};
 use crate::eval::discover::{Discovery, HostFacts};
 use crate::eval::outcome::{self, Failure, HostFailure, Outcome};
@@ -112,9 +113,11 @@ pub(super) fn prove(
             "nix is not installed here".into()
         }));
     };
-    let config = planning.config;
     let layers: Vec<_> = steps.iter().map(|(_, c)| &c.files).collect();
     let tree = PlannedTree::create(session, &layers)?;
+    // The config as the run leaves it: 0001 may name a reused input in it.
+    let planned_config = Config::load(&tree.root().join(&session.prefix))?;
+    let config = planned_config.as_ref().unwrap_or(planning.config);
     let hosts = outcome::evaluated_before(before);
     let judged = outcome::judged(before, config, planning.completes);
     let ask = Ask {
