@@ -30,16 +30,16 @@ for n in "${sizes[@]}"; do
     dir=$work/fleet$n
     benches/gen-fleet.sh "$dir" "$n"
     # The run must be proven, or the table measures a refusal.
-    "$fm" -C "$dir" up --dry-run --no-lock -- $args >"$work/dry$n.txt" 2>&1
+    "$fm" -C "$dir" up --dry-run --no-lock --to 5 -- $args >"$work/dry$n.txt" 2>&1
     grep -q '^proven:' "$work/dry$n.txt" || { cat "$work/dry$n.txt" >&2; exit 1; }
     hyperfine --runs "${RUNS:-5}" --warmup 1 \
         --export-json "$work/proof$n.json" \
         -n discovery --prepare "rm -rf $dir/.git/flake-migrate" \
         "$fm -C $dir init -- $args" \
         -n 'up --dry-run --no-eval' \
-        "$fm -C $dir --no-eval up --dry-run --no-lock" \
+        "$fm -C $dir --no-eval up --dry-run --no-lock --to 5" \
         -n 'up --dry-run (proof)' --prepare "$fm -C $dir status -- $args" \
-        "$fm -C $dir up --dry-run --no-lock -- $args"
+        "$fm -C $dir up --dry-run --no-lock --to 5 -- $args"
 done
 
 echo

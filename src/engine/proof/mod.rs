@@ -59,14 +59,18 @@ impl Proof {
             Proof::Proven {
                 hosts, upstream, ..
             } => {
+                // Named while a person can read the list; counted beyond.
                 let on = match upstream.len() {
                     0 => String::new(),
-                    n => format!(
-                        ": {} {} upstream's build of {} variant",
-                        upstream.keys().cloned().collect::<Vec<_>>().join(", "),
-                        if n == 1 { "gets" } else { "get" },
-                        if n == 1 { "its" } else { "their" }
+                    1 => format!(
+                        ": {} gets upstream's build of its variant",
+                        upstream.keys().next().expect("one")
                     ),
+                    2..=6 => format!(
+                        ": {} get upstream's build of their variant",
+                        upstream.keys().cloned().collect::<Vec<_>>().join(", "),
+                    ),
+                    n => format!(": {n} configured hosts get upstream's build of their variant"),
                 };
                 let rest = hosts - upstream.len();
                 let others = match (rest, upstream.is_empty()) {
