@@ -36,7 +36,7 @@ for n in "${sizes[@]}"; do
         --export-json "$work/proof$n.json" \
         -n discovery --prepare "rm -rf $dir/.git/flake-migrate" \
         "$fm -C $dir init -- $args" \
-        -n 'up --dry-run --no-eval' \
+        -n 'up --dry-run --no-eval' --prepare true \
         "$fm -C $dir --no-eval up --dry-run --no-lock --to 5" \
         -n 'up --dry-run (proof)' --prepare "$fm -C $dir status -- $args" \
         "$fm -C $dir up --dry-run --no-lock --to 5 -- $args"
