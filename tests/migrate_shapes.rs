@@ -170,6 +170,22 @@ fn migrate(shape: &str) -> Migrated {
             Some("0005-remove-old-override"),
             "{shape}"
         );
+        // Evaluated before it was written (issue 20): every commit of the
+        // run says over how many hosts.
+        for c in git(dir, &["rev-list", &format!("{first}..HEAD")]).lines() {
+            if trailer(dir, c, "Migration").is_none() {
+                continue;
+            }
+            let proven = trailer(dir, c, "Proven");
+            assert!(
+                proven
+                    .as_deref()
+                    .and_then(|p| p.strip_suffix(" hosts"))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .is_some_and(|n| n >= 1),
+                "{shape}: {c} is not proven ({proven:?}): {up:#?}"
+            );
+        }
     }
     assert_eq!(porcelain(dir), "", "{shape}: up leaves a clean tree");
     Migrated {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::engine::{self, DryAction, RunOptions, Session};
+use crate::engine::{self, DryAction, Proof, RunOptions, Session};
 use crate::error::{Result, exit};
 use crate::output;
 
@@ -58,7 +58,12 @@ pub fn json(dir: &Path, opts: &RunOptions, out: &mut dyn Write) -> Result<i32> {
         .iter()
         .map(|b| json!({ "step": b.step, "reason": b.reason, "help": b.help }))
         .collect();
-    let report = json!({ "version": 1, "steps": steps, "blocked": blocked });
+    let report = json!({
+        "version": 1,
+        "steps": steps,
+        "blocked": blocked,
+        "proof": proof_json(plan.proof.as_ref()),
+    });
     let _ = writeln!(
         out,
         "{}",
@@ -69,4 +74,28 @@ pub fn json(dir: &Path, opts: &RunOptions, out: &mut dyn Write) -> Result<i32> {
     } else {
         exit::MANUAL
     })
+}
+
+/// Whether the planned result was proven: `null` when there is nothing to
+/// prove (no file edited) or the plan is blocked (a failed proof is listed
+/// under `blocked`).
+fn proof_json(proof: Option<&Proof>) -> serde_json::Value {
+    match proof {
+        Some(
+            p @ Proof::Proven {
+                hosts, upstream, ..
+            },
+        ) => json!({
+            "proven": true,
+            "hosts": hosts,
+            "upstream": upstream.keys().collect::<Vec<_>>(),
+            "detail": p.describe(),
+        }),
+        Some(p @ Proof::NotProven(why)) => json!({
+            "proven": false,
+            "reason": why,
+            "detail": p.describe(),
+        }),
+        Some(Proof::NothingToProve) | None => serde_json::Value::Null,
+    }
 }

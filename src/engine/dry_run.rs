@@ -5,8 +5,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use super::proof::{Proof, prove};
 use super::transaction::Kind;
-use super::up::{Planned, Planning, pending, plan_edits};
+use super::up::{Planned, Planning, completes, pending, plan_edits};
 use super::{RunOptions, Session};
 use crate::edit;
 use crate::error::{Blocked, Error, Result};
@@ -23,6 +24,9 @@ pub struct DryRun {
     pub steps: Vec<DryStep>,
     /// Every step that needs manual action (`up` would write nothing).
     pub blocked: Vec<Blocked>,
+    /// The proof of the planned result; `None` when the plan is blocked
+    /// (a failed proof is among `blocked`).
+    pub proof: Option<Proof>,
 }
 
 #[derive(Debug)]
@@ -71,17 +75,25 @@ pub fn dry_run(session: &Session, opts: &RunOptions, progress: &mut dyn Write) -
         config: &config,
         state: &state,
         discovery: discovery.as_ref(),
+        completes: completes(session, opts)?,
     };
-    let planned = match plan_edits(session, &planning, &edits, false, &mut std::io::sink()) {
-        Ok(planned) => planned,
+    let planned_and_proven = plan_edits(session, &planning, &edits, false, &mut std::io::sink())
+        .and_then(|planned| {
+            let proof = prove(session, &planning, &planned, opts, progress)?;
+            Ok((planned, proof))
+        });
+    let (planned, proof) = match planned_and_proven {
+        Ok(both) => both,
         Err(Error::Blocked(blocked)) => {
             return Ok(DryRun {
                 steps: Vec::new(),
                 blocked,
+                proof: None,
             });
         }
         Err(e) => return Err(e),
     };
+    let proof = Some(proof);
     let mut tree = session.work_tree()?;
     let mut steps = Vec::new();
     for step in planned {
@@ -142,6 +154,7 @@ pub fn dry_run(session: &Session, opts: &RunOptions, progress: &mut dyn Write) -
                         reason,
                         help,
                     }],
+                    proof,
                 });
             }
         };
@@ -154,5 +167,6 @@ pub fn dry_run(session: &Session, opts: &RunOptions, progress: &mut dyn Write) -
     Ok(DryRun {
         steps,
         blocked: Vec::new(),
+        proof,
     })
 }

@@ -2,7 +2,8 @@
 //! record, commit) or not at all: a journal written before any file is
 //! touched lets the next run finish or undo a step that was interrupted.
 //!
-//! `up` and `down` plan with `steps` and write here; `verification` runs
+//! `up` and `down` plan with `steps` and write here; `proof` evaluates
+//! `up`'s planned result before anything is written; `verification` runs
 //! step 0006's nix evaluation and records it; `transaction` is the one way
 //! anything is written and committed; `journal` and `lock` keep runs safe.
 
@@ -10,6 +11,7 @@ mod down;
 mod dry_run;
 mod journal;
 mod lock;
+mod proof;
 mod transaction;
 mod up;
 mod verification;
@@ -17,6 +19,7 @@ mod verification;
 pub use down::down;
 pub use dry_run::{DryAction, DryFile, DryRun, DryStep, dry_run};
 pub use journal::{Journal, interrupted};
+pub use proof::Proof;
 pub use transaction::record;
 pub use up::up;
 pub use verification::{Recorded, VerifyReport, verify, verify_report};

@@ -25,7 +25,8 @@ pub(super) enum Kind {
     Repaired,
 }
 
-fn commit_message(m: &Migration, notes: &[String], kind: Kind) -> String {
+/// `proven`: the run's `Proven:` trailer (`3 hosts`, `no (--no-eval)`).
+fn commit_message(m: &Migration, notes: &[String], kind: Kind, proven: Option<&str>) -> String {
     let mut msg = match kind {
         Kind::Applied => format!("{}\n\n", m.subject),
         Kind::Adopted => format!("Record as done: {}\n\n", m.title),
@@ -50,6 +51,9 @@ fn commit_message(m: &Migration, notes: &[String], kind: Kind) -> String {
     if kind == Kind::Repaired {
         msg.push_str(&format!("{}: {}\n", git::TRAILER_REPAIR, m.id));
     }
+    if let Some(proven) = proven {
+        msg.push_str(&format!("{}: {proven}\n", git::TRAILER_PROVEN));
+    }
     msg
 }
 
@@ -65,7 +69,7 @@ pub fn record(
 ) -> Result<()> {
     let files = vec![(PathBuf::from(STATE_FILE), Some(state.to_toml()))];
     transact(session, &m.id, &files, None, |_| {
-        let msg = commit_message(m, notes, Kind::Applied);
+        let msg = commit_message(m, notes, Kind::Applied, None);
         match subject {
             Some(s) => msg.replacen(&m.subject, s, 1),
             None => msg,
@@ -74,21 +78,26 @@ pub fn record(
     Ok(())
 }
 
-pub(super) fn adopt(session: &Session, state: &mut State, m: &Migration) -> Result<()> {
+pub(super) fn adopt(
+    session: &Session,
+    state: &mut State,
+    m: &Migration,
+    proven: Option<&str>,
+) -> Result<()> {
     state.record(Applied::without_edits(m, true));
     let files = vec![(PathBuf::from(STATE_FILE), Some(state.to_toml()))];
     transact(session, &m.id, &files, None, |_| {
-        commit_message(m, &[], Kind::Adopted)
+        commit_message(m, &[], Kind::Adopted, proven)
     })?;
     Ok(())
 }
 
 /// Writes and commits `changes` as step `m` (`kind`: applied, or repaired
-/// after drift), recording it.
+/// after drift; `proven`: the run's proof, for the trailer), recording it.
 pub(super) fn apply(
     session: &Session,
     state: &mut State,
-    (m, kind): (&Migration, Kind),
+    (m, kind, proven): (&Migration, Kind, Option<&str>),
     changes: &Changeset,
     opts: &RunOptions,
     out: &mut dyn Write,
@@ -148,7 +157,7 @@ pub(super) fn apply(
     let lock_note = transact(session, &m.id, &files, lock, |lock_note| {
         let mut all = notes.clone();
         all.extend(lock_note.map(String::from));
-        commit_message(m, &all, kind)
+        commit_message(m, &all, kind, proven)
     })?;
     notes.extend(lock_note);
     let done = match kind {

@@ -6,6 +6,7 @@
 
 use std::io::Write;
 
+use super::proof::{self, Proof};
 use super::transaction::{Kind, adopt, apply};
 use super::{RunOptions, Session};
 use crate::catalogue::{self, Migration, Operation};
@@ -17,7 +18,7 @@ use crate::files::{Files, WorkTree};
 use crate::git;
 use crate::output::say;
 use crate::record::{Applied, State};
-use crate::steps::{self, Changeset, Context, Plan, coverage};
+use crate::steps::{self, Changeset, Context, Plan, left_behind};
 
 /// A step's plan, made before anything is written.
 pub(super) enum Planned<'a> {
@@ -38,34 +39,44 @@ pub fn up(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result<(
     // Drift is planned like a pending step, with the same evaluation
     // (remembered per tree, so a repeated `up` does not run nix again).
     let discovery = session.discover(&opts.nix_args, opts.no_eval, out)?;
-    let planned = plan_edits(
-        session,
-        &Planning {
-            config: &config,
-            state: &state,
-            discovery: discovery.as_ref(),
-        },
-        &edits,
-        opts.dry_run,
-        out,
-    )?;
+    let planning = Planning {
+        config: &config,
+        state: &state,
+        discovery: discovery.as_ref(),
+        completes: completes(session, opts)?,
+    };
+    let planned = plan_edits(session, &planning, &edits, opts.dry_run, out)?;
+    // Nothing is written unless the planned result is proven (or cannot be).
+    let proof = proof::prove(session, &planning, &planned, opts, out)?;
+    if let Some(line) = proof.describe() {
+        say(out, line);
+    }
+    let proven = proof.trailer();
     let mut did_something = !planned.is_empty();
     if !opts.dry_run {
         for step in &planned {
             match step {
                 Planned::Adopt(m) => {
-                    adopt(session, &mut state, m)?;
+                    adopt(session, &mut state, m, proven.as_deref())?;
                     say(
                         out,
                         format!("{}: already done by hand; recorded as adopted", m.id),
                     );
                 }
                 Planned::Apply(m, kind, changes) => {
-                    apply(session, &mut state, (m, *kind), changes, opts, out)?
+                    let how = (*m, *kind, proven.as_deref());
+                    apply(session, &mut state, how, changes, opts, out)?
                 }
             }
         }
-        if let Some(found) = &discovery
+        // The proof evaluated the tree just committed: where things are
+        // in it, for `status`. Without one, the steps change what hosts
+        // install, not where things are, so the old answer still serves.
+        let found = match &proof {
+            Proof::Proven { after, .. } => Some(after),
+            _ => discovery.as_ref(),
+        };
+        if let Some(found) = found
             && !planned.is_empty()
         {
             discover::carry_forward(&session.repo, &session.prefix, &opts.nix_args, found)?;
@@ -95,7 +106,7 @@ pub fn up(session: &Session, opts: &RunOptions, out: &mut dyn Write) -> Result<(
                         format!("{}: already done; would be recorded (adopted)", m.id),
                     );
                 } else {
-                    adopt(session, &mut state, m)?;
+                    adopt(session, &mut state, m, None)?;
                     say(out, format!("{}: already done; recorded as adopted", m.id));
                 }
             }
@@ -182,12 +193,30 @@ pub(super) struct Planning<'a> {
     pub config: &'a Config,
     pub state: &'a State,
     pub discovery: Option<&'a Discovery>,
+    /// The run reaches the last edit step: its result is the migrated
+    /// fleet, which the proof holds to `verify`'s verdict.
+    pub completes: bool,
+}
+
+/// Whether a run with `opts` reaches the last edit step.
+pub(super) fn completes(session: &Session, opts: &RunOptions) -> Result<bool> {
+    let last_edit = session
+        .migrations
+        .iter()
+        .filter(|m| is_edit(&m.operation))
+        .map(|m| m.number())
+        .max();
+    Ok(match (&opts.to, last_edit) {
+        (Some(q), Some(last)) => catalogue::find(&session.migrations, q)?.number() >= last,
+        _ => true,
+    })
 }
 
 /// Plans `steps` in order, each against the tree with the earlier ones'
 /// edits laid over it. Every blocked step is reported, not only the first;
-/// a dry run prints each plan's diff. With evaluation, the tree the plans
-/// leave is checked against it (`steps::coverage`).
+/// a dry run prints each plan's diff. With evaluation, a reference to
+/// nixpkgs' llama-cpp the plans leave where a configured host installs it
+/// blocks the run here, before the proof would find it (`steps::left_behind`).
 pub(super) fn plan_edits<'a>(
     session: &Session,
     planning: &Planning,
@@ -258,8 +287,8 @@ pub(super) fn plan_edits<'a>(
             state.record(Applied::without_edits(m, adopted));
         }
     }
-    // Coverage is a question about the host step's edits: asked when it
-    // is planned, not when it stays as applied.
+    // What the host step's edits leave: asked when it is planned, not when
+    // it stays as applied.
     let host_step = planned.iter().find_map(|p| match p {
         Planned::Apply(m, _, _) if matches!(m.operation, Operation::RewriteHostPackages) => {
             Some(*m)
@@ -268,7 +297,7 @@ pub(super) fn plan_edits<'a>(
         _ => None,
     });
     if let (Some(discovery), Some(m), true) = (planning.discovery, host_step, blocked.is_empty()) {
-        for gap in coverage::gaps(&tree, config, discovery)? {
+        for gap in left_behind::left_behind(&tree, config, discovery)? {
             blocked.push(Blocked {
                 step: m.id.clone(),
                 reason: gap.reason,

@@ -63,7 +63,8 @@ fn cache_path(repo: &git2::Repository, flake_dir: &Path, nix_args: &[String]) ->
 /// things are (which hosts exist, which files define their options, their
 /// own modules), which is all the steps ask of it, so `status` after `up`
 /// need not evaluate again. Files the commits deleted are dropped from it.
-/// Its `origin`s describe the tree before `up`.
+/// `up` passes its proof's discovery of the planned tree when it has one;
+/// otherwise the `origin`s describe the tree before `up`.
 pub fn carry_forward(
     repo: &git2::Repository,
     flake_dir: &Path,

@@ -286,6 +286,12 @@ fn progress(line: &str) -> Option<(&str, u64)> {
     Some((host, of.strip_suffix(')')?.parse().ok()?))
 }
 
+/// A discovery as `discover.nix` prints it (the proof's evaluation embeds
+/// one), with paths relative to the flake's directory.
+pub(super) fn from_json(json: &[u8], flake_dir: &Path) -> Result<Discovery> {
+    Ok(parse(json)?.into_discovery(flake_dir))
+}
+
 fn parse(stdout: &[u8]) -> Result<RawDiscovery> {
     serde_json::from_slice(stdout)
         .map_err(|e| Error::Failed(format!("could not read the host discovery ({e})")))

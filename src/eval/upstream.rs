@@ -20,7 +20,7 @@ use super::wrapper::{Wrapper, nix_string, spawn_error};
 
 pub use super::verdict::{Verdict, judge};
 
-const HOSTS_NIX: &str = include_str!("upstream.nix");
+pub(super) const HOSTS_NIX: &str = include_str!("upstream.nix");
 
 /// What `upstream.nix` reports.
 #[derive(Debug, Clone, Deserialize)]
@@ -84,17 +84,7 @@ pub fn evaluate(
     config: &Config,
     extra: &[String],
 ) -> Result<Evaluation> {
-    let hosts: BTreeMap<&str, &str> = config
-        .hosts
-        .iter()
-        .map(|(h, v)| (h.as_str(), v.name()))
-        .collect();
-    let attrs: BTreeMap<&str, String> = config
-        .hosts
-        .keys()
-        .filter(|h| config.options.contains_key(*h))
-        .filter_map(|h| Some((h.as_str(), config.package_attr(h)?)))
-        .collect();
+    let (hosts, attrs) = variants_json(config);
     let result = format!(
         "import ./hosts.nix {{ flake = target; input = {}; hosts = builtins.fromJSON (builtins.readFile ./hosts.json); attrs = builtins.fromJSON (builtins.readFile ./attrs.json); }}",
         nix_string(&config.input)
@@ -105,14 +95,8 @@ pub fn evaluate(
         &result,
         &[
             ("hosts.nix", HOSTS_NIX),
-            (
-                "hosts.json",
-                &serde_json::to_string(&hosts).expect("hosts serialize"),
-            ),
-            (
-                "attrs.json",
-                &serde_json::to_string(&attrs).expect("attrs serialize"),
-            ),
+            ("hosts.json", &hosts),
+            ("attrs.json", &attrs),
         ],
     )?;
     let (mut cmd, label) = wrapper.eval_command("result", extra);
@@ -128,6 +112,26 @@ pub fn evaluate(
             "could not read the host evaluation ({e}); nothing was recorded"
         ))
     })
+}
+
+/// What `upstream.nix` is told of the config, as JSON: each configured
+/// host's variant, and the overlay attribute of each host with options.
+pub(super) fn variants_json(config: &Config) -> (String, String) {
+    let hosts: BTreeMap<&str, &str> = config
+        .hosts
+        .iter()
+        .map(|(h, v)| (h.as_str(), v.name()))
+        .collect();
+    let attrs: BTreeMap<&str, String> = config
+        .hosts
+        .keys()
+        .filter(|h| config.options.contains_key(*h))
+        .filter_map(|h| Some((h.as_str(), config.package_attr(h)?)))
+        .collect();
+    (
+        serde_json::to_string(&hosts).expect("hosts serialize"),
+        serde_json::to_string(&attrs).expect("attrs serialize"),
+    )
 }
 
 pub fn indent(text: &str) -> String {

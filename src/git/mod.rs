@@ -21,6 +21,8 @@ pub const TRAILER_CHECKSUM: &str = "Migration-Checksum";
 pub const TRAILER_REVERTED: &str = "Migration-Reverted";
 /// Marks a commit that applied a drifted step again.
 pub const TRAILER_REPAIR: &str = "Migration-Repair";
+/// `up`'s proof of the run a commit belongs to: `3 hosts`, or `no (why)`.
+pub const TRAILER_PROVEN: &str = "Proven";
 
 /// Opens the repository that contains `dir`.
 pub fn open(dir: &Path) -> Result<Repository> {

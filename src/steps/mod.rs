@@ -3,9 +3,9 @@
 //! writes. The engine writes, commits and records.
 
 pub mod add_flake_input;
-pub mod coverage;
 pub mod host_packages;
 pub mod import_overlay;
+pub mod left_behind;
 pub mod links;
 pub mod remove_old_override;
 pub mod switch;

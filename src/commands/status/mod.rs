@@ -6,8 +6,12 @@ use std::path::Path;
 
 use serde::Serialize;
 
+mod render;
+
+pub use render::render;
+
 use crate::catalogue::Operation;
-use crate::config::{Config, Document};
+use crate::config::Document;
 use crate::engine::{self, Journal, Session};
 use crate::error::{Result, exit};
 use crate::eval::discover::{self, Discovery};
@@ -68,6 +72,9 @@ pub struct StepStatus {
     /// Why it is blocked, drifted or stale.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Its commit's `Proven:` trailer: `3 hosts`, or `no (why)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proven: Option<String>,
 }
 
 /// `flake-migrate status [--json] [--no-eval] [-- NIX ARGS]`.
@@ -211,9 +218,13 @@ pub fn compute(session: &Session, eval: &EvalOptions) -> Result<Vec<StepStatus>>
                 }
             }
         };
-        let mut commit = None;
+        let (mut commit, mut proven) = (None, None);
         if let Some(applied) = applied {
-            commit = git::find_step_commit(&session.repo, &m.id)?.map(|c| c.id().to_string());
+            let found = git::find_step_commit(&session.repo, &m.id)?;
+            proven = found.as_ref().and_then(|c| {
+                git::trailer(c.message().unwrap_or(""), git::TRAILER_PROVEN).map(String::from)
+            });
+            commit = found.map(|c| c.id().to_string());
             let still_holds = status == StepState::Satisfied || is_run(&m.operation);
             status = if !still_holds {
                 detail = Some(format!(
@@ -259,6 +270,7 @@ pub fn compute(session: &Session, eval: &EvalOptions) -> Result<Vec<StepStatus>>
             changed: applied.is_some_and(|a| a.checksum != m.checksum),
             commit,
             detail,
+            proven,
         });
     }
     Ok(out)
@@ -319,69 +331,4 @@ fn where_things_are(
 
 fn is_run(op: &Operation) -> bool {
     matches!(op, Operation::Verify { .. })
-}
-
-/// The checklist, aligned; colored when `color` is set.
-pub fn render(steps: &[StepStatus], config: Option<&Config>, color: bool) -> String {
-    use console::Style;
-    let style = |s: StepState| -> Style {
-        let st = Style::new().force_styling(color);
-        match s {
-            StepState::Applied | StepState::Adopted => st.green(),
-            StepState::Pending | StepState::Satisfied => st.yellow(),
-            StepState::Drifted | StepState::Blocked | StepState::Stale => st.red().bold(),
-        }
-    };
-    let width = steps
-        .iter()
-        .map(|s| s.state.label().len())
-        .max()
-        .unwrap_or(0);
-    let mut out = String::new();
-    if config.is_none() {
-        out.push_str("no flake-migrate.toml yet: run `flake-migrate init` first\n");
-    }
-    if let Some(config) = config {
-        let hosts: Vec<String> = config
-            .hosts
-            .iter()
-            .map(|(h, v)| format!("{h}={v}"))
-            .collect();
-        out.push_str(&format!(
-            "hosts: {}\n",
-            if hosts.is_empty() {
-                "none".into()
-            } else {
-                hosts.join(", ")
-            }
-        ));
-    }
-    for s in steps {
-        let mark = if s.state.done() { "[x]" } else { "[ ]" };
-        let label = format!("{:width$}", s.state.label());
-        out.push_str(&format!(
-            "{mark} {}  {}  {}",
-            &s.id[..4],
-            style(s.state).apply_to(label),
-            s.title
-        ));
-        if let Some(c) = &s.commit {
-            out.push_str(&format!("  ({})", &c[..c.len().min(10)]));
-        }
-        if s.changed {
-            out.push_str(&format!(
-                "  {}",
-                style(StepState::Drifted).apply_to("definition changed since applied")
-            ));
-        }
-        out.push('\n');
-        if let Some(d) = &s.detail
-            && !s.state.done()
-        {
-            out.push_str(&format!("         {d}\n"));
-        }
-    }
-    let done = steps.iter().filter(|s| s.state.done()).count();
-    out.push_str(&format!("{done} of {} checklist items done\n", steps.len()));
-    out
 }
