@@ -195,3 +195,38 @@ fn evidence_under_a_condition_on_the_system_follows_the_evaluated_system() {
         .unwrap_or_else(|| panic!("{init:?}"));
     assert!(pi.contains(&format!("only if {condition}")), "{pi}");
 }
+
+/// A host gets a variant only from evidence that it installs or runs
+/// llama.cpp: an overlay module every host imports that redefines
+/// `llama-cpp`, and GPU settings, only choose which (issue 21).
+#[test]
+fn a_shared_overlay_and_gpu_settings_alone_give_no_variant_statically() {
+    let overlay = "{ ... }: {\n  nixpkgs.overlays = [\n    (final: prev: {\n      llama-cpp = prev.llama-cpp.override { cudaSupport = true; };\n    })\n  ];\n}\n";
+    let nas = "{ ... }: {\n  imports = [ ./overlay.nix ];\n  hardware.nvidia.open = true;\n  services.xserver.videoDrivers = [ \"nvidia\" ];\n}\n";
+    let ws = "{ pkgs, ... }: {\n  imports = [ ./overlay.nix ];\n  environment.systemPackages = [ pkgs.llama-cpp ];\n}\n";
+    let repo = repo(&[
+        (
+            "flake.nix",
+            &flake(&[("nas", "x86_64-linux"), ("ws", "x86_64-linux")]),
+        ),
+        ("overlay.nix", overlay),
+        ("nas.nix", nas),
+        ("ws.nix", ws),
+    ]);
+    let init = fm_static(repo.path(), &["init"]);
+    assert_eq!(init.code, 0, "{init:?}");
+    let row = |host: &str| {
+        init.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{host} ")))
+            .unwrap_or_else(|| panic!("{host} is listed: {init:?}"))
+            .to_string()
+    };
+    let nas = row("nas");
+    assert!(nas.contains(" none "), "nas installs nothing: {nas}");
+    let ws = row("ws");
+    assert!(
+        ws.contains(" cuda "),
+        "the overlay's argument chooses ws's build: {ws}"
+    );
+}

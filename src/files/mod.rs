@@ -77,3 +77,31 @@ fn blob_text(repo: &Repository, oid: Oid) -> Result<String> {
     let blob = repo.find_blob(oid)?;
     Ok(String::from_utf8_lossy(blob.content()).into_owned())
 }
+
+/// Files held in memory, by path: the unit tests' repository.
+#[cfg(test)]
+#[derive(Default)]
+pub struct MapFiles(pub std::collections::BTreeMap<PathBuf, String>);
+
+#[cfg(test)]
+impl MapFiles {
+    pub fn of(files: &[(&str, &str)]) -> MapFiles {
+        MapFiles(
+            files
+                .iter()
+                .map(|(p, t)| (PathBuf::from(p), t.to_string()))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+impl Files for MapFiles {
+    fn read(&self, path: &Path) -> Result<Option<String>> {
+        Ok(self.0.get(path).cloned())
+    }
+
+    fn nix_files(&self) -> Vec<PathBuf> {
+        self.0.keys().cloned().collect()
+    }
+}

@@ -1,31 +1,13 @@
 //! One small in-memory flake per shape the static model reads, and the
 //! shapes it must report as needing evaluation.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::Model;
-use crate::error::Result;
-use crate::files::Files;
-
-struct MapFiles(BTreeMap<PathBuf, String>);
-
-impl Files for MapFiles {
-    fn read(&self, path: &Path) -> Result<Option<String>> {
-        Ok(self.0.get(path).cloned())
-    }
-
-    fn nix_files(&self) -> Vec<PathBuf> {
-        self.0.keys().cloned().collect()
-    }
-}
+use crate::files::MapFiles;
 
 fn model(files: &[(&str, &str)]) -> Model {
-    let map = files
-        .iter()
-        .map(|(p, t)| (PathBuf::from(p), t.to_string()))
-        .collect();
-    Model::read(&MapFiles(map)).unwrap()
+    Model::read(&MapFiles::of(files)).unwrap()
 }
 
 const MODULE: &str = "{ ... }: { }";

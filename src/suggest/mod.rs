@@ -159,13 +159,17 @@ impl FileClues {
                         });
                     }
                 }
+                // An overlay's `prev.llama-cpp` only redefines the package:
+                // its arguments may say which build, not that a host uses it.
                 Found {
                     offset: r.range.start,
-                    uses: Some(format!(
-                        "{}: {}",
-                        at(r.range.start),
-                        first_line(&text[r.range.clone()])
-                    )),
+                    uses: (!r.in_overlay()).then(|| {
+                        format!(
+                            "{}: {}",
+                            at(r.range.start),
+                            first_line(&text[r.range.clone()])
+                        )
+                    }),
                     clues,
                 }
             })

@@ -1,20 +1,8 @@
 use super::*;
 
-struct MapFiles(Vec<(PathBuf, String)>);
+use std::collections::BTreeMap;
 
-impl Files for MapFiles {
-    fn read(&self, path: &std::path::Path) -> Result<Option<String>> {
-        Ok(self
-            .0
-            .iter()
-            .find(|(p, _)| p == path)
-            .map(|(_, t)| t.clone()))
-    }
-
-    fn nix_files(&self) -> Vec<PathBuf> {
-        self.0.iter().map(|(p, _)| p.clone()).collect()
-    }
-}
+use crate::files::MapFiles;
 
 /// The suggestion for the one host `box` of a flake with `host_args`
 /// in its `nixosSystem` call and `module` as its module.
@@ -22,10 +10,10 @@ fn suggest_box(host_args: &str, module: &str) -> Suggestion {
     let flake = format!(
         "{{ outputs = {{ nixpkgs, ... }}: {{ nixosConfigurations.box = nixpkgs.lib.nixosSystem {{ {host_args} modules = [ ./box.nix ]; }}; }}; }}"
     );
-    let files = MapFiles(vec![
+    let files = MapFiles(BTreeMap::from([
         ("flake.nix".into(), flake),
         ("box.nix".into(), module.to_string()),
-    ]);
+    ]));
     let model = Model::read(&files).unwrap();
     suggest(&files, &model).unwrap().remove(0)
 }
@@ -166,13 +154,13 @@ fn evidence_under_a_condition_is_shown_with_it_and_ranks_below_the_rest() {
 
 #[test]
 fn a_condition_that_tests_the_system_is_decided_when_the_system_is_known() {
-    let files = MapFiles(vec![
+    let files = MapFiles(BTreeMap::from([
         (
             "flake.nix".into(),
             "{ outputs = { nixpkgs, ... }: { nixosConfigurations.box = nixpkgs.lib.nixosSystem { modules = [ ./box.nix ]; }; }; }".into(),
         ),
         ("box.nix".into(), GUARDED_GRAPHICS.into()),
-    ]);
+    ]));
     let model = Model::read(&files).unwrap();
     let on = |system: &str| {
         let systems = HashMap::from([("box".to_string(), system.to_string())]);

@@ -11,6 +11,7 @@ use rnix::ast;
 use rowan::ast::AstNode;
 
 use crate::config::{Build, Config, Variant};
+use crate::files::Files;
 use crate::model::{self, Model};
 use crate::pinned_src::Revisions;
 use crate::record::NotCarried;
@@ -23,6 +24,7 @@ use crate::syntax::{self, end, start};
 pub(super) struct Dropped<'a> {
     pub names: BTreeSet<String>,
     pub not_carried: Vec<NotCarried>,
+    files: &'a dyn Files,
     model: &'a Model,
     config: &'a Config,
     /// The revisions the flake's inputs name.
@@ -30,10 +32,16 @@ pub(super) struct Dropped<'a> {
 }
 
 impl<'a> Dropped<'a> {
-    pub fn new(model: &'a Model, config: &'a Config, revisions: Revisions) -> Self {
+    pub fn new(
+        files: &'a dyn Files,
+        model: &'a Model,
+        config: &'a Config,
+        revisions: Revisions,
+    ) -> Self {
         Dropped {
             names: BTreeSet::new(),
             not_carried: Vec::new(),
+            files,
             model,
             config,
             revisions,
@@ -77,6 +85,13 @@ impl<'a> Dropped<'a> {
                 if hosts.is_empty() {
                     hosts = self.config.hosts.keys().cloned().collect();
                 }
+                // Seeing the overlay is not building its entry: what it did
+                // is a note for the hosts that name the entry (when any
+                // does; else for all that see it).
+                let users = self.users_of(&name, &hosts, file);
+                if !users.is_empty() {
+                    hosts = users;
+                }
                 let lost = self.lost(&hosts, args, attrs.then(|| &text[r.range.clone()]));
                 notes.push(format!(
                     "{at}: dropped with the old override of `{name}`: {}{}",
@@ -94,6 +109,30 @@ impl<'a> Dropped<'a> {
             }
             self.names.insert(name);
         }
+    }
+
+    /// The `hosts` whose files, other than the overlay's own `file`, name
+    /// `name` as a whole identifier (`pkgs.llama-cpp-cuda`, `with pkgs; [
+    /// llama-cpp-cuda ]`): the builds the entry was for.
+    fn users_of(&self, name: &str, hosts: &[String], file: &Path) -> Vec<String> {
+        hosts
+            .iter()
+            .filter(|h| {
+                self.model.host(h).is_some_and(|host| {
+                    std::iter::once(&host.def_file)
+                        .chain(&host.files)
+                        .filter(|f| f.as_path() != file)
+                        .any(|f| {
+                            self.files
+                                .read(f)
+                                .ok()
+                                .flatten()
+                                .is_some_and(|text| names_identifier(&text, name))
+                        })
+                })
+            })
+            .cloned()
+            .collect()
     }
 
     /// What some host that saw the override loses with it: the override
@@ -122,6 +161,15 @@ impl<'a> Dropped<'a> {
         lost.sort_by_key(|l| order.iter().position(|o| o == l));
         lost
     }
+}
+
+/// Whether `text` holds `name` with no identifier character (Nix's
+/// `[A-Za-z0-9_'-]`) on either side: `llama-cpp` is not in `llama-cpp-cuda`.
+fn names_identifier(text: &str, name: &str) -> bool {
+    let ident = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || "_'-".contains(c));
+    text.match_indices(name).any(|(i, _)| {
+        !ident(text[..i].chars().next_back()) && !ident(text[i + name.len()..].chars().next())
+    })
 }
 
 /// `override { cudaSupport = true; } and an overrideAttrs`, as a reader
@@ -163,7 +211,8 @@ mod tests {
         config.options.insert("boron".into(), options);
         let model = Model::default();
         let path = Path::new("overlays/llama.nix");
-        let mut dropped = Dropped::new(&model, &config, Revisions::default());
+        let files = crate::files::MapFiles::default();
+        let mut dropped = Dropped::new(&files, &model, &config, Revisions::default());
         let root = syntax::parse(path, text).unwrap();
         let set = crate::old_override::overlay_set(&root).unwrap();
         let entries: Vec<_> = syntax::named_entries(&set)
@@ -196,5 +245,54 @@ mod tests {
             ),
             "{both:?}"
         );
+    }
+
+    /// An overlay every host sees, with one entry per host's build: each
+    /// entry is a note for the hosts naming it, and what a host's variant
+    /// builds is carried (issue 21: the seed's CUDA host was told its
+    /// `cudaSupport` and the Vulkan host's `vulkanSupport` were lost).
+    #[test]
+    fn an_entry_is_judged_by_the_hosts_that_name_it() {
+        let overlay = "final: prev: {\n  llama-cpp-cuda = prev.llama-cpp.override { cudaSupport = true; };\n  llama-cpp-vulkan = prev.llama-cpp.override { vulkanSupport = true; };\n}\n";
+        let files = crate::files::MapFiles::of(&[
+            (
+                "flake.nix",
+                "{ outputs = { nixpkgs, ... }: { nixosConfigurations = {\n  carbon = nixpkgs.lib.nixosSystem { modules = [ ./carbon.nix ./common.nix ]; };\n  beryllium = nixpkgs.lib.nixosSystem { modules = [ ./beryllium.nix ./common.nix ]; };\n}; }; }",
+            ),
+            (
+                "common.nix",
+                "{ ... }: { nixpkgs.overlays = [ (import ./variants.nix) ]; }",
+            ),
+            (
+                "carbon.nix",
+                "{ pkgs, ... }: { environment.systemPackages = [ pkgs.llama-cpp-cuda ]; }",
+            ),
+            (
+                "beryllium.nix",
+                "{ pkgs, ... }: { environment.systemPackages = with pkgs; [ llama-cpp-vulkan ]; }",
+            ),
+            ("variants.nix", overlay),
+        ]);
+        let model = Model::read(&files).unwrap();
+        let mut config = Config::default();
+        config.hosts.insert("carbon".into(), Variant::Cuda);
+        config.hosts.insert("beryllium".into(), Variant::Vulkan);
+        let path = Path::new("variants.nix");
+        let mut dropped = Dropped::new(&files, &model, &config, Revisions::default());
+        let root = syntax::parse(path, overlay).unwrap();
+        let set = crate::old_override::overlay_set(&root).unwrap();
+        let entries: Vec<_> = syntax::named_entries(&set)
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect();
+        let mut notes = Vec::new();
+        dropped.record(path, overlay, &root, &entries, &mut notes);
+        assert!(
+            notes
+                .iter()
+                .all(|n| n.ends_with("(the hosts' builds carry all of it)")),
+            "{notes:#?}"
+        );
+        assert!(dropped.not_carried.is_empty());
     }
 }

@@ -42,7 +42,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
     let model = ctx.model()?;
     let file_hosts = model.file_hosts();
     let mut changes = Changeset::default();
-    let mut dropped = dropped::Dropped::new(&model, ctx.config, super::revisions(ctx)?);
+    let mut dropped = dropped::Dropped::new(ctx.files, &model, ctx.config, super::revisions(ctx)?);
     for path in &old {
         changes.files.insert(path.clone(), None);
         changes.notes.push(format!("deleted {}", path.display()));
