@@ -4,7 +4,6 @@
 //! host's own module file.
 
 mod import_expr;
-mod insertion;
 
 pub use import_expr::relative_path;
 
@@ -15,6 +14,7 @@ use rnix::SyntaxNode;
 use rnix::ast;
 use rowan::ast::AstNode;
 
+use super::insertion::{add_entry, append_item, module_body, option_list, prepend_item};
 use super::{Context, Plan};
 use crate::config::Config;
 use crate::edit::{self, Splice};
@@ -23,10 +23,8 @@ use crate::eval::discover::HostFacts;
 use crate::files::Files;
 use crate::flake::{self, FLAKE_FILE};
 use crate::model::Host;
-use crate::refs;
 use crate::syntax::{self, start};
 use import_expr::{Braces, import_expr};
-use insertion::{add_entry, append_item, prepend_item};
 
 pub fn plan(ctx: &Context) -> Result<Plan> {
     let config = ctx.config;
@@ -282,29 +280,5 @@ fn inline_overlay_list(modules: &ast::List) -> Option<ast::List> {
 
 /// The `nixpkgs.overlays = [ … ]` list set under `node`, however nested.
 fn overlay_list(node: &SyntaxNode) -> Option<ast::List> {
-    node.descendants()
-        .filter_map(ast::AttrpathValue::cast)
-        .find(|apv| refs::full_path(apv).is_some_and(|p| p == ["nixpkgs", "overlays"]))
-        .and_then(|apv| match syntax::unparen(apv.value()?) {
-            ast::Expr::List(l) => Some(l),
-            _ => None,
-        })
-}
-
-/// The module's formals (when a function) and its top-level set.
-fn module_body(root: &ast::Root) -> Option<(Option<ast::Pattern>, ast::AttrSet)> {
-    match root.expr().map(syntax::unparen)? {
-        ast::Expr::AttrSet(set) => Some((None, set)),
-        ast::Expr::Lambda(l) => {
-            let pattern = match l.param()? {
-                ast::Param::Pattern(p) => p,
-                ast::Param::IdentParam(_) => return None,
-            };
-            match syntax::body(l.body()?) {
-                ast::Expr::AttrSet(set) => Some((Some(pattern), set)),
-                _ => None,
-            }
-        }
-        _ => None,
-    }
+    option_list(node, &["nixpkgs", "overlays"])
 }
