@@ -230,3 +230,33 @@ fn a_shared_overlay_and_gpu_settings_alone_give_no_variant_statically() {
         "the overlay's argument chooses ws's build: {ws}"
     );
 }
+
+/// A `callPackage` of a local file that customises llama-cpp is evidence
+/// read in that file; one that builds a wrapper with it is use that
+/// evaluation does not list by name (issue 21).
+#[test]
+fn package_files_called_with_llama_cpp_are_evidence_with_and_without_evaluation() {
+    require_nix!();
+    let repo = fixture_repo("call-package");
+    for init in [
+        fm_static(repo.path(), &["init"]),
+        fm_eval(repo.path(), &["init"]),
+    ] {
+        assert_eq!(init.code, 0, "{init:?}");
+        let row = |host: &str| {
+            init.stdout
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("{host} ")))
+                .unwrap_or_else(|| panic!("{host} is listed: {init:?}"))
+                .to_string()
+        };
+        let quasar = row("quasar");
+        assert!(
+            quasar.contains(" cuda ")
+                && quasar.contains("pkgs/llama.nix:3: override argument `cudaSupport = true`"),
+            "{quasar}"
+        );
+        let pulsar = row("pulsar");
+        assert!(pulsar.contains(" vulkan "), "{pulsar}");
+    }
+}

@@ -506,8 +506,24 @@ fn hosts_get_their_upstream_variant(shape: &str) {
     lock(dir);
 
     let mut failures = Vec::new();
+    let wrapped = m.expect.strings("wrapped");
     for (host, variant) in &m.expect.hosts {
         let got = host_llama_packages(dir, host);
+        if wrapped.contains(host) {
+            // Its llama.cpp is another package's dependency: that package's
+            // text names the build it was given.
+            let texts = eval_host(
+                dir,
+                host,
+                "c: map (p: p.text or \"\") c.environment.systemPackages",
+            )
+            .to_string();
+            let wanted = upstream_name(variant);
+            if m.complete() && !texts.contains(wanted) {
+                failures.push(format!("{host}: no package built with {wanted}: {texts}"));
+            }
+            continue;
+        }
         let want = if variant == "none" || !m.complete() {
             // Untouched, or migrated only up to a refusal that left every
             // reference as it was.
@@ -661,6 +677,10 @@ shape_tests! {
         shared_reach_up_edits_as_snapshotted_and_down_all_restores,
         shared_reach_migrated_hosts_get_their_upstream_variant,
         shared_reach_without_evaluation_is_the_same_or_refused_before_writing;
+    "call-package" =>
+        call_package_up_edits_as_snapshotted_and_down_all_restores,
+        call_package_migrated_hosts_get_their_upstream_variant,
+        call_package_without_evaluation_is_the_same_or_refused_before_writing;
 }
 
 /// The static reading (`--no-eval`) of a shape either migrates it exactly

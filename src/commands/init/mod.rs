@@ -147,6 +147,7 @@ fn find(session: &Session, opts: &InitOptions, progress: &mut dyn Write) -> Resu
             variant: None,
             evidence: "unknown: it failed to evaluate (see the note); choose with --host once it evaluates".into(),
             options: Vec::new(),
+            built_into_package: false,
         });
     }
     suggestions.sort_by(|a, b| a.host.cmp(&b.host));

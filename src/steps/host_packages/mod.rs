@@ -4,6 +4,7 @@
 //! reference the guard would then report (see `leftovers`), and files under
 //! `[guard] exclude` are left alone.
 
+mod call_package;
 mod leftovers;
 pub(crate) mod old_attrs;
 pub(crate) mod override_args;
@@ -62,11 +63,14 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         let root = syntax::parse(file, &text)?;
         let seen: Vec<&model::Host> = importers.iter().filter_map(|h| model.host(h)).collect();
         let mut found = Vec::new();
+        let mut customised = Vec::new();
         for r in host_refs(ctx.files, file, &root) {
-            if let RefKind::CallPackage { target } = &r.kind {
+            if matches!(r.kind, RefKind::CallPackage { .. }) {
                 if !leftovers::allowed(&text, &r) {
-                    said.left
-                        .push(Leftover::new(file, &text, &r, call_package_why(target)));
+                    let (reference, customisation) =
+                        call_package::as_reference(ctx.files, &root, &r)?;
+                    customised.extend(customisation);
+                    found.push(reference);
                 }
             } else if !(matches!(r.kind, RefKind::ServiceWithoutPackage)
                 && sides.spare(&seen, &r)?)
@@ -105,6 +109,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
                     };
                     let mut each = Said::default();
                     rewrite(file, &text, &root, &found, &target, true, &mut each);
+                    call_package::notes(&customised, &target, &mut each);
                     said.not_carried.extend(each.not_carried);
                     said.notes.extend(
                         each.notes
@@ -151,6 +156,7 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
             revisions: &revisions,
         };
         let splices = rewrite(file, &text, &root, &found, &target, true, &mut said);
+        call_package::notes(&customised, &target, &mut said);
         pending_for(ctx.files, &mut pending, file)?
             .1
             .extend(splices);
@@ -365,11 +371,7 @@ fn call_package_why(target: &Path) -> String {
 /// (an old override, which 0005 removes).
 fn host_refs(files: &dyn Files, file: &Path, root: &ast::Root) -> Vec<LlamaRef> {
     refs::find_in(file, root, &mut |target| {
-        crate::nix_paths::module_file(files, target)
-            .and_then(|f| files.read(&f).ok().flatten())
-            .is_some_and(|t| {
-                t.contains(refs::PACKAGE) && refs::takes_llama_cpp(&rnix::Root::parse(&t).tree())
-            })
+        crate::old_override::package_file_taking_llama(files, target).is_some()
     })
     .into_iter()
     .filter(|r| !r.in_overlay())
