@@ -110,10 +110,7 @@ impl WorkTree {
         match std::fs::read(&full) {
             Ok(bytes) => String::from_utf8(bytes)
                 .map(Some)
-                .map_err(|e| Error::NotUtf8 {
-                    offset: e.utf8_error().valid_up_to(),
-                    path: full,
-                }),
+                .map_err(|e| Error::not_utf8(path, e.as_bytes())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Ok(None),
             Err(e) => Err(Error::io(full, e)),

@@ -120,7 +120,8 @@ impl Violation {
 }
 
 /// The rules turned on by the steps `state` records as applied, in plan
-/// order, each once.
+/// order, each once; then `syntax-error`, which goes with any of them and
+/// runs last, as it reports the files the others could not read.
 pub fn active_rules(state: &State, migrations: &[Migration]) -> Vec<&'static Rule> {
     let mut out: Vec<&'static Rule> = Vec::new();
     for m in migrations.iter().filter(|m| state.is_applied(&m.id)) {
@@ -131,6 +132,9 @@ pub fn active_rules(state: &State, migrations: &[Migration]) -> Vec<&'static Rul
                 out.push(rule);
             }
         }
+    }
+    if !out.is_empty() {
+        out.push(&rules::syntax_error::RULE);
     }
     out
 }

@@ -14,7 +14,7 @@ use super::hosts::HostFacts;
 use super::literals;
 use super::staged::Changes;
 use crate::config::{Config, Excluded, Variant};
-use crate::error::{Error, Result};
+use crate::error::{Error, Located, Result};
 use crate::files::Files;
 use crate::model::{Host, Model};
 use crate::record::State;
@@ -35,7 +35,11 @@ pub enum Selection {
 pub struct Source {
     pub path: PathBuf,
     pub text: String,
+    /// Set when the file is not UTF-8 (`text` then has U+FFFD for the bad
+    /// bytes), so the guard can say so and still look at the rest.
+    not_utf8: Option<Box<Located>>,
     root: OnceCell<ast::Root>,
+    syntax_error: OnceCell<Option<Located>>,
     refs: OnceCell<Vec<LlamaRef>>,
     variant_refs: OnceCell<Vec<(Variant, LlamaRef)>>,
 }
@@ -45,7 +49,9 @@ impl Source {
         Source {
             path: path.to_path_buf(),
             text,
+            not_utf8: None,
             root: OnceCell::new(),
+            syntax_error: OnceCell::new(),
             refs: OnceCell::new(),
             variant_refs: OnceCell::new(),
         }
@@ -54,8 +60,21 @@ impl Source {
     /// The syntax tree. A file with syntax errors still gives one: the rules
     /// see what parsed, and nix reports the rest.
     pub fn root(&self) -> &ast::Root {
-        self.root
-            .get_or_init(|| rnix::Root::parse(&self.text).tree())
+        self.root.get_or_init(|| {
+            let parsed = rnix::Root::parse(&self.text);
+            let _ = self
+                .syntax_error
+                .set(crate::syntax::first_error(&self.path, &self.text, &parsed));
+            parsed.tree()
+        })
+    }
+
+    /// Why the guard could not read the file as Nix: not UTF-8, or (once
+    /// its tree was asked for) its first syntax error.
+    pub fn unreadable(&self) -> Option<&Located> {
+        self.not_utf8
+            .as_deref()
+            .or_else(|| self.syntax_error.get().and_then(Option::as_ref))
     }
 
     /// References to nixpkgs' llama-cpp ([`refs::find`]); every form of
@@ -105,6 +124,8 @@ pub struct Scope<'a> {
     parsed: Sources,
     previous_parsed: Sources,
     model: OnceCell<Option<Rc<Model>>>,
+    /// The syntax error that kept the model from being read.
+    model_error: OnceCell<Located>,
     host_facts: RefCell<HashMap<String, HostFacts>>,
     path_changes: OnceCell<PathChanges>,
 }
@@ -128,6 +149,7 @@ impl<'a> Scope<'a> {
             parsed: RefCell::new(HashMap::new()),
             previous_parsed: RefCell::new(HashMap::new()),
             model: OnceCell::new(),
+            model_error: OnceCell::new(),
             host_facts: RefCell::new(HashMap::new()),
             path_changes: OnceCell::new(),
         }
@@ -156,7 +178,10 @@ impl<'a> Scope<'a> {
         }
         let model = match Model::read(&ThroughScope(self)) {
             Ok(m) => Some(Rc::new(m)),
-            Err(Error::Parse { .. }) => None,
+            Err(Error::Parse(at)) => {
+                let _ = self.model_error.set(*at);
+                None
+            }
             Err(e) => return Err(e),
         };
         Ok(self.model.get_or_init(|| model).clone())
@@ -304,6 +329,10 @@ impl<'a> Scope<'a> {
         }
     }
 
+    pub fn selection(&self) -> &Selection {
+        &self.selection
+    }
+
     /// The staged changes, when checking a commit.
     pub fn staged(&self) -> Option<&Changes> {
         match &self.selection {
@@ -315,6 +344,25 @@ impl<'a> Scope<'a> {
     /// The file, read once; `None` when it does not exist.
     pub fn source(&self, path: &Path) -> Result<Option<Rc<Source>>> {
         cached(&self.parsed, self.files, path)
+    }
+
+    /// Every file read so far that could not be read as Nix, and the file
+    /// that kept the hosts' model from being read, by path.
+    pub fn unreadable(&self) -> Vec<Located> {
+        let mut found: Vec<Located> = self
+            .parsed
+            .borrow()
+            .values()
+            .flatten()
+            .filter_map(|s| s.unreadable().cloned())
+            .collect();
+        if let Some(at) = self.model_error.get()
+            && !found.iter().any(|f| f.path == at.path)
+        {
+            found.push(at.clone());
+        }
+        found.sort_by(|a, b| a.path.cmp(&b.path));
+        found
     }
 }
 
@@ -346,9 +394,17 @@ fn cached(cache: &Sources, files: &dyn Files, path: &Path) -> Result<Option<Rc<S
     if let Some(s) = cache.borrow().get(path) {
         return Ok(s.clone());
     }
-    let source = files
-        .read(path)?
-        .map(|text| Rc::new(Source::new(path, text)));
+    let source = match files.read(path) {
+        Ok(text) => text.map(|text| Rc::new(Source::new(path, text))),
+        // Reported by the syntax-error finding; the rules still see the
+        // file (its other bytes), so it does not look deleted.
+        Err(Error::NotUtf8(at)) => Some(Rc::new(Source {
+            text: at.text.clone(),
+            not_utf8: Some(at),
+            ..Source::new(path, String::new())
+        })),
+        Err(e) => return Err(e),
+    };
     cache
         .borrow_mut()
         .insert(path.to_path_buf(), source.clone());

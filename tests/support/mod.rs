@@ -89,8 +89,8 @@ pub fn require_nix(test_name: &str) -> bool {
 fn assembled_standins() -> &'static Result<PathBuf, String> {
     static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dest = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("standins-{}", std::process::id()));
+        let dest =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("standins-{}", std::process::id()));
         let out = Command::new("bash")
             .arg(fixtures_dir().join("standins/assemble.sh"))
             .arg(&dest)
