@@ -36,15 +36,17 @@ pub fn describe(err: &ParseError, root: &SyntaxNode, text: &str) -> Problem {
         ParseError::UnexpectedWanted(got, at, wanted) => {
             let at = range(at);
             let mut expected = expected(wanted);
-            if let Some(closer) = open_bracket(root, at.start) {
-                let closer = format!("`{closer}`");
+            if let Some("]") = open_bracket(root, at.start) {
+                let closer = "`]`".to_string();
                 if !expected.contains(&closer) {
                     expected.push(closer);
                 }
             }
             if *got == TOKEN_ERROR && wanted.contains(&TOKEN_STRING_END) {
+                // The caret goes under the opening quote.
+                let start = at.start - usize::from(text[..at.start].ends_with('"'));
                 return Problem {
-                    range: at.start..at.start + 1,
+                    range: start..start + 1,
                     message: "a string is not closed: expected `\"`".to_string(),
                     label: "this string has no closing `\"`".to_string(),
                 };
@@ -153,22 +155,32 @@ fn or_list(items: &[String]) -> String {
 }
 
 /// The closing bracket of the innermost list, set or parenthesis still open
-/// at `offset`, in the partial tree.
+/// at `offset`, in the partial tree; `None` when the innermost of them (or
+/// a binding's value) is closed or there is none. In a list an element or
+/// `]` may come next; in a set only after a binding's `;`.
 fn open_bracket(root: &SyntaxNode, offset: usize) -> Option<&'static str> {
     let at = TextSize::try_from(offset.min(usize::from(root.text_range().end()))).ok()?;
-    let token = root.token_at_offset(at).left_biased()?;
+    let mut token = root.token_at_offset(at).left_biased()?;
+    while token.kind().is_trivia() || usize::from(token.text_range().start()) >= offset {
+        token = token.prev_token()?;
+    }
+    // Closed before `offset`: the parser's recovery may have put a closer
+    // that comes later into the node.
+    let closed_by = |node: &SyntaxNode, kind: SyntaxKind| {
+        node.last_token()
+            .is_some_and(|t| t.kind() == kind && usize::from(t.text_range().start()) < offset)
+    };
     token.parent_ancestors().find_map(|node| {
         let closer = match node.kind() {
             NODE_LIST => (TOKEN_R_BRACK, "]"),
             NODE_ATTR_SET => (TOKEN_R_BRACE, "}"),
             NODE_PAREN => (TOKEN_R_PAREN, ")"),
+            NODE_ATTRPATH_VALUE if closed_by(&node, TOKEN_SEMICOLON) => return None,
+            NODE_ATTRPATH_VALUE => return Some(None),
             _ => return None,
         };
-        let closed = node
-            .last_token()
-            .is_some_and(|t| t.kind() == closer.0 && usize::from(t.text_range().start()) < offset);
-        (!closed).then_some(closer.1)
-    })
+        Some((!closed_by(&node, closer.0)).then_some(closer.1))
+    })?
 }
 
 /// A token kind as nix's manual writes it.
