@@ -123,6 +123,7 @@ pub struct Scope<'a> {
     excluded: Excluded,
     parsed: Sources,
     previous_parsed: Sources,
+    nix_files: OnceCell<Vec<PathBuf>>,
     model: OnceCell<Option<Rc<Model>>>,
     /// The syntax error that kept the model from being read.
     model_error: OnceCell<Located>,
@@ -148,6 +149,7 @@ impl<'a> Scope<'a> {
             excluded: config.excluded(),
             parsed: RefCell::new(HashMap::new()),
             previous_parsed: RefCell::new(HashMap::new()),
+            nix_files: OnceCell::new(),
             model: OnceCell::new(),
             model_error: OnceCell::new(),
             host_facts: RefCell::new(HashMap::new()),
@@ -301,11 +303,13 @@ impl<'a> Scope<'a> {
     }
 
     /// The existing `.nix` files to examine, less those `[guard] exclude`
-    /// lists.
-    pub fn nix_files(&self) -> Vec<PathBuf> {
-        let mut files = self.selected_nix_files();
-        files.retain(|f| !self.excluded.contains(f));
-        files
+    /// lists. Worked out once: several rules walk them.
+    pub fn nix_files(&self) -> &[PathBuf] {
+        self.nix_files.get_or_init(|| {
+            let mut files = self.selected_nix_files();
+            files.retain(|f| !self.excluded.contains(f));
+            files
+        })
     }
 
     pub fn is_excluded(&self, path: &Path) -> bool {

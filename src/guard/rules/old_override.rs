@@ -62,7 +62,7 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
         })
         .collect();
     for file in scope.nix_files() {
-        let Some(src) = scope.source(&file)? else {
+        let Some(src) = scope.source(file)? else {
             continue;
         };
         // A path to the file names it: skip parsing files that do not.

@@ -35,7 +35,7 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
     // A commit, or paths named on the command line: read every file.
     if !matches!(scope.selection(), Selection::All) {
         for file in scope.nix_files() {
-            if let Some(src) = scope.source(&file)? {
+            if let Some(src) = scope.source(file)? {
                 src.root();
             }
         }
