@@ -277,12 +277,22 @@ impl<'a> Scope<'a> {
             if change.path.extension().is_none_or(|e| e != "nix") {
                 continue;
             }
-            let targets = |src: Option<&Source>| -> BTreeSet<PathBuf> {
-                src.map(|s| literals::targets(&change.path, &s.text))
-                    .unwrap_or_default()
-            };
-            let was = targets(self.previous_source(&change.path)?.as_deref());
-            let now = targets(self.source(&change.path)?.as_deref());
+            let was = self
+                .previous_source(&change.path)?
+                .map(|s| literals::targets(&change.path, &s.text))
+                .unwrap_or_default();
+            // The syntax-error finding parses every staged file: its
+            // tokens come from that tree.
+            let now = self
+                .source(&change.path)?
+                .map(|s| {
+                    literals::targets_in_tree(
+                        &change.path,
+                        &s.text,
+                        rowan::ast::AstNode::syntax(s.root()),
+                    )
+                })
+                .unwrap_or_default();
             found.added.extend(now.difference(&was).cloned());
             found.removed |= !was.is_subset(&now);
         }
