@@ -247,3 +247,15 @@ fn check_over_the_tree_reports_a_file_a_rule_must_read() {
         stdout(&out)
     );
 }
+
+#[test]
+fn with_evaluation_a_syntax_error_is_shown_the_same_way() {
+    require_nix!();
+    let repo = seed_with_a_syntax_error();
+    let before = everything(&repo);
+    for args in [&["init", "--host", "carbon=cuda"][..], &["status"], &["up"]] {
+        let out = guard_support::fm_eval_in(repo.path(), args);
+        assert_shows_the_syntax_error(&out, args);
+        assert_eq!(everything(&repo), before, "{args:?} wrote");
+    }
+}
