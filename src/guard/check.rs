@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use git2::Repository;
 
 use super::{Rule, Scope, Selection, Violation, report};
-use crate::catalogue::{self, Migration};
+use crate::catalogue::Migration;
 use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result, exit};
 use crate::files::{Files, Subdir, TreeFiles, WorkTree};
@@ -40,7 +40,7 @@ pub fn command(dir: &Path, opts: &CheckOptions, out: &mut dyn Write) -> Result<i
         return Ok(exit::OK);
     };
     let state = State::load(&root)?;
-    let rules = super::active_rules(&state, &catalogue::bundled());
+    let rules = super::active_rules(&state);
     let selection = if opts.paths.is_empty() {
         Selection::All
     } else {
@@ -170,7 +170,7 @@ pub fn failing_on_head(
         Some(text) => State::parse(&text)?,
         None => State::default(),
     };
-    let active = super::active_rules(&state, &catalogue::bundled());
+    let active = super::active_rules(&state);
     let scope = Scope::new(
         &files,
         &config,

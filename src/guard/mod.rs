@@ -31,7 +31,6 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use crate::catalogue::Migration;
 use crate::error::Result;
 use crate::record::State;
 
@@ -122,10 +121,13 @@ impl Violation {
 /// The rules turned on by the steps `state` records as applied, in plan
 /// order, each once; then `syntax-error`, which goes with any of them and
 /// runs last, as it reports the files the others could not read.
-pub fn active_rules(state: &State, migrations: &[Migration]) -> Vec<&'static Rule> {
+pub fn active_rules(state: &State) -> Vec<&'static Rule> {
     let mut out: Vec<&'static Rule> = Vec::new();
-    for m in migrations.iter().filter(|m| state.is_applied(&m.id)) {
-        for id in &m.guard.rules {
+    let applied = crate::catalogue::GUARD_RULES
+        .iter()
+        .filter(|(step, _)| state.is_applied(step));
+    for (_, ids) in applied {
+        for id in *ids {
             if let Some(rule) = rules::find(id)
                 && !out.iter().any(|r| r.id == rule.id)
             {
