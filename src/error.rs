@@ -1,7 +1,8 @@
 //! Errors are values with context; they are rendered once, in `main`.
 
-use std::ops::Range;
 use std::path::PathBuf;
+
+pub use crate::located::Located;
 
 /// Exit codes, documented in the README.
 pub mod exit {
@@ -111,11 +112,12 @@ impl Error {
                 "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`), commit it, then run again; nothing was written"
                     .into(),
             ),
+            // `config::CONFIG_FILE`, which this module cannot name (config
+            // returns these errors).
             Error::Parse(at) => Some(format!(
                 "fix the file and run again (nix cannot read it either); nothing was written. \
-                 A file no host imports can be left out: `[guard] exclude = [\"{}\"]` in {}",
+                 A file no host imports can be left out: `[guard] exclude = [\"{}\"]` in flake-migrate.toml",
                 at.path.display(),
-                crate::config::CONFIG_FILE
             )),
             Error::Config { .. } | Error::ConfigSyntax(_) => {
                 Some("fix the file, or run `flake-migrate init` to write it again".into())
@@ -184,69 +186,6 @@ impl Error {
             help: help.into(),
         }
     }
-}
-
-/// A problem at a place in a file: shown as `path:line:column: message`
-/// in one line, and with the file's line and a caret under the place where
-/// there is room (`output::diagnostic`).
-#[derive(Debug, Clone)]
-pub struct Located {
-    pub path: PathBuf,
-    /// 1-based, the column in characters, as editors and nix count.
-    pub line: usize,
-    pub column: usize,
-    /// What is wrong, in words ("unexpected `;`: expected an expression").
-    pub message: String,
-    /// Under the caret.
-    pub label: String,
-    /// The file's text (bytes that are not UTF-8 replaced), for the snippet.
-    pub text: String,
-    /// Byte range in `text` the caret marks.
-    pub range: Range<usize>,
-}
-
-impl Located {
-    pub fn new(
-        path: impl Into<PathBuf>,
-        text: impl Into<String>,
-        range: Range<usize>,
-        message: impl Into<String>,
-        label: impl Into<String>,
-    ) -> Self {
-        let text = text.into();
-        let start = floor_char_boundary(&text, range.start.min(text.len()));
-        let end = floor_char_boundary(&text, range.end.clamp(start, text.len()));
-        let (line, column) = crate::syntax::line_col(&text, start);
-        Located {
-            path: path.into(),
-            line,
-            column,
-            message: message.into(),
-            label: label.into(),
-            text,
-            range: start..end,
-        }
-    }
-}
-
-impl std::fmt::Display for Located {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.path.display(),
-            self.line,
-            self.column,
-            self.message
-        )
-    }
-}
-
-fn floor_char_boundary(text: &str, mut at: usize) -> usize {
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

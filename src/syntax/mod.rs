@@ -117,14 +117,7 @@ pub fn nodes_starting_in(
     )
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, text[line_start..offset].chars().count() + 1)
-}
+pub use crate::located::line_col;
 
 /// The byte offset of a 1-based line and column (in characters), the
 /// inverse of [`line_col`]; past the end is the end.
