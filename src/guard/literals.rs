@@ -47,7 +47,7 @@ pub fn targets_in_tree(file: &Path, text: &str, root: &rnix::SyntaxNode) -> BTre
     }
     let green = root.green();
     let mut tokens = Vec::new();
-    walk(&green, &mut tokens);
+    walk(green, &mut tokens);
     in_tokens(file, &tokens)
 }
 
