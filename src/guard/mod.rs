@@ -7,7 +7,7 @@
 //!
 //! - [`rules`]: one file per rule, its id, message and help beside its matcher.
 //! - [`scope`]: what a rule looks at: the files, which of them to examine,
-//!   the config and the record.
+//!   the config and the record; [`Source`]: one file as checked.
 //! - [`hosts`]: which hosts could see a file, and what their configuration
 //!   makes of the names it uses.
 //! - [`allow`]: the inline `# flake-migrate: allow RULE` exception.
@@ -22,6 +22,7 @@ mod literals;
 pub mod report;
 pub mod rules;
 pub mod scope;
+mod source;
 pub mod staged;
 
 /// The inline exception, shared with step 0004.
@@ -34,7 +35,8 @@ use std::rc::Rc;
 use crate::error::Result;
 use crate::record::State;
 
-pub use scope::{Scope, Selection, Source};
+pub use scope::{Scope, Selection};
+pub use source::Source;
 
 /// A guard rule. Each lives in its own file under `rules/`.
 pub struct Rule {
