@@ -16,6 +16,7 @@ pub mod files;
 pub mod flake;
 pub mod git;
 pub mod guard;
+pub mod located;
 pub mod machine;
 pub mod model;
 pub mod nix;
