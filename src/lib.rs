@@ -15,6 +15,7 @@ pub mod eval;
 pub mod files;
 pub mod flake;
 pub mod git;
+pub mod host_kind;
 pub mod guard;
 pub mod machine;
 pub mod model;

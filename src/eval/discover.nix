@@ -65,7 +65,8 @@ let
   userValues = d: concatMap (v: if plain v then map (u: v.${u}) (attrNames v) else [ ]) (discharge d.value);
   filesOf = defs: map (d: d.file) defs;
 
-  hosts = flake.nixosConfigurations or { };
+  # NixOS, nix-darwin and standalone home-manager machines (machines.nix).
+  hosts = import ./machines.nix flake;
   names = attrNames hosts;
   selected = if only == null then names else filter (n: elem n only) names;
 
@@ -85,7 +86,7 @@ let
 
   host = name:
     let
-      nixos = hosts.${name};
+      nixos = hosts.${name}.value;
       cfg = nixos.config;
       opts = nixos.options;
       # nixpkgs' evalModules returns `_module` beside `config`, not in it.
@@ -134,6 +135,8 @@ let
       at' = path: v: if path == [ ] then v else at' (tail path) v.${head path};
 
       sysDefs = defsOf (opts.environment.systemPackages or { });
+      # A standalone home-manager configuration's own home.packages.
+      homeDefs = defsOf (opts.home.packages or { });
       userDefs = defsOf (opts.users.users or { });
       hmDefs = defsOf (opts.home-manager.users or { });
       svcOpts = opts.services.llama-cpp or { };
@@ -145,6 +148,7 @@ let
 
       packages =
         listDefs "environment.systemPackages" sysDefs
+        ++ listDefs "home.packages" homeDefs
         ++ perUser "users.users" [ "packages" ] userDefs (cfg.users.users or { })
         ++ perUser "home-manager.users" [ "home" "packages" ] hmDefs (cfg.home-manager.users or { });
 
@@ -176,6 +180,7 @@ let
     in
     trace "flake-migrate: evaluating ${name} (of ${toString (length selected)})" (strict {
       inherit system packages service overlays;
+      inherit (hosts.${name}) kind attr;
       inputsInModules = specialArgs ? inputs || try false (moduleArgs ? inputs);
       hostNameFiles = filesOf hostNameDefs;
       overlaysIgnored =
@@ -184,7 +189,7 @@ let
         else null;
       # The service's package definitions only where it runs: reading them
       # weighs their values, and the default is nixpkgs' llama-cpp.
-      moduleFiles = uniq (filesOf (sysDefs ++ userDefs ++ hmDefs ++ enableDefs ++ overlayDefs ++ hostNameDefs)
+      moduleFiles = uniq (filesOf (sysDefs ++ homeDefs ++ userDefs ++ hmDefs ++ enableDefs ++ overlayDefs ++ hostNameDefs)
         ++ map (d: d.file) service
         ++ concatMap (d: concatMap (opaqueFiles d.file) (try [ ] (userValues d))) (userDefs ++ hmDefs));
     });

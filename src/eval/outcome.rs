@@ -176,6 +176,8 @@ mod tests {
 
     fn info(packages: &[(&str, Origin)]) -> HostFacts {
         HostFacts::Known(Box::new(HostInfo {
+            kind: Default::default(),
+            attr: String::new(),
             system: "x86_64-linux".into(),
             inputs_in_modules: true,
             own_module: None,

@@ -1,5 +1,6 @@
-//! Finding host definitions: the entries of `nixosConfigurations` in
-//! flake.nix or a flake-parts module, whatever shape builds the set. A set
+//! Finding host definitions: the entries of `nixosConfigurations`,
+//! `darwinConfigurations` and `homeConfigurations` in flake.nix or a
+//! flake-parts module, whatever shape builds the set. A set
 //! whose names cannot be read without evaluating Nix is reported, never
 //! taken as empty.
 
@@ -12,6 +13,7 @@ use rowan::ast::AstNode;
 use super::env::{Env, string_text};
 use super::{Unresolved, located, needs_eval, root_text};
 use crate::error::Result;
+use crate::host_kind::HostKind;
 use crate::files::Files;
 use crate::nix_paths;
 use crate::syntax::{self, start};
@@ -20,6 +22,8 @@ use crate::syntax::{self, start};
 /// it is applied to (`genAttrs [ "a" ] mkHost` gives `mkHost` and `"a"`).
 pub(super) struct Definition {
     pub name: String,
+    /// The output it is an entry of.
+    pub kind: HostKind,
     /// The file it is written in: flake.nix, a flake-parts module, or a
     /// file the flake imports its hosts from.
     pub file: PathBuf,
@@ -39,7 +43,8 @@ pub(super) enum Arg {
     Value(ast::Expr),
 }
 
-/// Definitions of every entry of `nixosConfigurations` in a file.
+/// Definitions of every entry of `nixosConfigurations`,
+/// `darwinConfigurations` and `homeConfigurations` in a file.
 pub(super) fn host_definitions(
     root: &ast::Root,
     file: &Path,
@@ -50,6 +55,7 @@ pub(super) fn host_definitions(
         files,
         unresolved,
         out: Vec::new(),
+        kind: HostKind::Nixos,
     };
     for apv in root
         .syntax()
@@ -60,15 +66,18 @@ pub(super) fn host_definitions(
             continue;
         };
         let attrs: Vec<Option<String>> = attrpath.attrs().map(|a| syntax::attr_name(&a)).collect();
-        let Some(pos) = attrs
+        let Some((pos, kind)) = attrs
             .iter()
-            .position(|n| n.as_deref() == Some("nixosConfigurations"))
+            .enumerate()
+            .find_map(|(i, n)| Some((i, HostKind::from_output(n.as_deref()?)?)))
         else {
             continue;
         };
+        collector.kind = kind;
         match attrs.get(pos + 1) {
             Some(Some(name)) => collector.out.push(Definition {
                 name: name.clone(),
+                kind,
                 file: file.to_path_buf(),
                 expr: value.clone(),
                 args: Vec::new(),
@@ -78,7 +87,10 @@ pub(super) fn host_definitions(
             Some(None) => collector.report(
                 file,
                 apv.syntax(),
-                "a `nixosConfigurations` entry with a computed name: needs evaluation (run without --no-eval)".into(),
+                format!(
+                    "a `{}` entry with a computed name: needs evaluation (run without --no-eval)",
+                    kind.output()
+                ),
             ),
             None => collector.collect(value, file, 0)?,
         }
@@ -90,6 +102,8 @@ struct Collector<'a> {
     files: &'a dyn Files,
     unresolved: &'a mut Vec<Unresolved>,
     out: Vec<Definition>,
+    /// The output whose entries are being collected.
+    kind: HostKind,
 }
 
 impl Collector<'_> {
@@ -110,6 +124,7 @@ impl Collector<'_> {
     ) {
         self.out.push(Definition {
             name,
+            kind: self.kind,
             file: file.to_path_buf(),
             expr,
             args,
@@ -292,6 +307,7 @@ impl Collector<'_> {
             };
             self.out.push(Definition {
                 name,
+                kind: self.kind,
                 file: file.to_path_buf(),
                 expr: value.clone(),
                 args: Vec::new(),

@@ -20,6 +20,7 @@ use crate::output::{self, say};
 use crate::steps::write_overlay;
 use crate::suggest;
 
+mod machines;
 mod readings;
 
 use readings::{report_readings, settle_with_evaluation};
@@ -97,6 +98,8 @@ struct Found {
     model: Model,
     diff: Differences,
     evaluated: bool,
+    /// Each host's system, where evaluation or its files say it.
+    systems: std::collections::HashMap<String, String>,
 }
 
 fn find(session: &Session, opts: &InitOptions, progress: &mut dyn Write) -> Result<Found> {
@@ -131,6 +134,7 @@ fn find(session: &Session, opts: &InitOptions, progress: &mut dyn Write) -> Resu
         })
         .collect();
     let mut suggestions = suggest::suggest_with_systems(&tree, &model, &systems)?;
+    let systems = machines::systems(&tree, &model, &systems)?;
     if let Some(found) = &discovery {
         for s in &mut suggestions {
             if let Some(HostFacts::Known(info)) = found.hosts.get(&s.host) {
@@ -155,6 +159,7 @@ fn find(session: &Session, opts: &InitOptions, progress: &mut dyn Write) -> Resu
         model,
         diff,
         evaluated: discovery.is_some(),
+        systems,
     })
 }
 
@@ -164,6 +169,7 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
         model,
         diff,
         evaluated,
+        systems,
     } = find(session, opts, out)?;
     let tree = session.work_tree()?;
     let found: Vec<String> = suggestions.iter().map(|s| s.host.clone()).collect();
@@ -175,7 +181,7 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
     };
     let _ = writeln!(
         out,
-        "hosts in nixosConfigurations ({how}), with the suggested variant and why:"
+        "machines in nixosConfigurations, darwinConfigurations and homeConfigurations ({how}), with the suggested variant and why:"
     );
     for s in &suggestions {
         let variant = s.variant.map_or("none".to_string(), |v| v.to_string());
@@ -186,11 +192,12 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
         if !evaluated {
             let _ = writeln!(
                 out,
-                "note: no `nixosConfigurations` entries in flake.nix or the flake-parts modules it imports, as far as the static reading follows; run without --no-eval where nix is installed to evaluate them."
+                "note: no `nixosConfigurations`, `darwinConfigurations` or `homeConfigurations` entries in flake.nix or the flake-parts modules it imports, as far as the static reading follows; run without --no-eval where nix is installed to evaluate them."
             );
         }
     }
     report_readings(&model, &diff, evaluated, out);
+    machines::report_kinds(&model, out);
     let existing = session.config()?;
     let mut config = match &existing {
         Some(config) => config.clone(),
@@ -214,6 +221,7 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
     let mut named: Vec<String> = Vec::new();
     for spec in &opts.hosts {
         let (name, build) = parse_host(spec, &found)?;
+        machines::check_fits(&name, &build, systems.get(&name).map(String::as_str))?;
         // The second of two choices for one host would silently win.
         if named.contains(&name) {
             return Err(Error::usage(
@@ -334,7 +342,7 @@ fn warn_left_out(config: &Config, suggestions: &[suggest::Suggestion], out: &mut
 fn refuse_empty(found: &[String], suggestions: &[suggest::Suggestion]) -> Result<()> {
     if found.is_empty() {
         return Err(Error::Failed(format!(
-            "no host found in nixosConfigurations, so {CONFIG_FILE} was not written; see the notes above, or name hosts with --host NAME=VARIANT"
+            "no host found in nixosConfigurations, darwinConfigurations or homeConfigurations, so {CONFIG_FILE} was not written; see the notes above, or name hosts with --host NAME=VARIANT"
         )));
     }
     if suggestions.iter().all(|s| s.variant.is_none()) {
@@ -361,7 +369,7 @@ fn parse_host(spec: &str, found: &[String]) -> Result<(String, Build)> {
     })?;
     if !found.iter().any(|h| h == name) {
         return Err(Error::usage(
-            format!("no host `{name}` in nixosConfigurations"),
+            format!("no host `{name}` in the flake's machines"),
             format!(
                 "hosts found: {}",
                 if found.is_empty() {
