@@ -42,8 +42,11 @@ let
       upstreamOut = mapAttrs (v: _:
         let r = tryEval (let p = variantPackage upstream v; in if isDrv p then outOf p else null);
         in if r.success then r.value else null) variantAttrs;
+      # One package may be two variants (on aarch64-darwin `default` is both
+      # cpu and metal): the host's own variant names it first.
       upstreamByOut = listToAttrs (filter (x: x.name != null)
-        (map (v: { name = upstreamOut.${v}; value = v; }) (attrNames upstreamOut)));
+        (map (v: { name = upstreamOut.${v}; value = v; })
+          ((if variant != null && upstreamOut ? ${variant} then [ variant ] else [ ]) ++ attrNames upstreamOut)));
       # A host with options installs the overlay's `llama-cpp-<variant>-<options>`:
       # upstream's package overridden, so another store path with upstream's name.
       variant = hosts.${name} or null;
