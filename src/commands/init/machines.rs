@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use crate::config::Build;
+use crate::config::{Build, Variant};
 use crate::error::{Error, Result};
 use crate::files::Files;
 use crate::host_kind::HostKind;
@@ -32,13 +32,26 @@ pub(super) fn systems(
 }
 
 /// `--host NAME=BUILD` for a machine whose system upstream lacks the
-/// variant for.
-pub(super) fn check_fits(name: &str, build: &Build, system: Option<&str>) -> Result<()> {
-    let Some(system) = system else {
-        return Ok(());
+/// variant for. A NixOS host whose system nobody knows runs Linux.
+pub(super) fn check_fits(
+    name: &str,
+    build: &Build,
+    kind: Option<HostKind>,
+    system: Option<&str>,
+) -> Result<()> {
+    let system = match (system, kind) {
+        (Some(system), _) => system,
+        (None, Some(HostKind::Nixos)) if build.base == Variant::Metal => "x86_64-linux",
+        _ => return Ok(()),
     };
     match build.base.available_on(system) {
         Ok(()) => Ok(()),
+        Err(_) if build.base == Variant::Metal && kind == Some(HostKind::Nixos) => {
+            Err(Error::usage(
+                format!("host `{name}` is a NixOS host: metal is upstream's build for Apple Silicon (aarch64-darwin) only"),
+                format!("choose a Linux variant: --host {name}=cpu (or cuda, vulkan, rocm)"),
+            ))
+        }
         Err(why) => Err(Error::usage(
             format!("host `{name}` ({system}): {why}"),
             format!(

@@ -221,7 +221,8 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
     let mut named: Vec<String> = Vec::new();
     for spec in &opts.hosts {
         let (name, build) = parse_host(spec, &found)?;
-        machines::check_fits(&name, &build, systems.get(&name).map(String::as_str))?;
+        let kind = model.host(&name).map(|h| h.kind);
+        machines::check_fits(&name, &build, kind, systems.get(&name).map(String::as_str))?;
         // The second of two choices for one host would silently win.
         if named.contains(&name) {
             return Err(Error::usage(
