@@ -1,0 +1,233 @@
+//! Issue 22: nix-darwin hosts and standalone home-manager configurations
+//! are hosts like NixOS ones. Evaluation and the static reading find them
+//! with their kind and system; a name two outputs share is written
+//! `darwin/NAME` or `home/NAME`; `init` suggests `metal` on Apple Silicon
+//! and `cpu` on an Intel Mac, and refuses CUDA, ROCm or Vulkan on darwin.
+
+mod support;
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use flake_migrate::eval::discover::{HostFacts, discover};
+use flake_migrate::host_kind::HostKind;
+use flake_migrate::model::Model;
+use support::*;
+
+fn fm(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("flake-migrate")
+        .unwrap()
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("NIX_CONFIG", NIX_CONFIG)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn evaluation_finds_every_machine_with_its_kind_system_and_packages() {
+    require_nix!();
+    let repo = fixture_repo("mixed-fleet");
+    let args = migration_override_args(repo.path());
+    let found = discover(repo.path(), Path::new(""), &args).expect("discover");
+    let seen: Vec<(String, HostKind, String, Vec<String>)> = found
+        .hosts
+        .iter()
+        .map(|(name, facts)| {
+            let HostFacts::Known(info) = facts else {
+                panic!("{name}: {facts:?}")
+            };
+            let packages = info
+                .packages
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} {} {}",
+                        d.option,
+                        d.file.as_ref().unwrap().display(),
+                        d.name
+                    )
+                })
+                .collect();
+            (name.clone(), info.kind, info.system.clone(), packages)
+        })
+        .collect();
+    let line = |p: &str| vec![p.to_string()];
+    assert_eq!(
+        seen,
+        [
+            (
+                "ada@laptop".to_string(),
+                HostKind::Home,
+                "x86_64-linux".to_string(),
+                line("home.packages home/ada.nix llama-cpp-6000")
+            ),
+            (
+                "ada@studio".to_string(),
+                HostKind::Home,
+                "x86_64-darwin".to_string(),
+                line("home.packages home/ada.nix llama-cpp-6000")
+            ),
+            (
+                "desktop".to_string(),
+                HostKind::Nixos,
+                "x86_64-linux".to_string(),
+                line("environment.systemPackages hosts/desktop.nix llama-cpp-6000")
+            ),
+            (
+                "mac".to_string(),
+                HostKind::Darwin,
+                "aarch64-darwin".to_string(),
+                line("environment.systemPackages hosts/mac.nix llama-cpp-6000")
+            ),
+        ]
+    );
+}
+
+/// The same name in nixosConfigurations, darwinConfigurations and
+/// homeConfigurations: the NixOS host keeps it, the others are written with
+/// their kind, by the static reading and by evaluation alike.
+const SHARED_NAMES: &str = r#"{
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+  inputs.nix-darwin = { url = "github:nix-darwin/nix-darwin"; inputs.nixpkgs.follows = "nixpkgs"; };
+  inputs.home-manager = { url = "github:nix-community/home-manager"; inputs.nixpkgs.follows = "nixpkgs"; };
+  outputs = { self, nixpkgs, nix-darwin, home-manager, ... }@inputs: {
+    nixosConfigurations.studio = nixpkgs.lib.nixosSystem {
+      system = "x86_64-linux";
+      modules = [ ./studio.nix ];
+    };
+    darwinConfigurations.studio = nix-darwin.lib.darwinSystem {
+      modules = [ ./mac.nix ];
+    };
+    homeConfigurations.studio = home-manager.lib.homeManagerConfiguration {
+      pkgs = nixpkgs.legacyPackages.aarch64-darwin;
+      modules = [ ./home.nix ];
+    };
+  };
+}
+"#;
+
+fn shared_names_repo() -> TempRepo {
+    repo_of_files(
+        &[
+            ("flake.nix", SHARED_NAMES),
+            (
+                "studio.nix",
+                "{ pkgs, ... }: { environment.systemPackages = [ pkgs.llama-cpp ]; }\n",
+            ),
+            (
+                "mac.nix",
+                "{ pkgs, ... }: {\n  nixpkgs.hostPlatform = \"aarch64-darwin\";\n  environment.systemPackages = [ pkgs.llama-cpp ];\n}\n",
+            ),
+            (
+                "home.nix",
+                "{ pkgs, ... }: {\n  home.username = \"ada\";\n  home.homeDirectory = \"/Users/ada\";\n  home.packages = [ pkgs.llama-cpp ];\n}\n",
+            ),
+        ],
+        "shared-names",
+    )
+}
+
+#[test]
+fn a_name_two_outputs_share_is_written_with_its_kind() {
+    let repo = shared_names_repo();
+    let tracked = ["flake.nix", "studio.nix", "mac.nix", "home.nix"]
+        .map(std::path::PathBuf::from)
+        .to_vec();
+    let files = flake_migrate::files::WorkTree::new(repo.path(), tracked);
+    let model = Model::read(&files).unwrap();
+    let mut names: Vec<(String, HostKind)> =
+        model.hosts.iter().map(|h| (h.name.clone(), h.kind)).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ("darwin/studio".to_string(), HostKind::Darwin),
+            ("home/studio".to_string(), HostKind::Home),
+            ("studio".to_string(), HostKind::Nixos),
+        ]
+    );
+    let (code, out, err) = fm(repo.path(), &["--no-eval", "init"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("`studio` is the name of machines in more than one output: darwinConfigurations's is written `darwin/studio`"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("darwin/studio") && l.contains("metal")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("home/studio") && l.contains("metal")),
+        "{out}"
+    );
+}
+
+#[test]
+fn evaluation_names_shared_machines_as_the_static_reading_does() {
+    require_nix!();
+    let repo = shared_names_repo();
+    let args = migration_override_args(repo.path());
+    let found = discover(repo.path(), Path::new(""), &args).expect("discover");
+    let names: Vec<&str> = found.hosts.keys().map(String::as_str).collect();
+    assert_eq!(names, ["darwin/studio", "home/studio", "studio"]);
+    assert_eq!(
+        host_names(repo.path()),
+        ["darwin/studio", "home/studio", "studio"]
+    );
+}
+
+#[test]
+fn init_suggests_metal_on_apple_silicon_and_cpu_on_an_intel_mac() {
+    let repo = fixture_repo("mixed-fleet");
+    let (code, out, err) = fm(repo.path(), &["--no-eval", "init"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let variant = |host: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{host} ")))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or_else(|| panic!("{host} not listed: {out}"))
+            .to_string()
+    };
+    assert_eq!(variant("mac"), "metal");
+    assert_eq!(variant("ada@studio"), "cpu");
+    assert_eq!(variant("ada@laptop"), "cpu");
+    assert_eq!(variant("desktop"), "cuda");
+    assert!(out.contains("mac (nix-darwin host)"), "{out}");
+    assert!(out.contains("ada@laptop (home-manager configuration)"), "{out}");
+}
+
+#[test]
+fn cuda_rocm_or_vulkan_on_a_mac_is_a_usage_error_that_says_why() {
+    let repo = fixture_repo("mixed-fleet");
+    for (spec, why) in [
+        ("mac=cuda", "no CUDA, ROCm or Vulkan for darwin"),
+        ("mac=vulkan", "no CUDA, ROCm or Vulkan for darwin"),
+        ("ada@studio=rocm", "no CUDA, ROCm or Vulkan for darwin"),
+        ("ada@studio=metal", "Apple Silicon (aarch64-darwin) only"),
+        ("desktop=metal", "Apple Silicon"),
+    ] {
+        let (code, out, err) = fm(repo.path(), &["--no-eval", "init", "--host", spec]);
+        assert_eq!(code, 2, "{spec}: {out}{err}");
+        assert!(err.contains(why), "{spec}: {err}");
+        assert!(err.contains("help:"), "{spec}: {err}");
+        assert!(!repo.path().join("flake-migrate.toml").exists());
+    }
+    // Native builds are fine on darwin.
+    let (code, out, err) = fm(repo.path(), &["--no-eval", "init", "--host", "mac=metal-native"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let config = repo.read("flake-migrate.toml");
+    assert!(
+        config.lines().any(|l| l.starts_with("mac = ") && l.contains("native")),
+        "{config}"
+    );
+}
