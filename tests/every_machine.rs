@@ -143,8 +143,11 @@ fn a_name_two_outputs_share_is_written_with_its_kind() {
         .to_vec();
     let files = flake_migrate::files::WorkTree::new(repo.path(), tracked);
     let model = Model::read(&files).unwrap();
-    let mut names: Vec<(String, HostKind)> =
-        model.hosts.iter().map(|h| (h.name.clone(), h.kind)).collect();
+    let mut names: Vec<(String, HostKind)> = model
+        .hosts
+        .iter()
+        .map(|h| (h.name.clone(), h.kind))
+        .collect();
     names.sort();
     assert_eq!(
         names,
@@ -203,7 +206,10 @@ fn init_suggests_metal_on_apple_silicon_and_cpu_on_an_intel_mac() {
     assert_eq!(variant("ada@laptop"), "cpu");
     assert_eq!(variant("desktop"), "cuda");
     assert!(out.contains("mac (nix-darwin host)"), "{out}");
-    assert!(out.contains("ada@laptop (home-manager configuration)"), "{out}");
+    assert!(
+        out.contains("ada@laptop (home-manager configuration)"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -223,11 +229,16 @@ fn cuda_rocm_or_vulkan_on_a_mac_is_a_usage_error_that_says_why() {
         assert!(!repo.path().join("flake-migrate.toml").exists());
     }
     // Native builds are fine on darwin.
-    let (code, out, err) = fm(repo.path(), &["--no-eval", "init", "--host", "mac=metal-native"]);
+    let (code, out, err) = fm(
+        repo.path(),
+        &["--no-eval", "init", "--host", "mac=metal-native"],
+    );
     assert_eq!(code, 0, "{out}{err}");
     let config = repo.read("flake-migrate.toml");
     assert!(
-        config.lines().any(|l| l.starts_with("mac = ") && l.contains("native")),
+        config
+            .lines()
+            .any(|l| l.starts_with("mac = ") && l.contains("native")),
         "{config}"
     );
 }

@@ -197,13 +197,7 @@ fn two_is_a_usage_error() {
         "no host `nope`",
         None,
     );
-    expect(
-        2,
-        &dir,
-        &[&["init", "--host", "carbon=tpu"]],
-        "tpu",
-        None,
-    );
+    expect(2, &dir, &[&["init", "--host", "carbon=tpu"]], "tpu", None);
     // A variant upstream does not build for the machine: Metal is Apple
     // Silicon's, and carbon is a NixOS host.
     expect(

@@ -363,7 +363,11 @@ fn llama_cpp_standin_builds_metal_on_apple_silicon_and_cpu_on_intel_macs() {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["aarch64-darwin"]["default"], "llama-cpp-metalkit-0.0.0");
     assert_eq!(v["aarch64-darwin"]["metal"], true);

@@ -44,13 +44,25 @@ pub(super) fn switch_program(
 ) -> Result<(&'static str, Vec<String>)> {
     let (nh, own): (Vec<&str>, &'static str) = match kind {
         HostKind::Nixos => (vec!["os", "switch", ".", "--hostname"], "nixos-rebuild"),
-        HostKind::Darwin => (vec!["darwin", "switch", ".", "--hostname"], "darwin-rebuild"),
-        HostKind::Home => (vec!["home", "switch", ".", "--configuration"], "home-manager"),
+        HostKind::Darwin => (
+            vec!["darwin", "switch", ".", "--hostname"],
+            "darwin-rebuild",
+        ),
+        HostKind::Home => (
+            vec!["home", "switch", ".", "--configuration"],
+            "home-manager",
+        ),
     };
     let (program, mut argv): (&'static str, Vec<String>) = if has("nh") {
-        ("nh", nh.into_iter().chain([attr]).map(String::from).collect())
+        (
+            "nh",
+            nh.into_iter().chain([attr]).map(String::from).collect(),
+        )
     } else if has(own) {
-        (own, vec!["switch".into(), "--flake".into(), format!(".#{attr}")])
+        (
+            own,
+            vec!["switch".into(), "--flake".into(), format!(".#{attr}")],
+        )
     } else {
         let where_ = match kind {
             HostKind::Nixos => "on a NixOS machine",
@@ -80,8 +92,14 @@ mod tests {
     #[test]
     fn each_kind_of_machine_switches_with_its_own_program_or_nh() {
         let all = ["nh", "nixos-rebuild", "darwin-rebuild", "home-manager"];
-        assert_eq!(run(HostKind::Nixos, "carbon", &all), "nh os switch . --hostname carbon -v");
-        assert_eq!(run(HostKind::Darwin, "mac", &all), "nh darwin switch . --hostname mac -v");
+        assert_eq!(
+            run(HostKind::Nixos, "carbon", &all),
+            "nh os switch . --hostname carbon -v"
+        );
+        assert_eq!(
+            run(HostKind::Darwin, "mac", &all),
+            "nh darwin switch . --hostname mac -v"
+        );
         assert_eq!(
             run(HostKind::Home, "ada@laptop", &all),
             "nh home switch . --configuration ada@laptop -v"

@@ -103,7 +103,9 @@ impl Variant {
             Variant::Cuda | Variant::MpiCuda if !system.ends_with("-linux") => {
                 "upstream builds CUDA for Linux only"
             }
-            Variant::Rocm if system != "x86_64-linux" => "upstream builds ROCm for x86_64-linux only",
+            Variant::Rocm if system != "x86_64-linux" => {
+                "upstream builds ROCm for x86_64-linux only"
+            }
             _ => return Ok(()),
         };
         Err(format!("{self} does not exist for {system}: {missing}"))

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::discover::{DISCOVER_NIX, MACHINES_NIX, Discovery, HostFacts, discover};
+use super::discover::{DISCOVER_NIX, Discovery, HostFacts, MACHINES_NIX, discover};
 use crate::error::Result;
 use crate::git;
 

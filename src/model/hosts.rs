@@ -11,10 +11,11 @@ use rnix::ast::{self, HasEntry};
 use rowan::ast::AstNode;
 
 use super::env::{Env, string_text};
+use super::name_lists::{names_of_list, read_dir_names};
 use super::{Unresolved, located, needs_eval, root_text};
 use crate::error::Result;
-use crate::host_kind::HostKind;
 use crate::files::Files;
+use crate::host_kind::HostKind;
 use crate::nix_paths;
 use crate::syntax::{self, start};
 
@@ -350,48 +351,6 @@ impl Collector<'_> {
         }
         self.collect(expr, &imported, depth + 1)
     }
-}
-
-/// The strings of a list literal (or a let-bound one); `None` when any item
-/// is not a plain string.
-fn names_of_list(expr: &ast::Expr, env: &Env) -> Option<Vec<String>> {
-    let list = match syntax::unparen(expr.clone()) {
-        ast::Expr::List(l) => l,
-        other => match env.lookup(&other).map(syntax::unparen)? {
-            ast::Expr::List(l) => l,
-            _ => return None,
-        },
-    };
-    list.items()
-        .map(|item| match syntax::unparen(item) {
-            ast::Expr::Str(s) => syntax::string_literal(&s),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The subdirectories of `./dir` in `readDir ./dir`, from the tracked files;
-/// `None` when `expr` is not such a call.
-fn read_dir_names(expr: &ast::Expr, file: &Path, files: &dyn Files) -> Option<Vec<String>> {
-    let (func, args) = flatten_apply(expr);
-    let is_read_dir =
-        syntax::select_path(&func).is_some_and(|p| p.last().is_some_and(|l| l == "readDir"));
-    let Some(ast::Expr::PathRel(p)) = args.first().map(|a| syntax::unparen(a.clone())) else {
-        return None;
-    };
-    let dir = is_read_dir
-        .then(|| nix_paths::resolve(file, &p.syntax().to_string()))
-        .flatten()?;
-    let mut names: Vec<String> = files
-        .nix_files()
-        .iter()
-        .filter_map(|f| f.strip_prefix(&dir).ok())
-        .filter(|rest| rest.components().count() > 1)
-        .filter_map(|rest| rest.components().next())
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    names.dedup();
-    Some(names)
 }
 
 /// `f a b` as `(f, [a, b])`.

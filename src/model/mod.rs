@@ -12,6 +12,7 @@ mod home_manager;
 mod hosts;
 mod items;
 mod memo;
+mod name_lists;
 mod needs_eval;
 mod self_modules;
 #[cfg(test)]
@@ -32,9 +33,9 @@ use self_modules::SelfModules;
 use trees::Trees;
 
 use crate::error::Result;
-use crate::host_kind::{self, HostKind};
 use crate::files::Files;
 use crate::flake::FLAKE_FILE;
+use crate::host_kind::{self, HostKind};
 use crate::syntax;
 
 #[derive(Debug, Clone)]
@@ -252,8 +253,11 @@ impl Model {
     /// A name two outputs share is written `darwin/NAME` or `home/NAME`,
     /// as evaluation keys them (`host_kind::config_names`).
     fn qualify_shared_names(&mut self) {
-        let machines: Vec<(HostKind, String)> =
-            self.hosts.iter().map(|h| (h.kind, h.name.clone())).collect();
+        let machines: Vec<(HostKind, String)> = self
+            .hosts
+            .iter()
+            .map(|h| (h.kind, h.name.clone()))
+            .collect();
         for (host, name) in self
             .hosts
             .iter_mut()

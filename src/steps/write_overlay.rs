@@ -225,7 +225,10 @@ mod tests {
         config.hosts.insert("ada@laptop".into(), Variant::Cpu);
         let text = overlay_text(&config, &config.input);
         syntax::parse(std::path::Path::new("o.nix"), &text).unwrap();
-        assert!(text.contains("llama-cpp-metal = upstream.default;"), "{text}");
+        assert!(
+            text.contains("llama-cpp-metal = upstream.default;"),
+            "{text}"
+        );
         assert!(text.contains("llama-cpp-cpu = upstream.default;"), "{text}");
         assert!(
             text.contains("llama-cpp-cuda = (upstream.cuda or (absent \"cuda\"));"),

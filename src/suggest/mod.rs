@@ -295,7 +295,10 @@ fn suggest_host(
         .files
         .iter()
         .filter_map(|f| cache.get(f)?.as_ref().map(|c| c.text.as_str()));
-    if let Some(system) = system.map(str::to_string).or_else(|| named_system(definition, modules)) {
+    if let Some(system) = system
+        .map(str::to_string)
+        .or_else(|| named_system(definition, modules))
+    {
         fit_system(&mut suggestion, &system);
     }
     let Suggestion {

@@ -73,8 +73,11 @@ mod tests {
             Some("x86_64-darwin")
         );
         assert_eq!(
-            named_system("darwinSystem { }", ["{ nixpkgs.hostPlatform = \"aarch64-darwin\"; }"])
-                .as_deref(),
+            named_system(
+                "darwinSystem { }",
+                ["{ nixpkgs.hostPlatform = \"aarch64-darwin\"; }"]
+            )
+            .as_deref(),
             Some("aarch64-darwin")
         );
         assert_eq!(named_system("darwinSystem { }", ["{ }"]), None);

@@ -634,7 +634,10 @@ pub fn machines(repo: &Path) -> BTreeMap<String, String> {
             } else {
                 name.clone()
             };
-            (key, format!("{output}.{}", serde_json::to_string(name).unwrap()))
+            (
+                key,
+                format!("{output}.{}", serde_json::to_string(name).unwrap()),
+            )
         })
         .collect()
 }

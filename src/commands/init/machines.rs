@@ -48,7 +48,9 @@ pub(super) fn check_fits(
         Ok(()) => Ok(()),
         Err(_) if build.base == Variant::Metal && kind == Some(HostKind::Nixos) => {
             Err(Error::usage(
-                format!("host `{name}` is a NixOS host: metal is upstream's build for Apple Silicon (aarch64-darwin) only"),
+                format!(
+                    "host `{name}` is a NixOS host: metal is upstream's build for Apple Silicon (aarch64-darwin) only"
+                ),
                 format!("choose a Linux variant: --host {name}=cpu (or cuda, vulkan, rocm)"),
             ))
         }

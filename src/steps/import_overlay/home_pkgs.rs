@@ -54,8 +54,8 @@ fn imported_set(value: &ast::Expr) -> Option<ast::AttrSet> {
     let ast::Expr::Apply(inner) = syntax::unparen(apply.lambda()?) else {
         return None;
     };
-    let is_import = syntax::select_path(&syntax::unparen(inner.lambda()?))
-        .is_some_and(|p| p == ["import"]);
+    let is_import =
+        syntax::select_path(&syntax::unparen(inner.lambda()?)).is_some_and(|p| p == ["import"]);
     match syntax::unparen(apply.argument()?) {
         ast::Expr::AttrSet(set) if is_import => Some(set),
         _ => None,
