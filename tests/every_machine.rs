@@ -242,3 +242,59 @@ fn cuda_rocm_or_vulkan_on_a_mac_is_a_usage_error_that_says_why() {
         "{config}"
     );
 }
+
+/// A home-manager module's `programs.<p>.package = pkgs.llama-cpp` of an
+/// enabled program is found by evaluation and rewritten by 0004, as
+/// `home.packages` is.
+#[test]
+fn a_home_manager_programs_package_is_found_and_migrated() {
+    require_nix!();
+    let flake = r#"{
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+  inputs.home-manager = { url = "github:nix-community/home-manager"; inputs.nixpkgs.follows = "nixpkgs"; };
+  outputs = { self, nixpkgs, home-manager, ... }@inputs: {
+    homeConfigurations.ada = home-manager.lib.homeManagerConfiguration {
+      pkgs = nixpkgs.legacyPackages.x86_64-linux;
+      modules = [ ./llm.nix ./ada.nix ];
+    };
+  };
+}
+"#;
+    // A program module of the user's own, as home-manager's are written.
+    let llm = "{ config, lib, pkgs, ... }: {\n  options.programs.llm = {\n    enable = lib.mkEnableOption \"a local model server\";\n    package = lib.mkOption { type = lib.types.package; default = pkgs.hello or pkgs.htop; };\n  };\n  config.home.sessionVariables = lib.mkIf config.programs.llm.enable { LLM = \"${config.programs.llm.package}\"; };\n}\n";
+    let ada = "{ pkgs, ... }: {\n  home.username = \"ada\";\n  home.homeDirectory = \"/home/ada\";\n  programs.llm = {\n    enable = true;\n    package = pkgs.llama-cpp;\n  };\n}\n";
+    let repo = repo_of_files(
+        &[("flake.nix", flake), ("llm.nix", llm), ("ada.nix", ada)],
+        "hm-programs",
+    );
+    let args = migration_override_args(repo.path());
+    let found = discover(repo.path(), Path::new(""), &args).expect("discover");
+    let HostFacts::Known(info) = &found.hosts["ada"] else {
+        panic!("{found:?}")
+    };
+    let defs: Vec<String> = info
+        .packages
+        .iter()
+        .map(|d| format!("{} {:?} {}", d.option, d.file, d.name))
+        .collect();
+    assert_eq!(
+        defs,
+        ["programs.llm.package Some(\"ada.nix\") llama-cpp-6000"]
+    );
+
+    let mut init = vec!["init", "--host", "ada=cpu", "--"];
+    init.extend(args.iter().map(String::as_str));
+    let (code, out, err) = fm(repo.path(), &init);
+    assert_eq!(code, 0, "{out}{err}");
+    let mut up = vec!["up", "--no-lock", "--to", "5", "--"];
+    up.extend(args.iter().map(String::as_str));
+    let (code, out, err) = fm(repo.path(), &up);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        repo.read("ada.nix")
+            .contains("package = pkgs.llama-cpp-cpu;"),
+        "{}",
+        repo.read("ada.nix")
+    );
+    assert!(out.contains("proven"), "{out}");
+}

@@ -146,9 +146,19 @@ let
       hostNameDefs = defsOf (opts.networking.hostName or { });
       argDefs = defsOf (opts._module.args or { });
 
+      # home-manager's programs.<p>.package of an enabled program (each
+      # program is a module of its own there, its package an option).
+      programs = concatMap (p:
+        let o = opts.programs.${p}; in
+        if try false ((o.package._type or null) == "option" && (cfg.programs.${p}.enable or false)) then
+          concatMap (d: if llamaName (try null (nameOf d.value)) then [ (describe "programs.${p}.package" d.file d.value) ] else [ ])
+            (defsOf o.package)
+        else [ ]) (if hosts.${name}.kind == "home" then try [ ] (attrNames (opts.programs or { })) else [ ]);
+
       packages =
         listDefs "environment.systemPackages" sysDefs
         ++ listDefs "home.packages" homeDefs
+        ++ programs
         ++ perUser "users.users" [ "packages" ] userDefs (cfg.users.users or { })
         ++ perUser "home-manager.users" [ "home" "packages" ] hmDefs (cfg.home-manager.users or { });
 

@@ -70,6 +70,11 @@ let
       sources =
         map (p: { from = "environment.systemPackages"; pkg = p; }) (cfg.environment.systemPackages or [ ])
         ++ map (p: { from = "home.packages"; pkg = p; }) (cfg.home.packages or [ ])
+        # home-manager's enabled programs.<p>.package.
+        ++ concatLists (map (p: let prog = cfg.programs.${p}; in
+            if isAttrs prog && (prog.enable or false) && (prog.package or null) != null
+            then [ { from = "programs.${p}.package"; pkg = prog.package; } ] else [ ])
+          (if machines.${name}.kind == "home" then attrNames (cfg.programs or { }) else [ ]))
         ++ (if svc.enable or false then [ { from = "services.llama-cpp.package"; pkg = svc.package; } ] else [ ])
         ++ concatLists (map (u: map (p: { from = "users.users.${u}.packages"; pkg = p; }) (users.${u}.packages or [ ])) (attrNames users))
         ++ concatLists (map (u: map (p: { from = "home-manager.users.${u}.home.packages"; pkg = p; }) (hmUsers.${u}.home.packages or [ ])) (attrNames hmUsers));
