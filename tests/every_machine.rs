@@ -37,6 +37,28 @@ fn evaluation_finds_every_machine_with_its_kind_system_and_packages() {
     let repo = fixture_repo("mixed-fleet");
     let args = migration_override_args(repo.path());
     let found = discover(repo.path(), Path::new(""), &args).expect("discover");
+    let HostFacts::Known(mac) = &found.hosts["mac"] else {
+        panic!("{found:?}")
+    };
+    let runs: Vec<String> = mac
+        .service
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {} {} {:?}",
+                d.option,
+                d.file.as_ref().unwrap().display(),
+                d.name,
+                d.origin
+            )
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            "launchd.user.agents.llama-server.serviceConfig.ProgramArguments hosts/mac.nix llama-cpp-6000 Nixpkgs"
+        ]
+    );
     let seen: Vec<(String, HostKind, String, Vec<String>)> = found
         .hosts
         .iter()
@@ -297,4 +319,27 @@ fn a_home_manager_programs_package_is_found_and_migrated() {
         repo.read("ada.nix")
     );
     assert!(out.contains("proven"), "{out}");
+}
+
+/// A Mac that runs llama.cpp only from a launchd agent (`lib.getExe
+/// pkgs.llama-cpp`) runs it: evaluation says so, and init suggests metal.
+#[test]
+fn a_mac_running_llama_cpp_only_from_launchd_is_suggested_metal() {
+    require_nix!();
+    let repo = fixture_repo("mixed-fleet");
+    let mac = repo
+        .read("hosts/mac.nix")
+        .replace("    pkgs.llama-cpp\n", "");
+    repo.write("hosts/mac.nix", &mac);
+    repo.commit_all("The Mac runs llama-server only");
+    let mut init = vec!["init", "--"];
+    let args = migration_override_args(repo.path());
+    init.extend(args.iter().map(String::as_str));
+    let (code, out, err) = fm(repo.path(), &init);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("mac ") && l.contains("metal")),
+        "{out}"
+    );
 }

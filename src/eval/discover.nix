@@ -22,6 +22,11 @@ let
   nameOf = p: if isAttrs p && isString (p.name or null) then p.name else null;
   llamaName = n: n != null && match ".*[Ll][Ll][Aa][Mm][Aa].*" n != null;
   outOf = p: builtins.unsafeDiscardStringContext (toString p.outPath);
+  drvOf = p: builtins.unsafeDiscardStringContext p.drvPath;
+  # The derivations a string is made from (`"${pkgs.llama-cpp}/bin/…"`,
+  # `lib.getExe pkgs.llama-cpp`), with their names.
+  drvsIn = s: map (drv: { inherit drv; name = builtins.replaceStrings [ ".drv" ] [ "" ] (substring 44 (stringLength drv) drv); })
+    (if isString s then attrNames (builtins.getContext s) else [ ]);
   # A definition's file as nixpkgs reports it, made a file: a directory
   # module is reported as the directory (its default.nix is meant), a module
   # given as an option's value as "<file>, via option <name>" (it is written
@@ -78,7 +83,7 @@ let
     let ps = try { } ((flake.inputs.${i}.packages or { }).${system} or { }); in
     concatMap (a:
       let p = ps.${a}; n = try null (nameOf p); in
-      if llamaName n then [ { name = n; out = try null (outOf p); } ] else [ ]) (try [ ] (attrNames ps)))
+      if llamaName n then [ { name = n; out = try null (outOf p); drv = try null (drvOf p); } ] else [ ]) (try [ ] (attrNames ps)))
     (attrNames (flake.inputs or { })));
   # Memoized for the usual systems (a function call is not).
   upstreamBySystem = listToAttrs (map (s: { name = s; value = upstreamByName s; })
@@ -164,11 +169,27 @@ let
 
       # Only an enabled service installs anything; its package may be the
       # option's default (defined in nixpkgs' module, so in no repo file).
+      # nix-darwin's launchd jobs run a program by its store path
+      # (`lib.getExe pkgs.llama-cpp`): the strings' context names the package.
+      nixpkgsLlamaDrv = try null (drvOf pkgs.llama-cpp);
+      drvOrigin = x:
+        if builtins.any (u: u.drv == x.drv) (upstream.${x.name} or [ ]) then "upstream"
+        else if x.drv == nixpkgsLlamaDrv then "nixpkgs" else "other";
+      launchd = concatMap (path:
+        let option = builtins.concatStringsSep "." path; in
+        concatMap (d: concatMap (job: concatMap (s: map (x: { option = "${option}.${job}.serviceConfig.ProgramArguments"; inherit (d) file; inherit (x) name; origin = drvOrigin x; })
+            (filter (x: llamaName x.name) (drvsIn s)))
+          (concatLists (try [ ] (at [ job "serviceConfig" "ProgramArguments" ] d.value)) ++ try [ ] (at [ job "serviceConfig" "Program" ] d.value)))
+          (concatMap (v: if plain v then attrNames v else [ ]) (discharge d.value)))
+        (defsOf (try { } (at' path opts))))
+        (if hosts.${name}.kind == "darwin" then [ [ "launchd" "daemons" ] [ "launchd" "agents" ] [ "launchd" "user" "agents" ] ] else [ ]);
+
       service =
-        if try false (cfg.services.llama-cpp.enable or false) then
+        (if try false (cfg.services.llama-cpp.enable or false) then
           map (d: { option = "services.llama-cpp.enable"; inherit (d) file; name = "true"; origin = "other"; }) enableDefs
           ++ map (d: describe "services.llama-cpp.package" d.file d.value) packageDefs
-        else [ ];
+        else [ ])
+        ++ launchd;
 
       # Each overlay applied to probe arguments: `final` is the host's pkgs,
       # `prev` the same with llama-cpp marked, so that what is built from
