@@ -343,3 +343,51 @@ fn a_mac_running_llama_cpp_only_from_launchd_is_suggested_metal() {
         "{out}"
     );
 }
+
+/// Once migrated, a reference to nixpkgs' llama-cpp brought back into a
+/// nix-darwin or home-manager module is a violation whose help names that
+/// machine's own variant, as for a NixOS host.
+#[test]
+fn the_guard_resolves_names_per_machine_on_darwin_and_home_manager() {
+    let repo = fixture_repo("mixed-fleet");
+    let dir = repo.path();
+    let hosts = [
+        "desktop=cuda",
+        "mac=metal",
+        "ada@laptop=cpu",
+        "ada@studio=cpu",
+    ];
+    let mut init = vec!["--no-eval", "init"];
+    for h in &hosts {
+        init.extend(["--host", h]);
+    }
+    let (code, out, err) = fm(dir, &init);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = fm(dir, &["--no-eval", "up", "--no-lock", "--to", "5"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = fm(dir, &["check"]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    repo.write(
+        "hosts/mac.nix",
+        &repo.read("hosts/mac.nix").replace(
+            "(lib.getExe pkgs.llama-cpp-metal)",
+            "(lib.getExe pkgs.llama-cpp)",
+        ),
+    );
+    repo.write(
+        "home/ada.nix",
+        &repo
+            .read("home/ada.nix")
+            .replace("llama-cpp-cpu", "llama-cpp"),
+    );
+    let (code, out, err) = fm(dir, &["check"]);
+    assert_eq!(code, 4, "{out}{err}");
+    let all = format!("{out}{err}");
+    assert!(
+        all.contains("use `pkgs.llama-cpp-metal` instead (mac uses metal)"),
+        "{all}"
+    );
+    assert!(all.contains("use `llama-cpp-cpu` instead"), "{all}");
+    assert!(all.contains("ada@laptop"), "{all}");
+}
