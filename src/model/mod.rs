@@ -11,6 +11,8 @@ mod follow;
 mod home_manager;
 mod hosts;
 mod items;
+#[cfg(test)]
+mod kind_tests;
 mod memo;
 mod name_lists;
 mod needs_eval;
