@@ -391,3 +391,59 @@ fn the_guard_resolves_names_per_machine_on_darwin_and_home_manager() {
     assert!(all.contains("use `llama-cpp-cpu` instead"), "{all}");
     assert!(all.contains("ada@laptop"), "{all}");
 }
+
+/// A Mac whose user gets llama.cpp through home-manager's nix-darwin module
+/// (`useGlobalPkgs`): the overlay goes into the Mac's modules, the user's
+/// module is rewritten to the Mac's variant, and the user installs
+/// upstream's Metal build.
+#[test]
+fn home_manager_users_of_a_mac_get_its_metal_build() {
+    require_nix!();
+    let flake = r#"{
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+  inputs.nix-darwin = { url = "github:nix-darwin/nix-darwin"; inputs.nixpkgs.follows = "nixpkgs"; };
+  inputs.home-manager = { url = "github:nix-community/home-manager"; inputs.nixpkgs.follows = "nixpkgs"; };
+  outputs = { self, nixpkgs, nix-darwin, home-manager, ... }@inputs: {
+    darwinConfigurations.air = nix-darwin.lib.darwinSystem {
+      modules = [
+        ./air.nix
+        home-manager.darwinModules.home-manager
+        {
+          home-manager.useGlobalPkgs = true;
+          home-manager.users.ada = import ./ada.nix;
+        }
+      ];
+    };
+  };
+}
+"#;
+    let air =
+        "{ ... }: {\n  nixpkgs.hostPlatform = \"aarch64-darwin\";\n  system.stateVersion = 6;\n}\n";
+    let ada = "{ pkgs, ... }: {\n  home.packages = with pkgs; [ llama-cpp ];\n}\n";
+    let repo = repo_of_files(
+        &[("flake.nix", flake), ("air.nix", air), ("ada.nix", ada)],
+        "darwin-hm",
+    );
+    let args = migration_override_args(repo.path());
+    let mut init = vec!["init", "--yes", "--"];
+    init.extend(args.iter().map(String::as_str));
+    let (code, out, err) = fm(repo.path(), &init);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        repo.read("flake-migrate.toml").contains("air = \"metal\""),
+        "{out}"
+    );
+    let mut up = vec!["up", "--no-lock", "--to", "5", "--"];
+    up.extend(args.iter().map(String::as_str));
+    let (code, out, err) = fm(repo.path(), &up);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        repo.read("ada.nix").contains("[ llama-cpp-metal ]"),
+        "{}",
+        repo.read("ada.nix")
+    );
+    assert_eq!(
+        host_llama_packages(repo.path(), "air"),
+        ["llama-cpp-metalkit-0.0.0"]
+    );
+}
