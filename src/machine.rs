@@ -47,14 +47,16 @@ pub fn running_revision() -> Option<String> {
         .ok()
         .map(|s| s.trim().to_string());
     let rev = from_file.filter(|s| !s.is_empty()).or_else(|| {
-        ["nixos-version", "darwin-version"].iter().find_map(|program| {
-            let out = Command::new(program).arg("--json").output().ok()?;
-            if !out.status.success() {
-                return None;
-            }
-            let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-            v.get("configurationRevision")?.as_str().map(String::from)
-        })
+        ["nixos-version", "darwin-version"]
+            .iter()
+            .find_map(|program| {
+                let out = Command::new(program).arg("--json").output().ok()?;
+                if !out.status.success() {
+                    return None;
+                }
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+                v.get("configurationRevision")?.as_str().map(String::from)
+            })
     })?;
     Some(rev)
 }

@@ -447,3 +447,31 @@ fn home_manager_users_of_a_mac_get_its_metal_build() {
         ["llama-cpp-metalkit-0.0.0"]
     );
 }
+
+#[test]
+fn init_json_gives_each_machine_its_kind_and_system() {
+    let repo = fixture_repo("mixed-fleet");
+    let (code, out, err) = fm(repo.path(), &["--no-eval", "init", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let hosts: Vec<String> = v["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            format!(
+                "{} {} {} {}",
+                h["name"], h["kind"], h["system"], h["variant"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        hosts,
+        [
+            "\"ada@laptop\" \"home\" \"x86_64-linux\" \"cpu\"",
+            "\"ada@studio\" \"home\" \"x86_64-darwin\" \"cpu\"",
+            "\"desktop\" \"nixos\" \"x86_64-linux\" \"cuda\"",
+            "\"mac\" \"darwin\" \"aarch64-darwin\" \"metal\"",
+        ]
+    );
+}

@@ -15,6 +15,7 @@ use crate::eval::discover::HostFacts;
 use crate::files::Files;
 use crate::flake::FLAKE_FILE;
 use crate::git;
+use crate::host_kind::HostKind;
 use crate::model::{Differences, Model};
 use crate::output::{self, say};
 use crate::steps::write_overlay;
@@ -55,6 +56,12 @@ pub fn json(dir: &Path, opts: &InitOptions, out: &mut dyn Write) -> Result<i32> 
             .iter()
             .map(|s| HostJson {
                 name: &s.host,
+                kind: found
+                    .model
+                    .host(&s.host)
+                    .map_or(HostKind::Nixos, |h| h.kind)
+                    .to_string(),
+                system: found.systems.get(&s.host).map(String::as_str),
                 variant: s.variant.map(Variant::name),
                 options: &s.options,
                 evidence: &s.evidence,
@@ -85,6 +92,10 @@ struct InitJson<'a> {
 #[derive(Serialize)]
 struct HostJson<'a> {
     name: &'a str,
+    /// `nixos`, `darwin` (nix-darwin) or `home` (standalone home-manager).
+    kind: String,
+    /// Its system, where evaluation or its files say it.
+    system: Option<&'a str>,
     /// `null`: the host does not use llama.cpp (or failed to evaluate).
     variant: Option<&'static str>,
     /// The options the evidence shows (`native`, `rpc`), as `--yes` writes them.
