@@ -32,7 +32,7 @@ fn fixture_evaluates_as_expected(shape: &str) {
     let expected: BTreeSet<String> = expect.hosts.keys().cloned().collect();
     assert_eq!(
         hosts, expected,
-        "{shape}: nixosConfigurations differ from [hosts]"
+        "{shape}: the flake's machines differ from [hosts]"
     );
 
     let before = expect.raw.get("before").and_then(|v| v.as_table());
@@ -104,6 +104,7 @@ fixture_tests! {
     native_fleet_fixture_evaluates_before_migration => "native-fleet",
     shared_reach_fixture_evaluates_before_migration => "shared-reach",
     call_package_fixture_evaluates_before_migration => "call-package",
+    mixed_fleet_fixture_evaluates_before_migration => "mixed-fleet",
 }
 
 #[test]
@@ -114,7 +115,7 @@ fn every_fixture_has_expectations_with_known_variants() {
         assert!(!expect.notes.trim().is_empty(), "{shape}: notes are empty");
         for (host, variant) in &expect.hosts {
             assert!(
-                ["cuda", "vulkan", "cpu", "rocm", "none"].contains(&variant.as_str()),
+                ["cuda", "vulkan", "cpu", "rocm", "metal", "none"].contains(&variant.as_str()),
                 "{shape}: host {host} has unknown variant {variant:?}"
             );
         }
@@ -345,6 +346,44 @@ fn llama_cpp_standin_matches_upstream_outputs() {
         ),
     );
     assert_eq!(overlay.unwrap(), "llama-cpp-blas-0.0.0");
+}
+
+/// On darwin upstream's `default` is the Metal build on Apple Silicon
+/// (`useMetalKit`, no BLAS suffix) and the CPU build on Intel Macs, with no
+/// CUDA, ROCm or Vulkan output, as upstream's flake.nix and package.nix.
+#[test]
+fn llama_cpp_standin_builds_metal_on_apple_silicon_and_cpu_on_intel_macs() {
+    require_nix!();
+    let standins = standins_dir();
+    let out = nix_cmd()
+        .args(["eval", "--json", "--no-write-lock-file", "--override-input", "nixpkgs"])
+        .arg(format!("path:{}", standins.join("nixpkgs").display()))
+        .arg(format!("path:{}#packages", standins.join("llama-cpp").display()))
+        .args([
+            "--apply",
+            "ps: builtins.mapAttrs (_: s: { names = builtins.attrNames s; default = s.default.name; \
+             metal = builtins.elem \"-DGGML_METAL:BOOL=TRUE\" s.default.cmakeFlags; }) \
+             { inherit (ps) aarch64-darwin x86_64-darwin; }",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["aarch64-darwin"]["default"], "llama-cpp-metalkit-0.0.0");
+    assert_eq!(v["aarch64-darwin"]["metal"], true);
+    assert_eq!(v["x86_64-darwin"]["default"], "llama-cpp-blas-0.0.0");
+    assert_eq!(v["x86_64-darwin"]["metal"], false);
+    for system in ["aarch64-darwin", "x86_64-darwin"] {
+        assert_eq!(
+            v[system]["names"],
+            serde_json::json!(["default", "python-scripts", "windows"]),
+            "{system}"
+        );
+    }
 }
 
 /// The corrected plan applied by hand to the seed fixture: upstream input

@@ -251,6 +251,8 @@ fn upstream_name(variant: &str) -> &'static str {
         "cuda" => "llama-cpp-cuda-0.0.0",
         "vulkan" => "llama-cpp-vulkan-0.0.0",
         "rocm" => "llama-cpp-rocm-0.0.0",
+        // Upstream's `default` on aarch64-darwin: the Metal build.
+        "metal" => "llama-cpp-metalkit-0.0.0",
         other => panic!("no upstream variant {other}"),
     }
 }
@@ -681,6 +683,10 @@ shape_tests! {
         call_package_up_edits_as_snapshotted_and_down_all_restores,
         call_package_migrated_hosts_get_their_upstream_variant,
         call_package_without_evaluation_is_the_same_or_refused_before_writing;
+    "mixed-fleet" =>
+        mixed_fleet_up_edits_as_snapshotted_and_down_all_restores,
+        mixed_fleet_migrated_hosts_get_their_upstream_variant,
+        mixed_fleet_without_evaluation_is_the_same_or_refused_before_writing;
 }
 
 /// The static reading (`--no-eval`) of a shape either migrates it exactly

@@ -391,3 +391,91 @@ fn a_running_nixos_reporting_its_revision_is_confirmed_by_it() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(switches(&repo)[0]["how"].as_str(), Some("confirmed"));
 }
+
+/// A nix-darwin host switches with darwin-rebuild, a standalone
+/// home-manager configuration with home-manager (or both with nh), each
+/// named as in the flake; a variant counts as switched when any machine of
+/// it switched.
+#[test]
+fn darwin_and_home_manager_machines_switch_with_their_own_programs() {
+    let repo = fixture_repo("mixed-fleet");
+    repo.write(
+        "flake-migrate.toml",
+        "[hosts]\ndesktop = \"cuda\"\nmac = \"metal\"\n\"ada@laptop\" = \"cpu\"\n",
+    );
+    repo.commit_all("Configure flake-migrate");
+    let bin = fake_bin(&["darwin-rebuild", "home-manager"]);
+    let log = log_path(&bin);
+
+    let run = flake_migrate(
+        repo.path(),
+        bin.path(),
+        &log,
+        &["switch", "--host", "mac", "--force"],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let run = flake_migrate(
+        repo.path(),
+        bin.path(),
+        &log,
+        &["switch", "--host", "ada@laptop", "--force"],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = calls.lines().collect();
+    assert!(
+        lines[0].starts_with("darwin-rebuild switch --flake .#mac (in "),
+        "{calls}"
+    );
+    assert!(
+        lines[1].starts_with("home-manager switch --flake .#ada@laptop (in "),
+        "{calls}"
+    );
+    let hosts: Vec<String> = switches(&repo)
+        .iter()
+        .map(|s| {
+            format!(
+                "{}={}",
+                s["host"].as_str().unwrap(),
+                s["variant"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(hosts, ["ada@laptop=cpu", "mac=metal"]);
+
+    // nh where it is installed: `nh darwin switch`, `nh home switch`.
+    let bin = fake_bin(&["nh", "darwin-rebuild"]);
+    let log = log_path(&bin);
+    let run = flake_migrate(
+        repo.path(),
+        bin.path(),
+        &log,
+        &["switch", "--host", "mac", "--force"],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        calls.starts_with("nh darwin switch . --hostname mac (in "),
+        "{calls}"
+    );
+
+    // No darwin-rebuild here: a switch done on the Mac is confirmed.
+    let bin = fake_bin(&["nixos-rebuild"]);
+    let run = flake_migrate(
+        repo.path(),
+        bin.path(),
+        &log_path(&bin),
+        &["switch", "--host", "mac", "--force"],
+        &[],
+    );
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("darwin-rebuild"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("flake-migrate confirm --host mac"),
+        "{}",
+        run.stderr
+    );
+}

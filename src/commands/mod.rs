@@ -8,6 +8,7 @@ pub mod hook;
 pub mod init;
 pub mod status;
 pub mod switch;
+mod switch_program;
 pub mod up;
 pub mod verify;
 

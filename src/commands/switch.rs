@@ -14,6 +14,8 @@ use crate::error::{Error, Result, exit};
 use crate::git;
 use crate::machine::{hostname, is_root, running_revision, which};
 use crate::output::{say, spinner};
+
+use super::switch_program;
 use crate::record::{Applied, State, Switch};
 use crate::steps::switch::Coverage;
 
@@ -115,9 +117,11 @@ pub fn switch(
     let config = session.require_config()?;
     let variant = host_variant(&config, host)?;
     session.refuse_dirty()?;
+    let (kind, attr) = switch_program::kind_of(&session.work_tree()?, host)?;
     let remote = args.iter().any(|a| a == "--target-host");
     if let Some(this) = hostname()
-        && this != host
+        && let Some(machine) = switch_program::machine_name(kind, &attr)
+        && this != machine
         && !force
         && !remote
     {
@@ -126,33 +130,13 @@ pub fn switch(
                 "this machine is `{this}`: `switch --host {host}` would switch it to {host}'s configuration"
             ),
             format!(
-                "run it on {host}; or pass `-- --target-host root@{host}` to switch {host} over ssh; or, if this machine really is {host}, add --force"
+                "run it on {machine}; or pass `-- --target-host root@{machine}` to switch {machine} over ssh; or, if this machine really is {machine}, add --force"
             ),
         ));
     }
     let head = git::head_commit(&session.repo)?.id().to_string();
-    let (program, argv): (&str, Vec<String>) = if which("nh").is_some() {
-        (
-            "nh",
-            ["os", "switch", ".", "--hostname", host]
-                .iter()
-                .map(|s| s.to_string())
-                .chain(args.iter().cloned())
-                .collect(),
-        )
-    } else if which("nixos-rebuild").is_some() {
-        (
-            "nixos-rebuild",
-            ["switch".to_string(), "--flake".into(), format!(".#{host}")]
-                .into_iter()
-                .chain(args.iter().cloned())
-                .collect(),
-        )
-    } else {
-        return Err(Error::ProgramMissing(format!(
-            "neither `nh` nor `nixos-rebuild` is on PATH, so {host} cannot be switched from here; nothing was recorded. Switch it on a NixOS machine, then run `flake-migrate confirm --host {host}`"
-        )));
-    };
+    let (program, argv) =
+        switch_program::switch_program(kind, host, &attr, args, |p| which(p).is_some())?;
     let shown = spinner::display(program, &argv);
     say(out, format!("running: {shown}"));
     let _ = out.flush();

@@ -19,10 +19,13 @@ pub enum Variant {
     /// Upstream's `windows` output: a cross build for x86_64 Windows
     /// (mingw-w64), for a host that builds or serves it, not one running it.
     Windows,
+    /// Apple Silicon: upstream's `default` on aarch64-darwin, the Metal
+    /// build (`useMetalKit`, `GGML_METAL` on, `llama-cpp-metalkit-…`).
+    Metal,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 7] = [
+    pub const ALL: [Variant; 8] = [
         Variant::Cpu,
         Variant::Cuda,
         Variant::Vulkan,
@@ -30,6 +33,7 @@ impl Variant {
         Variant::MpiCpu,
         Variant::MpiCuda,
         Variant::Windows,
+        Variant::Metal,
     ];
 
     pub fn name(self) -> &'static str {
@@ -41,6 +45,7 @@ impl Variant {
             Variant::MpiCpu => "mpi-cpu",
             Variant::MpiCuda => "mpi-cuda",
             Variant::Windows => "windows",
+            Variant::Metal => "metal",
         }
     }
 
@@ -50,7 +55,7 @@ impl Variant {
     /// own `mpi-cuda` output is its CPU build with MPI.
     pub fn upstream_package(self) -> &'static str {
         match self {
-            Variant::Cpu => "default",
+            Variant::Cpu | Variant::Metal => "default",
             Variant::MpiCuda => "cuda",
             other => other.name(),
         }
@@ -78,6 +83,44 @@ impl Variant {
     /// The package name the overlay defines, e.g. `llama-cpp-cuda`.
     pub fn package_attr(self) -> String {
         format!("llama-cpp-{}", self.name())
+    }
+
+    /// Whether upstream builds the variant for `system`, and why not:
+    /// CUDA and MPI only on Linux, ROCm only on x86_64-linux, no CUDA, ROCm
+    /// or Vulkan on darwin, Metal only on Apple Silicon (aarch64-darwin).
+    pub fn available_on(self, system: &str) -> std::result::Result<(), String> {
+        let darwin = system.ends_with("-darwin");
+        let missing = match self {
+            Variant::Metal if system != "aarch64-darwin" => {
+                "the Metal build is upstream's `default` on Apple Silicon (aarch64-darwin) only"
+            }
+            Variant::Cuda | Variant::Rocm | Variant::Vulkan if darwin => {
+                "upstream builds no CUDA, ROCm or Vulkan for darwin: its packages there are `default` (the Metal build on aarch64-darwin, the CPU build on x86_64-darwin), `windows` and `python-scripts`"
+            }
+            Variant::MpiCpu | Variant::MpiCuda if darwin => {
+                "upstream builds its MPI packages for Linux only"
+            }
+            Variant::Cuda | Variant::MpiCuda if !system.ends_with("-linux") => {
+                "upstream builds CUDA for Linux only"
+            }
+            Variant::Rocm if system != "x86_64-linux" => {
+                "upstream builds ROCm for x86_64-linux only"
+            }
+            _ => return Ok(()),
+        };
+        Err(format!("{self} does not exist for {system}: {missing}"))
+    }
+
+    /// The variant to suggest on `system` for one the configuration's
+    /// evidence points at: on Apple Silicon the Metal build, on an Intel
+    /// Mac the CPU build, elsewhere the CPU build where upstream lacks it.
+    pub fn fitted_to(self, system: &str) -> Variant {
+        match self {
+            Variant::Windows => self,
+            _ if system == "aarch64-darwin" => Variant::Metal,
+            v if v.available_on(system).is_ok() => v,
+            _ => Variant::Cpu,
+        }
     }
 
     pub fn parse(s: &str) -> Option<Variant> {

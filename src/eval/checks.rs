@@ -79,6 +79,16 @@ pub(super) fn backend_check(variant: Variant, pkg: &Installed) -> Result<Option<
             .iter()
             .any(|f| flag_on(f, "HIP") || flag_on(f, "ROCM"))
             .then(|| "HIP in cmakeFlags".to_string())),
+        Variant::Metal => {
+            if pkg.cmake_flags.iter().any(|f| flag_on(f, "METAL")) {
+                Ok(Some("GGML_METAL in cmakeFlags".into()))
+            } else {
+                Err(format!(
+                    "{} is not built with GGML_METAL on: upstream's `default` is the Metal build only on aarch64-darwin",
+                    pkg.name
+                ))
+            }
+        }
         Variant::Cpu | Variant::MpiCpu | Variant::Windows => Ok(None),
     }
 }

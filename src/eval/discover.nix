@@ -22,6 +22,11 @@ let
   nameOf = p: if isAttrs p && isString (p.name or null) then p.name else null;
   llamaName = n: n != null && match ".*[Ll][Ll][Aa][Mm][Aa].*" n != null;
   outOf = p: builtins.unsafeDiscardStringContext (toString p.outPath);
+  drvOf = p: builtins.unsafeDiscardStringContext p.drvPath;
+  # The derivations a string is made from (`"${pkgs.llama-cpp}/bin/…"`,
+  # `lib.getExe pkgs.llama-cpp`), with their names.
+  drvsIn = s: map (drv: { inherit drv; name = builtins.replaceStrings [ ".drv" ] [ "" ] (substring 44 (stringLength drv) drv); })
+    (if isString s then attrNames (builtins.getContext s) else [ ]);
   # A definition's file as nixpkgs reports it, made a file: a directory
   # module is reported as the directory (its default.nix is meant), a module
   # given as an option's value as "<file>, via option <name>" (it is written
@@ -65,7 +70,8 @@ let
   userValues = d: concatMap (v: if plain v then map (u: v.${u}) (attrNames v) else [ ]) (discharge d.value);
   filesOf = defs: map (d: d.file) defs;
 
-  hosts = flake.nixosConfigurations or { };
+  # NixOS, nix-darwin and standalone home-manager machines (machines.nix).
+  hosts = import ./machines.nix flake;
   names = attrNames hosts;
   selected = if only == null then names else filter (n: elem n only) names;
 
@@ -77,7 +83,7 @@ let
     let ps = try { } ((flake.inputs.${i}.packages or { }).${system} or { }); in
     concatMap (a:
       let p = ps.${a}; n = try null (nameOf p); in
-      if llamaName n then [ { name = n; out = try null (outOf p); } ] else [ ]) (try [ ] (attrNames ps)))
+      if llamaName n then [ { name = n; out = try null (outOf p); drv = try null (drvOf p); } ] else [ ]) (try [ ] (attrNames ps)))
     (attrNames (flake.inputs or { })));
   # Memoized for the usual systems (a function call is not).
   upstreamBySystem = listToAttrs (map (s: { name = s; value = upstreamByName s; })
@@ -85,7 +91,7 @@ let
 
   host = name:
     let
-      nixos = hosts.${name};
+      nixos = hosts.${name}.value;
       cfg = nixos.config;
       opts = nixos.options;
       # nixpkgs' evalModules returns `_module` beside `config`, not in it.
@@ -134,6 +140,8 @@ let
       at' = path: v: if path == [ ] then v else at' (tail path) v.${head path};
 
       sysDefs = defsOf (opts.environment.systemPackages or { });
+      # A standalone home-manager configuration's own home.packages.
+      homeDefs = defsOf (opts.home.packages or { });
       userDefs = defsOf (opts.users.users or { });
       hmDefs = defsOf (opts.home-manager.users or { });
       svcOpts = opts.services.llama-cpp or { };
@@ -143,18 +151,45 @@ let
       hostNameDefs = defsOf (opts.networking.hostName or { });
       argDefs = defsOf (opts._module.args or { });
 
+      # home-manager's programs.<p>.package of an enabled program (each
+      # program is a module of its own there, its package an option).
+      programs = concatMap (p:
+        let o = opts.programs.${p}; in
+        if try false ((o.package._type or null) == "option" && (cfg.programs.${p}.enable or false)) then
+          concatMap (d: if llamaName (try null (nameOf d.value)) then [ (describe "programs.${p}.package" d.file d.value) ] else [ ])
+            (defsOf o.package)
+        else [ ]) (if hosts.${name}.kind == "home" then try [ ] (attrNames (opts.programs or { })) else [ ]);
+
       packages =
         listDefs "environment.systemPackages" sysDefs
+        ++ listDefs "home.packages" homeDefs
+        ++ programs
         ++ perUser "users.users" [ "packages" ] userDefs (cfg.users.users or { })
         ++ perUser "home-manager.users" [ "home" "packages" ] hmDefs (cfg.home-manager.users or { });
 
       # Only an enabled service installs anything; its package may be the
       # option's default (defined in nixpkgs' module, so in no repo file).
+      # nix-darwin's launchd jobs run a program by its store path
+      # (`lib.getExe pkgs.llama-cpp`): the strings' context names the package.
+      nixpkgsLlamaDrv = try null (drvOf pkgs.llama-cpp);
+      drvOrigin = x:
+        if builtins.any (u: u.drv == x.drv) (upstream.${x.name} or [ ]) then "upstream"
+        else if x.drv == nixpkgsLlamaDrv then "nixpkgs" else "other";
+      launchd = concatMap (path:
+        let option = builtins.concatStringsSep "." path; in
+        concatMap (d: concatMap (job: concatMap (s: map (x: { option = "${option}.${job}.serviceConfig.ProgramArguments"; inherit (d) file; inherit (x) name; origin = drvOrigin x; })
+            (filter (x: llamaName x.name) (drvsIn s)))
+          (concatLists (try [ ] (at [ job "serviceConfig" "ProgramArguments" ] d.value)) ++ try [ ] (at [ job "serviceConfig" "Program" ] d.value)))
+          (concatMap (v: if plain v then attrNames v else [ ]) (discharge d.value)))
+        (defsOf (try { } (at' path opts))))
+        (if hosts.${name}.kind == "darwin" then [ [ "launchd" "daemons" ] [ "launchd" "agents" ] [ "launchd" "user" "agents" ] ] else [ ]);
+
       service =
-        if try false (cfg.services.llama-cpp.enable or false) then
+        (if try false (cfg.services.llama-cpp.enable or false) then
           map (d: { option = "services.llama-cpp.enable"; inherit (d) file; name = "true"; origin = "other"; }) enableDefs
           ++ map (d: describe "services.llama-cpp.package" d.file d.value) packageDefs
-        else [ ];
+        else [ ])
+        ++ launchd;
 
       # Each overlay applied to probe arguments: `final` is the host's pkgs,
       # `prev` the same with llama-cpp marked, so that what is built from
@@ -176,6 +211,7 @@ let
     in
     trace "flake-migrate: evaluating ${name} (of ${toString (length selected)})" (strict {
       inherit system packages service overlays;
+      inherit (hosts.${name}) kind attr;
       inputsInModules = specialArgs ? inputs || try false (moduleArgs ? inputs);
       hostNameFiles = filesOf hostNameDefs;
       overlaysIgnored =
@@ -184,7 +220,7 @@ let
         else null;
       # The service's package definitions only where it runs: reading them
       # weighs their values, and the default is nixpkgs' llama-cpp.
-      moduleFiles = uniq (filesOf (sysDefs ++ userDefs ++ hmDefs ++ enableDefs ++ overlayDefs ++ hostNameDefs)
+      moduleFiles = uniq (filesOf (sysDefs ++ homeDefs ++ userDefs ++ hmDefs ++ enableDefs ++ overlayDefs ++ hostNameDefs)
         ++ map (d: d.file) service
         ++ concatMap (d: concatMap (opaqueFiles d.file) (try [ ] (userValues d))) (userDefs ++ hmDefs));
     });

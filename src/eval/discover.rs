@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::host_kind::HostKind;
 use crate::nix;
 use crate::output::spinner;
 
@@ -34,9 +35,13 @@ use super::probe;
 use super::wrapper::{Wrapper, spawn_error};
 
 pub(super) const DISCOVER_NIX: &str = include_str!("discover.nix");
+/// Every machine of a flake, keyed as the config names them (discover.nix
+/// and upstream.nix import it).
+pub(super) const MACHINES_NIX: &str = include_str!("machines.nix");
 pub(super) const TRACE: &str = "flake-migrate: evaluating ";
 
-/// Every host of `nixosConfigurations`.
+/// Every machine of the flake: `nixosConfigurations`, `darwinConfigurations`
+/// and `homeConfigurations`, keyed as flake-migrate.toml names them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Discovery {
     pub hosts: BTreeMap<String, HostFacts>,
@@ -54,6 +59,14 @@ pub enum HostFacts {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostInfo {
+    /// A NixOS host, a nix-darwin host or a standalone home-manager
+    /// configuration.
+    #[serde(default)]
+    pub kind: HostKind,
+    /// Its attribute in its output (the key is `darwin/NAME` when another
+    /// output has NAME too).
+    #[serde(default)]
+    pub attr: String,
     pub system: String,
     /// `specialArgs` (or `_module.args`) gives modules `inputs`.
     pub inputs_in_modules: bool,
@@ -122,6 +135,8 @@ enum RawResult {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawHost {
+    kind: HostKind,
+    attr: String,
     system: String,
     inputs_in_modules: bool,
     host_name_files: Vec<String>,
@@ -159,6 +174,7 @@ pub fn discover(repo_root: &Path, flake_dir: &Path, nix_args: &[String]) -> Resu
         "import ./discover.nix ({ flake = target; } // builtins.fromJSON (builtins.readFile ./select.json))",
         &[
             ("discover.nix", DISCOVER_NIX),
+            ("machines.nix", MACHINES_NIX),
             ("select.json", &select(None, true)),
         ],
     )?;
@@ -245,7 +261,7 @@ fn localize(text: &str, flake_root: &Path) -> String {
 
 fn whole_flake_failed(label: &str, output: &std::process::Output) -> Error {
     Error::Failed(format!(
-        "evaluating the flake's nixosConfigurations failed (`{label}`). nix said:\n{}",
+        "evaluating the flake's machines (nixosConfigurations, darwinConfigurations, homeConfigurations) failed (`{label}`). nix said:\n{}",
         super::upstream::indent(&nix::stderr_tail(output, 15))
     ))
 }
@@ -364,6 +380,8 @@ impl RawHost {
         );
         module_files.extend(overlays.iter().filter_map(|o| o.file.clone()));
         HostInfo {
+            kind: self.kind,
+            attr: self.attr,
             system: self.system,
             inputs_in_modules: self.inputs_in_modules,
             own_module: self.host_name_files.iter().find_map(|f| rel(f)),
@@ -377,59 +395,5 @@ impl RawHost {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn store_copies_of_the_flakes_files_are_named_as_in_the_repository() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("modules")).unwrap();
-        std::fs::write(dir.path().join("modules/common.nix"), "{ }").unwrap();
-        let text = "error: attribute 'x' missing\n  at /nix/store/abc-source/modules/common.nix:4:11:\n  \
-                    in `/nix/store/def-source/lib/modules.nix'";
-        assert_eq!(
-            localize(text, dir.path()),
-            "error: attribute 'x' missing\n  at modules/common.nix:4:11:\n  \
-             in `/nix/store/def-source/lib/modules.nix'"
-        );
-    }
-
-    #[test]
-    fn the_trace_says_which_host_and_of_how_many() {
-        assert_eq!(
-            progress("trace: flake-migrate: evaluating my (odd) host (of 12)"),
-            Some(("my (odd) host", 12))
-        );
-        assert_eq!(progress("warning: Git tree is dirty"), None);
-    }
-
-    #[test]
-    fn store_paths_become_repository_paths_and_echoes_go() {
-        let json = r#"{"root":"/nix/store/x-source","names":["a","b"],"hosts":{
-          "a":{"known":{"system":"x86_64-linux","inputsInModules":true,
-            "hostNameFiles":["/nix/store/n-source/nixos/modules/misc/base.nix","/nix/store/x-source/hosts/a.nix"],
-            "packages":[
-              {"option":"home-manager.users.bob.home.packages","file":"/nix/store/x-source/home/bob.nix","name":"llama-cpp-6000","origin":"nixpkgs"},
-              {"option":"users.users.bob.packages","file":"/nix/store/h-source/nixos/default.nix","name":"llama-cpp-6000","origin":"nixpkgs"}],
-            "service":[],"overlays":[{"file":"/nix/store/x-source/overlays/llama.nix","names":["llama-cpp"],"fromPrevLlama":["llama-cpp"]}],
-            "overlaysIgnored":"pkgs passed through specialArgs",
-            "moduleFiles":["/nix/store/x-source/hosts/a.nix","<unknown-file>"]}},
-          "b":{"error":"evaluation failed"}}}"#;
-        let d = parse(json.as_bytes())
-            .unwrap()
-            .into_discovery(Path::new(""));
-        let HostFacts::Known(a) = &d.hosts["a"] else {
-            panic!("{d:?}")
-        };
-        assert_eq!(a.own_module, Some(PathBuf::from("hosts/a.nix")));
-        assert_eq!(a.packages.len(), 1, "{:?}", a.packages);
-        assert_eq!(a.packages[0].file, Some(PathBuf::from("home/bob.nix")));
-        assert_eq!(
-            a.overlays_take_effect,
-            Err("pkgs passed through specialArgs".into())
-        );
-        let files: Vec<&str> = a.module_files.iter().map(|p| p.to_str().unwrap()).collect();
-        assert_eq!(files, ["home/bob.nix", "hosts/a.nix", "overlays/llama.nix"]);
-        assert!(matches!(d.hosts["b"], HostFacts::Unknown { .. }));
-    }
-}
+#[path = "discover_tests.rs"]
+mod tests;

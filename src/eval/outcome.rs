@@ -95,7 +95,7 @@ pub fn judge_run(
         outcome.checked += 1;
         let failure = match after.discovery.hosts.get(&host) {
             None => Some(Failure::Broken(
-                "it is no longer in the flake's nixosConfigurations".into(),
+                "it is no longer among the flake's machines (nixosConfigurations, darwinConfigurations, homeConfigurations)".into(),
             )),
             Some(HostFacts::Unknown { error }) => Some(Failure::Broken(error.clone())),
             Some(HostFacts::Known(_)) if judged.contains(&host) => {
@@ -176,6 +176,8 @@ mod tests {
 
     fn info(packages: &[(&str, Origin)]) -> HostFacts {
         HostFacts::Known(Box::new(HostInfo {
+            kind: Default::default(),
+            attr: String::new(),
             system: "x86_64-linux".into(),
             inputs_in_modules: true,
             own_module: None,

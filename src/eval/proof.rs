@@ -70,6 +70,7 @@ pub fn evaluate(
     let files = [
         ("proof.nix", PROOF_NIX),
         ("discover.nix", DISCOVER_NIX),
+        ("machines.nix", discover::MACHINES_NIX),
         ("upstream.nix", HOSTS_NIX),
         ("hosts.json", hosts.as_str()),
         ("attrs.json", attrs.as_str()),

@@ -17,7 +17,7 @@ let
   # when a host is given it. Upstream's own `mpi-cuda` output is its CPU
   # build with MPI: the variant is its `cuda` with `variantArgs`, as the
   # overlay builds it (Variant::package_args), named llama-cpp-cuda-mpi.
-  variantAttrs = { cpu = "default"; cuda = "cuda"; vulkan = "vulkan"; rocm = "rocm"; mpi-cpu = "mpi-cpu"; mpi-cuda = "cuda"; }
+  variantAttrs = { cpu = "default"; cuda = "cuda"; vulkan = "vulkan"; rocm = "rocm"; mpi-cpu = "mpi-cpu"; mpi-cuda = "cuda"; metal = "default"; }
     // (if builtins.elem "windows" (attrValues hosts) then { windows = "windows"; } else { });
   variantArgs = { mpi-cuda = { useMpi = true; }; };
   variantPackage = upstream: v:
@@ -31,7 +31,7 @@ let
 
   host = name:
     let
-      nixos = flake.nixosConfigurations.${name};
+      nixos = machines.${name}.value;
       cfg = nixos.config;
       pkgs = nixos.pkgs or nixos._module.args.pkgs;
       system = pkgs.stdenv.hostPlatform.system;
@@ -42,8 +42,11 @@ let
       upstreamOut = mapAttrs (v: _:
         let r = tryEval (let p = variantPackage upstream v; in if isDrv p then outOf p else null);
         in if r.success then r.value else null) variantAttrs;
+      # One package may be two variants (on aarch64-darwin `default` is both
+      # cpu and metal): the host's own variant names it first.
       upstreamByOut = listToAttrs (filter (x: x.name != null)
-        (map (v: { name = upstreamOut.${v}; value = v; }) (attrNames upstreamOut)));
+        (map (v: { name = upstreamOut.${v}; value = v; })
+          ((if variant != null && upstreamOut ? ${variant} then [ variant ] else [ ]) ++ attrNames upstreamOut)));
       # A host with options installs the overlay's `llama-cpp-<variant>-<options>`:
       # upstream's package overridden, so another store path with upstream's name.
       variant = hosts.${name} or null;
@@ -66,6 +69,12 @@ let
       hmUsers = cfg.home-manager.users or { };
       sources =
         map (p: { from = "environment.systemPackages"; pkg = p; }) (cfg.environment.systemPackages or [ ])
+        ++ map (p: { from = "home.packages"; pkg = p; }) (cfg.home.packages or [ ])
+        # home-manager's enabled programs.<p>.package.
+        ++ concatLists (map (p: let prog = cfg.programs.${p}; in
+            if isAttrs prog && (prog.enable or false) && (prog.package or null) != null
+            then [ { from = "programs.${p}.package"; pkg = prog.package; } ] else [ ])
+          (if machines.${name}.kind == "home" then attrNames (cfg.programs or { }) else [ ]))
         ++ (if svc.enable or false then [ { from = "services.llama-cpp.package"; pkg = svc.package; } ] else [ ])
         ++ concatLists (map (u: map (p: { from = "users.users.${u}.packages"; pkg = p; }) (users.${u}.packages or [ ])) (attrNames users))
         ++ concatLists (map (u: map (p: { from = "home-manager.users.${u}.home.packages"; pkg = p; }) (hmUsers.${u}.home.packages or [ ])) (attrNames hmUsers));
@@ -90,7 +99,9 @@ let
       nixpkgsName = if nixpkgsLlama == null then null else nixpkgsLlama.name;
       packages = map describe (filter relevant sources);
     };
-  names = attrNames (flake.nixosConfigurations or { });
+  # NixOS, nix-darwin and standalone home-manager machines.
+  machines = import ./machines.nix flake;
+  names = attrNames machines;
 in {
   inherit hasInput;
   missing = filter (h: !(builtins.elem h names)) (attrNames hosts);

@@ -95,6 +95,7 @@ pub fn evaluate(
         &result,
         &[
             ("hosts.nix", HOSTS_NIX),
+            ("machines.nix", super::discover::MACHINES_NIX),
             ("hosts.json", &hosts),
             ("attrs.json", &attrs),
         ],

@@ -54,7 +54,7 @@ pub fn judge(eval: &Evaluation, config: &Config) -> Vec<Verdict> {
             variant: config.hosts.get(host).copied(),
             good: Vec::new(),
             problems: vec![format!(
-                "not in the flake's nixosConfigurations (hosts there: {}); fix [hosts] in flake-migrate.toml",
+                "not among the flake's machines (nixosConfigurations, darwinConfigurations, homeConfigurations: {}); fix [hosts] in flake-migrate.toml",
                 eval.hosts.keys().cloned().collect::<Vec<_>>().join(", ")
             )],
         });

@@ -9,6 +9,7 @@ use rnix::ast::{self, HasEntry};
 use rowan::ast::AstNode;
 
 use super::hosts::flatten_apply;
+use crate::host_kind::HostKind;
 use crate::syntax;
 
 /// Values known while following a host's definition: `let` bindings in
@@ -82,7 +83,10 @@ pub(super) fn find_system_call(expr: ast::Expr, env: Env, depth: usize) -> Optio
     }
     let (func, args) = flatten_apply(&expr);
     if let Some(path) = syntax::select_path(&func) {
-        if path.last().is_some_and(|l| l == "nixosSystem") {
+        if path
+            .last()
+            .is_some_and(|l| HostKind::from_builder(l).is_some())
+        {
             return args.last().map(|a| SystemCall {
                 args: a.clone(),
                 env: env.clone(),
@@ -118,7 +122,10 @@ pub(super) fn find_system_call(expr: ast::Expr, env: Env, depth: usize) -> Optio
         .filter(|a| {
             a.lambda()
                 .and_then(|f| syntax::select_path(&syntax::unparen(f)))
-                .is_some_and(|p| p.last().is_some_and(|l| l == "nixosSystem"))
+                .is_some_and(|p| {
+                    p.last()
+                        .is_some_and(|l| HostKind::from_builder(l).is_some())
+                })
         })
         .collect();
     if let [call] = &calls[..] {

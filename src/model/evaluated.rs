@@ -159,6 +159,7 @@ impl Host {
     fn evaluated(files: &dyn Files, name: &str, info: &HostInfo) -> Result<Host> {
         let mut host = Host {
             name: name.to_string(),
+            kind: info.kind,
             def_file: PathBuf::from(FLAKE_FILE),
             range: 0..0,
             modules_list: None,
@@ -180,6 +181,7 @@ impl Host {
     /// path literals join the host's, as the static closure's do (whether
     /// the host imports the overlay is read from them).
     fn add_evaluated(&mut self, files: &dyn Files, info: &HostInfo) -> Result<Vec<PathBuf>> {
+        self.kind = info.kind;
         let mut added = Vec::new();
         for file in &info.module_files {
             if self.files.contains(file) || file.as_os_str() == FLAKE_FILE {

@@ -22,6 +22,7 @@ pub(super) fn resolve_host(
 ) -> Result<Host> {
     let Definition {
         name,
+        kind,
         file: def_file,
         expr,
         args,
@@ -31,6 +32,7 @@ pub(super) fn resolve_host(
     let range = start(&at)..end(&at);
     let mut host = Host {
         name: name.clone(),
+        kind,
         def_file: def_file.clone(),
         range: range.clone(),
         modules_list: None,
@@ -57,14 +59,17 @@ pub(super) fn resolve_host(
             unresolved,
             range.start,
             format!(
-                "host `{name}`: no `nixosSystem` call or `modules` list found in its definition"
+                "host `{name}`: no `{}` call or `modules` list found in its definition",
+                kind.builder()
             ),
         );
         host.followed = false;
         return Ok(host);
     };
-    host.inputs_in_modules = call_attr(&call.args, "specialArgs", &call.env, 0)
-        .is_some_and(|sa| passes_inputs(&sa, &call.env));
+    // home-manager calls them `extraSpecialArgs`.
+    host.inputs_in_modules = ["specialArgs", "extraSpecialArgs"].iter().any(|key| {
+        call_attr(&call.args, key, &call.env, 0).is_some_and(|sa| passes_inputs(&sa, &call.env))
+    });
     if let Some(set) = special_args_package_set(&call) {
         // In the host's definition file only: the edit goes there.
         if set.syntax().ancestors().last() == at.ancestors().last() {
@@ -77,7 +82,10 @@ pub(super) fn resolve_host(
         report(
             unresolved,
             start(call.args.syntax()),
-            format!("host `{name}`: no `modules` found in the arguments of its `nixosSystem` call"),
+            format!(
+                "host `{name}`: no `modules` found in the arguments of its `{}` call",
+                kind.builder()
+            ),
         );
         host.followed = false;
         return Ok(host);

@@ -1,5 +1,6 @@
-//! Finding host definitions: the entries of `nixosConfigurations` in
-//! flake.nix or a flake-parts module, whatever shape builds the set. A set
+//! Finding host definitions: the entries of `nixosConfigurations`,
+//! `darwinConfigurations` and `homeConfigurations` in flake.nix or a
+//! flake-parts module, whatever shape builds the set. A set
 //! whose names cannot be read without evaluating Nix is reported, never
 //! taken as empty.
 
@@ -10,9 +11,11 @@ use rnix::ast::{self, HasEntry};
 use rowan::ast::AstNode;
 
 use super::env::{Env, string_text};
+use super::name_lists::{names_of_list, read_dir_names};
 use super::{Unresolved, located, needs_eval, root_text};
 use crate::error::Result;
 use crate::files::Files;
+use crate::host_kind::HostKind;
 use crate::nix_paths;
 use crate::syntax::{self, start};
 
@@ -20,6 +23,8 @@ use crate::syntax::{self, start};
 /// it is applied to (`genAttrs [ "a" ] mkHost` gives `mkHost` and `"a"`).
 pub(super) struct Definition {
     pub name: String,
+    /// The output it is an entry of.
+    pub kind: HostKind,
     /// The file it is written in: flake.nix, a flake-parts module, or a
     /// file the flake imports its hosts from.
     pub file: PathBuf,
@@ -39,7 +44,8 @@ pub(super) enum Arg {
     Value(ast::Expr),
 }
 
-/// Definitions of every entry of `nixosConfigurations` in a file.
+/// Definitions of every entry of `nixosConfigurations`,
+/// `darwinConfigurations` and `homeConfigurations` in a file.
 pub(super) fn host_definitions(
     root: &ast::Root,
     file: &Path,
@@ -50,6 +56,7 @@ pub(super) fn host_definitions(
         files,
         unresolved,
         out: Vec::new(),
+        kind: HostKind::Nixos,
     };
     for apv in root
         .syntax()
@@ -60,15 +67,18 @@ pub(super) fn host_definitions(
             continue;
         };
         let attrs: Vec<Option<String>> = attrpath.attrs().map(|a| syntax::attr_name(&a)).collect();
-        let Some(pos) = attrs
+        let Some((pos, kind)) = attrs
             .iter()
-            .position(|n| n.as_deref() == Some("nixosConfigurations"))
+            .enumerate()
+            .find_map(|(i, n)| Some((i, HostKind::from_output(n.as_deref()?)?)))
         else {
             continue;
         };
+        collector.kind = kind;
         match attrs.get(pos + 1) {
             Some(Some(name)) => collector.out.push(Definition {
                 name: name.clone(),
+                kind,
                 file: file.to_path_buf(),
                 expr: value.clone(),
                 args: Vec::new(),
@@ -78,7 +88,10 @@ pub(super) fn host_definitions(
             Some(None) => collector.report(
                 file,
                 apv.syntax(),
-                "a `nixosConfigurations` entry with a computed name: needs evaluation (run without --no-eval)".into(),
+                format!(
+                    "a `{}` entry with a computed name: needs evaluation (run without --no-eval)",
+                    kind.output()
+                ),
             ),
             None => collector.collect(value, file, 0)?,
         }
@@ -90,6 +103,8 @@ struct Collector<'a> {
     files: &'a dyn Files,
     unresolved: &'a mut Vec<Unresolved>,
     out: Vec<Definition>,
+    /// The output whose entries are being collected.
+    kind: HostKind,
 }
 
 impl Collector<'_> {
@@ -110,6 +125,7 @@ impl Collector<'_> {
     ) {
         self.out.push(Definition {
             name,
+            kind: self.kind,
             file: file.to_path_buf(),
             expr,
             args,
@@ -292,6 +308,7 @@ impl Collector<'_> {
             };
             self.out.push(Definition {
                 name,
+                kind: self.kind,
                 file: file.to_path_buf(),
                 expr: value.clone(),
                 args: Vec::new(),
@@ -334,48 +351,6 @@ impl Collector<'_> {
         }
         self.collect(expr, &imported, depth + 1)
     }
-}
-
-/// The strings of a list literal (or a let-bound one); `None` when any item
-/// is not a plain string.
-fn names_of_list(expr: &ast::Expr, env: &Env) -> Option<Vec<String>> {
-    let list = match syntax::unparen(expr.clone()) {
-        ast::Expr::List(l) => l,
-        other => match env.lookup(&other).map(syntax::unparen)? {
-            ast::Expr::List(l) => l,
-            _ => return None,
-        },
-    };
-    list.items()
-        .map(|item| match syntax::unparen(item) {
-            ast::Expr::Str(s) => syntax::string_literal(&s),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The subdirectories of `./dir` in `readDir ./dir`, from the tracked files;
-/// `None` when `expr` is not such a call.
-fn read_dir_names(expr: &ast::Expr, file: &Path, files: &dyn Files) -> Option<Vec<String>> {
-    let (func, args) = flatten_apply(expr);
-    let is_read_dir =
-        syntax::select_path(&func).is_some_and(|p| p.last().is_some_and(|l| l == "readDir"));
-    let Some(ast::Expr::PathRel(p)) = args.first().map(|a| syntax::unparen(a.clone())) else {
-        return None;
-    };
-    let dir = is_read_dir
-        .then(|| nix_paths::resolve(file, &p.syntax().to_string()))
-        .flatten()?;
-    let mut names: Vec<String> = files
-        .nix_files()
-        .iter()
-        .filter_map(|f| f.strip_prefix(&dir).ok())
-        .filter(|rest| rest.components().count() > 1)
-        .filter_map(|rest| rest.components().next())
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    names.dedup();
-    Some(names)
 }
 
 /// `f a b` as `(f, [a, b])`.

@@ -11,7 +11,10 @@ mod follow;
 mod home_manager;
 mod hosts;
 mod items;
+#[cfg(test)]
+mod kind_tests;
 mod memo;
+mod name_lists;
 mod needs_eval;
 mod self_modules;
 #[cfg(test)]
@@ -34,11 +37,17 @@ use trees::Trees;
 use crate::error::Result;
 use crate::files::Files;
 use crate::flake::FLAKE_FILE;
+use crate::host_kind::{self, HostKind};
 use crate::syntax;
 
 #[derive(Debug, Clone)]
 pub struct Host {
+    /// As flake-migrate.toml names it: the attribute of its output, or
+    /// `darwin/NAME` / `home/NAME` when another output has NAME too.
     pub name: String,
+    /// A NixOS host, a nix-darwin host or a standalone home-manager
+    /// configuration.
+    pub kind: HostKind,
     /// The file that defines it (flake.nix, or a flake-parts module).
     pub def_file: PathBuf,
     /// Byte range of its definition in `def_file`.
@@ -240,10 +249,28 @@ impl Model {
         model
             .unresolved
             .retain(|u| seen.insert((u.file.clone(), u.line, u.column, u.what.clone())));
+        model.qualify_shared_names();
         model.add_link_targets(files);
         model.choose_own_modules();
         model.index_hosts();
         Ok(model)
+    }
+
+    /// A name two outputs share is written `darwin/NAME` or `home/NAME`,
+    /// as evaluation keys them (`host_kind::config_names`).
+    fn qualify_shared_names(&mut self) {
+        let machines: Vec<(HostKind, String)> = self
+            .hosts
+            .iter()
+            .map(|h| (h.kind, h.name.clone()))
+            .collect();
+        for (host, name) in self
+            .hosts
+            .iter_mut()
+            .zip(host_kind::config_names(&machines))
+        {
+            host.name = name;
+        }
     }
 
     /// A host that imports a symlink imports the file it names too: edits

@@ -152,7 +152,7 @@ pub fn missing_host(config: &Config, model: &Model) -> Option<Plan> {
                 "host(s) with a variant fail to evaluate, so where their llama.cpp comes from is unknown: {}",
                 unknown.join("; ")
             ),
-            "fix the evaluation (`nix eval .#nixosConfigurations.HOST.config.system.build.toplevel.drvPath` shows nix's error), then run `flake-migrate up` again",
+            "fix the evaluation (`nix eval .#nixosConfigurations.HOST.config.system.build.toplevel.drvPath`, `.#darwinConfigurations.HOST.system.drvPath` or `.#homeConfigurations.HOST.activationPackage.drvPath` shows nix's error), then run `flake-migrate up` again",
         ));
     }
     let missing: Vec<&String> = config
@@ -166,7 +166,7 @@ pub fn missing_host(config: &Config, model: &Model) -> Option<Plan> {
     let found: Vec<&str> = model.hosts.iter().map(|h| h.name.as_str()).collect();
     Some(Plan::blocked(
         format!(
-            "flake-migrate.toml names host(s) {} that nixosConfigurations does not define (found: {})",
+            "flake-migrate.toml names host(s) {} that the flake does not define in nixosConfigurations, darwinConfigurations or homeConfigurations (found: {})",
             missing
                 .iter()
                 .map(|h| h.as_str())

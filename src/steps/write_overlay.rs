@@ -119,8 +119,33 @@ fn helpers(config: &Config, input: &str) -> Vec<String> {
     if builds.iter().any(|b| b.options.cuda_capabilities.is_some()) {
         out.push(cuda_helper(input));
     }
+    if !absent_elsewhere(config).is_empty() {
+        out.push(ABSENT_HELPER.to_string());
+    }
     out
 }
+
+/// For a fleet with a Mac (a `metal` build), upstream's packages that some
+/// of its systems lack (no `cuda` on darwin): read with `or (absent "cuda")`,
+/// so that on those systems the name is a throw (which evaluation can
+/// catch) rather than a missing attribute (which fails the whole
+/// evaluation of anything that looks at every name of the overlay).
+fn absent_elsewhere(config: &Config) -> Vec<&'static str> {
+    let builds = config.builds();
+    if !builds.iter().any(|b| b.base == Variant::Metal) {
+        return Vec::new();
+    }
+    let mut out: Vec<&'static str> = builds
+        .iter()
+        .map(|b| b.upstream_package())
+        .filter(|p| !matches!(*p, "default" | "windows"))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+const ABSENT_HELPER: &str = "absent = v: throw \"upstream llama.cpp builds no ${v} for ${prev.stdenv.hostPlatform.system}\";";
 
 /// The overlay reading the flake input `input`: at most 10 lines for the
 /// four base variants, one more per other combination and one per helper.
@@ -134,8 +159,16 @@ pub fn overlay_text(config: &Config, input: &str) -> String {
     }
     bindings.push_str(" in");
     let mut out = format!("{HEADER}\n{{ inputs }}:\n_final: prev:\n{bindings}\n{{\n");
+    let absent = absent_elsewhere(config);
     for b in config.builds() {
-        out.push_str(&format!("  {} = {};\n", b.package_attr(), b.expression()));
+        let mut expr = b.expression();
+        for p in &absent {
+            expr = expr.replace(
+                &format!("upstream.{p}"),
+                &format!("(upstream.{p} or (absent \"{p}\"))"),
+            );
+        }
+        out.push_str(&format!("  {} = {};\n", b.package_attr(), expr));
     }
     out.push_str("}\n");
     out
@@ -163,10 +196,11 @@ fn missing_variants(config: &Config, text: &str) -> Result<Vec<Build>> {
         .collect())
 }
 
+use crate::config::Variant;
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Variant;
 
     #[test]
     fn overlay_for_all_variants_fits_in_ten_lines_and_parses() {
@@ -181,6 +215,27 @@ mod tests {
         assert!(text.contains("prev.stdenv.hostPlatform.system"));
         assert!(!text.contains("prev.system"));
         assert_eq!(text.lines().filter(|l| l.starts_with('#')).count(), 1);
+    }
+
+    #[test]
+    fn with_a_mac_in_the_fleet_what_darwin_lacks_is_a_throw_not_a_missing_attribute() {
+        let mut config = Config::default();
+        config.hosts.insert("desktop".into(), Variant::Cuda);
+        config.hosts.insert("mac".into(), Variant::Metal);
+        config.hosts.insert("ada@laptop".into(), Variant::Cpu);
+        let text = overlay_text(&config, &config.input);
+        syntax::parse(std::path::Path::new("o.nix"), &text).unwrap();
+        assert!(
+            text.contains("llama-cpp-metal = upstream.default;"),
+            "{text}"
+        );
+        assert!(text.contains("llama-cpp-cpu = upstream.default;"), "{text}");
+        assert!(
+            text.contains("llama-cpp-cuda = (upstream.cuda or (absent \"cuda\"));"),
+            "{text}"
+        );
+        assert!(text.contains("absent = v: throw"), "{text}");
+        assert!(text.lines().count() <= 10, "{text}");
     }
 
     #[test]

@@ -350,12 +350,19 @@ fn suggest_host(
         options: Vec::new(),
         built_into_package,
     };
-    if let Some(system) = cache[&host.def_file]
+    let definition = cache[&host.def_file]
         .as_ref()
         .and_then(|c| c.text.get(host.range.clone()))
-        .and_then(literal_system)
+        .unwrap_or_default();
+    let modules = host
+        .files
+        .iter()
+        .filter_map(|f| cache.get(f)?.as_ref().map(|c| c.text.as_str()));
+    if let Some(system) = system
+        .map(str::to_string)
+        .or_else(|| named_system(definition, modules))
     {
-        fit_system(&mut suggestion, system);
+        fit_system(&mut suggestion, &system);
     }
     let Suggestion {
         variant,
@@ -393,30 +400,29 @@ fn suggest_host(
     })
 }
 
-/// The system a host's definition names literally (`system = "aarch64-linux";`).
-fn literal_system(definition: &str) -> Option<&str> {
-    let after = &definition[definition.find("system = \"")? + "system = \"".len()..];
-    Some(&after[..after.find('"')?])
-}
-
-/// Upstream builds `rocm` only for x86_64-linux and CUDA only for Linux:
-/// a variant the host's system lacks becomes `cpu`, and the evidence says why.
+/// Upstream builds `rocm` only for x86_64-linux, CUDA only for Linux, and
+/// on Apple Silicon its `default` is the Metal build: a host's variant is
+/// fitted to its system (`Variant::fitted_to`), and the evidence says why.
 pub fn fit_system(s: &mut Suggestion, system: &str) {
     let Some(v) = s.variant else {
         return;
     };
-    let exists = match v {
-        Variant::Rocm => system == "x86_64-linux",
-        Variant::Cuda | Variant::MpiCuda => system.ends_with("-linux"),
-        _ => true,
-    };
-    if !exists {
-        s.variant = Some(Variant::Cpu);
-        s.evidence = format!(
-            "{} (suggests {v}, which upstream does not build for {system}: cpu instead)",
-            s.evidence
-        );
+    let fitted = v.fitted_to(system);
+    if fitted == v {
+        return;
     }
+    s.variant = Some(fitted);
+    s.evidence = if fitted == Variant::Metal && v == Variant::Cpu {
+        format!(
+            "{} (on {system} upstream's default is the Metal build: metal)",
+            s.evidence
+        )
+    } else {
+        format!(
+            "{} (suggests {v}, which upstream does not build for {system}: {fitted} instead)",
+            s.evidence
+        )
+    };
 }
 
 fn first_line(s: &str) -> &str {
@@ -427,6 +433,7 @@ mod condition;
 mod nodes;
 mod options;
 mod override_signs;
+mod system;
 #[cfg(test)]
 mod tests;
 
@@ -434,3 +441,5 @@ use condition::{Condition, weigh_conditions};
 use nodes::scan_node;
 use options::option_clues;
 use override_signs::{cmake_backend, support_flag};
+pub use system::host_system;
+use system::named_system;

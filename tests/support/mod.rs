@@ -455,6 +455,7 @@ pub fn standin_for(input: &FlakeInput) -> PathBuf {
             ("nixpkgs", "nixpkgs"),
             ("nixpkgs.lib", "nixpkgs"),
             ("home-manager", "home-manager"),
+            ("nix-darwin", "nix-darwin"),
             ("nixos-hardware", "nixos-hardware"),
             ("flake-parts", "flake-parts"),
             ("import-tree", "import-tree"),
@@ -598,22 +599,63 @@ pub fn try_eval(repo: &Path, attr: &str, apply: Option<&str>) -> Result<serde_js
     serde_json::from_slice(&out.stdout).map_err(|e| format!("nix eval {attr}: bad JSON: {e}"))
 }
 
-/// Evaluate `apply_expr` (a function of the host's `config`) on
-/// `nixosConfigurations.<host>.config`. Panics with Nix's error on failure.
-pub fn eval_host(repo: &Path, host: &str, apply_expr: &str) -> serde_json::Value {
-    try_eval(
-        repo,
-        &format!("nixosConfigurations.{host}.config"),
-        Some(apply_expr),
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
+/// The outputs that hold machines, with the prefix a machine's name takes
+/// in flake-migrate.toml when another output has the same name (NixOS
+/// hosts keep theirs).
+pub const MACHINE_OUTPUTS: [(&str, &str); 3] = [
+    ("nixosConfigurations", ""),
+    ("darwinConfigurations", "darwin/"),
+    ("homeConfigurations", "home/"),
+];
+
+/// The names of an output's entries (none when the flake has no such output).
+fn output_names(repo: &Path, output: &str) -> Vec<String> {
+    match try_eval(repo, output, Some("builtins.attrNames")) {
+        Ok(v) => serde_json::from_value(v).expect("list of host names"),
+        Err(e) if e.contains("does not provide attribute") => Vec::new(),
+        Err(e) => panic!("{e}"),
+    }
 }
 
-/// The names of `nixosConfigurations`.
+/// Every machine of the flake as flake-migrate.toml names it, with the
+/// attribute path of its evaluation (`homeConfigurations."ada@laptop"`).
+pub fn machines(repo: &Path) -> BTreeMap<String, String> {
+    let all: Vec<(usize, String)> = MACHINE_OUTPUTS
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (output, _))| output_names(repo, output).into_iter().map(move |n| (i, n)))
+        .collect();
+    all.iter()
+        .map(|(i, name)| {
+            let (output, prefix) = MACHINE_OUTPUTS[*i];
+            let shared = all.iter().filter(|(_, n)| n == name).count() > 1;
+            let key = if shared && *i > 0 {
+                format!("{prefix}{name}")
+            } else {
+                name.clone()
+            };
+            (
+                key,
+                format!("{output}.{}", serde_json::to_string(name).unwrap()),
+            )
+        })
+        .collect()
+}
+
+/// Evaluate `apply_expr` (a function of the host's `config`) on the
+/// machine's `config` (`nixosConfigurations.<host>`, or a darwin or
+/// home-manager configuration's). Panics with Nix's error on failure.
+pub fn eval_host(repo: &Path, host: &str, apply_expr: &str) -> serde_json::Value {
+    let attr = machines(repo)
+        .remove(host)
+        .unwrap_or_else(|| panic!("no machine {host} in the flake"));
+    try_eval(repo, &format!("{attr}.config"), Some(apply_expr)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Every machine's name: `nixosConfigurations`, `darwinConfigurations` and
+/// `homeConfigurations` (see [`machines`]).
 pub fn host_names(repo: &Path) -> Vec<String> {
-    let v = try_eval(repo, "nixosConfigurations", Some("builtins.attrNames"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    serde_json::from_value(v).expect("list of host names")
+    machines(repo).into_keys().collect()
 }
 
 /// A llama package a host installs, with what shows its backend.
@@ -632,10 +674,11 @@ cfg:
 let
   svc = cfg.services.llama-cpp or { };
   installed =
-    cfg.environment.systemPackages
+    (cfg.environment.systemPackages or [ ])
     ++ (if svc.enable or false then [ svc.package ] else [ ])
     ++ builtins.concatLists (map (u: u.packages or [ ]) (builtins.attrValues (cfg.users.users or { })))
-    ++ builtins.concatLists (map (u: u.home.packages or [ ]) (builtins.attrValues (cfg.home-manager.users or { })));
+    ++ builtins.concatLists (map (u: u.home.packages or [ ]) (builtins.attrValues (cfg.home-manager.users or { })))
+    ++ (cfg.home.packages or [ ]);
   nameOf = p: if builtins.isAttrs p then p.name or "<unnamed>" else toString p;
   describe = p: {
     name = nameOf p;
@@ -649,7 +692,8 @@ map describe (builtins.filter (p: builtins.match ".*llama.*" (nameOf p) != null)
 /// Every package whose name contains "llama" that `host` installs: from
 /// `environment.systemPackages`, `services.llama-cpp.package` (when the
 /// service is enabled, including its nixpkgs default), `users.users.*.packages`
-/// and every home-manager user's `home.packages`. Sorted, without duplicates.
+/// every home-manager user's `home.packages` and, for a standalone
+/// home-manager configuration, its own. Sorted, without duplicates.
 pub fn host_llama_derivations(repo: &Path, host: &str) -> Vec<LlamaPackage> {
     let v = eval_host(repo, host, LLAMA_PACKAGES_EXPR);
     let mut pkgs: Vec<LlamaPackage> = serde_json::from_value(v).expect("llama packages");

@@ -16,11 +16,13 @@ use crate::files::Files;
 use crate::files::WorkTree;
 use crate::flake::FLAKE_FILE;
 use crate::git;
+use crate::host_kind::HostKind;
 use crate::model::{Differences, Model};
 use crate::output::{self, say};
 use crate::steps::write_overlay;
 use crate::suggest;
 
+mod machines;
 mod readings;
 
 use readings::{report_readings, settle_with_evaluation};
@@ -55,6 +57,12 @@ pub fn json(dir: &Path, opts: &InitOptions, out: &mut dyn Write) -> Result<i32> 
             .iter()
             .map(|s| HostJson {
                 name: &s.host,
+                kind: found
+                    .model
+                    .host(&s.host)
+                    .map_or(HostKind::Nixos, |h| h.kind)
+                    .to_string(),
+                system: found.systems.get(&s.host).map(String::as_str),
                 variant: s.variant.map(Variant::name),
                 options: &s.options,
                 evidence: &s.evidence,
@@ -85,6 +93,10 @@ struct InitJson<'a> {
 #[derive(Serialize)]
 struct HostJson<'a> {
     name: &'a str,
+    /// `nixos`, `darwin` (nix-darwin) or `home` (standalone home-manager).
+    kind: String,
+    /// Its system, where evaluation or its files say it.
+    system: Option<&'a str>,
     /// `null`: the host does not use llama.cpp (or failed to evaluate).
     variant: Option<&'static str>,
     /// The options the evidence shows (`native`, `rpc`), as `--yes` writes them.
@@ -98,6 +110,8 @@ struct Found {
     model: Model,
     diff: Differences,
     evaluated: bool,
+    /// Each host's system, where evaluation or its files say it.
+    systems: std::collections::HashMap<String, String>,
 }
 
 fn find(session: &Session, opts: &InitOptions, progress: &mut dyn Write) -> Result<Found> {
@@ -139,6 +153,7 @@ fn find(session: &Session, opts: &InitOptions, progress: &mut dyn Write) -> Resu
         })
         .collect();
     let mut suggestions = suggest::suggest_with_systems(&tree, &model, &systems)?;
+    let systems = machines::systems(&tree, &model, &systems)?;
     if let Some(found) = &discovery {
         for s in &mut suggestions {
             if let Some(HostFacts::Known(info)) = found.hosts.get(&s.host) {
@@ -164,6 +179,7 @@ fn find(session: &Session, opts: &InitOptions, progress: &mut dyn Write) -> Resu
         model,
         diff,
         evaluated: discovery.is_some(),
+        systems,
     })
 }
 
@@ -173,6 +189,7 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
         model,
         diff,
         evaluated,
+        systems,
     } = find(session, opts, out)?;
     let tree = session.work_tree()?;
     let found: Vec<String> = suggestions.iter().map(|s| s.host.clone()).collect();
@@ -184,7 +201,7 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
     };
     let _ = writeln!(
         out,
-        "hosts in nixosConfigurations ({how}), with the suggested variant and why:"
+        "machines in nixosConfigurations, darwinConfigurations and homeConfigurations ({how}), with the suggested variant and why:"
     );
     for s in &suggestions {
         let variant = s.variant.map_or("none".to_string(), |v| v.to_string());
@@ -195,11 +212,12 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
         if !evaluated {
             let _ = writeln!(
                 out,
-                "note: no `nixosConfigurations` entries in flake.nix or the flake-parts modules it imports, as far as the static reading follows; run without --no-eval where nix is installed to evaluate them."
+                "note: no `nixosConfigurations`, `darwinConfigurations` or `homeConfigurations` entries in flake.nix or the flake-parts modules it imports, as far as the static reading follows; run without --no-eval where nix is installed to evaluate them."
             );
         }
     }
     report_readings(&model, &diff, evaluated, out);
+    machines::report_kinds(&model, out);
     let existing = session.config()?;
     let mut config = match &existing {
         Some(config) => config.clone(),
@@ -223,6 +241,8 @@ pub fn run(session: &Session, opts: &InitOptions, out: &mut dyn Write) -> Result
     let mut named: Vec<String> = Vec::new();
     for spec in &opts.hosts {
         let (name, build) = parse_host(spec, &found)?;
+        let kind = model.host(&name).map(|h| h.kind);
+        machines::check_fits(&name, &build, kind, systems.get(&name).map(String::as_str))?;
         // The second of two choices for one host would silently win.
         if named.contains(&name) {
             return Err(Error::usage(
@@ -343,7 +363,7 @@ fn warn_left_out(config: &Config, suggestions: &[suggest::Suggestion], out: &mut
 fn refuse_empty(found: &[String], suggestions: &[suggest::Suggestion]) -> Result<()> {
     if found.is_empty() {
         return Err(Error::Failed(format!(
-            "no host found in nixosConfigurations, so {CONFIG_FILE} was not written; see the notes above, or name hosts with --host NAME=VARIANT"
+            "no host found in nixosConfigurations, darwinConfigurations or homeConfigurations, so {CONFIG_FILE} was not written; see the notes above, or name hosts with --host NAME=VARIANT"
         )));
     }
     if suggestions.iter().all(|s| s.variant.is_none()) {
@@ -370,7 +390,7 @@ fn parse_host(spec: &str, found: &[String]) -> Result<(String, Build)> {
     })?;
     if !found.iter().any(|h| h == name) {
         return Err(Error::usage(
-            format!("no host `{name}` in nixosConfigurations"),
+            format!("no host `{name}` in the flake's machines"),
             format!(
                 "hosts found: {}",
                 if found.is_empty() {

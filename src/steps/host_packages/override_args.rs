@@ -14,6 +14,7 @@ pub(crate) fn covered(build: &Build, arg: &str) -> bool {
         Variant::Cuda | Variant::MpiCuda => Some("cudaSupport"),
         Variant::Vulkan => Some("vulkanSupport"),
         Variant::Rocm => Some("rocmSupport"),
+        Variant::Metal => Some("metalSupport"),
         Variant::Cpu | Variant::MpiCpu | Variant::Windows => None,
     };
     let value = value.trim();

@@ -3,6 +3,7 @@
 //! list when there is one, else as a new inline module there, else in the
 //! host's own module file.
 
+mod home_pkgs;
 mod import_expr;
 
 pub use import_expr::relative_path;
@@ -245,6 +246,9 @@ fn place(
         .find_map(ast::List::cast)
         .expect("the model found this list");
         let import = import_expr(&host.def_file, config, &binding, *braces);
+        if let Some(splice) = home_pkgs::splice(text, root, host, &import) {
+            return Ok(Ok((host.def_file.clone(), vec![splice])));
+        }
         if let Some(overlays) = inline_overlay_list(&list) {
             return Ok(Ok((
                 host.def_file.clone(),

@@ -227,7 +227,12 @@ fn flat_path(expr: &ast::Expr) -> Option<Vec<Option<String>>> {
     let ast::Expr::Select(select) = syntax::unparen(expr.clone()) else {
         return syntax::select_path(expr).map(|p| p.into_iter().map(Some).collect());
     };
-    if select.default_expr().is_some() {
+    // `upstream.cuda or (absent "cuda")` (0002 for a fleet with a Mac) is
+    // `upstream.cuda` where it exists and fails elsewhere: any other default
+    // is something else.
+    if let Some(default) = select.default_expr()
+        && !only_fails(&default)
+    {
         return None;
     }
     let mut names: Vec<Option<String>> = syntax::select_path(&select.expr()?)?
@@ -236,6 +241,17 @@ fn flat_path(expr: &ast::Expr) -> Option<Vec<Option<String>>> {
         .collect();
     names.extend(select.attrpath()?.attrs().map(|a| syntax::attr_name(&a)));
     Some(names)
+}
+
+/// `throw "…"` or `absent "…"` (0002's helper that throws).
+fn only_fails(expr: &ast::Expr) -> bool {
+    let ast::Expr::Apply(apply) = syntax::unparen(expr.clone()) else {
+        return false;
+    };
+    apply
+        .lambda()
+        .and_then(|f| syntax::select_path(&syntax::unparen(f)))
+        .is_some_and(|p| p == ["throw"] || p == ["absent"])
 }
 
 /// `…inputs.<input>.packages…`, or `<input>.packages…`.

@@ -183,3 +183,23 @@ fn mpi_cuda_is_upstreams_cuda_with_mpi_not_its_mpi_cuda_output() {
         ]
     );
 }
+
+#[test]
+fn what_darwin_lacks_may_be_read_with_a_throw_and_nothing_else() {
+    let guarded = GOOD.replace(
+        "llama-cpp-cuda = upstream.cuda;",
+        "llama-cpp-cuda = (upstream.cuda or (absent \"cuda\"));",
+    );
+    assert_eq!(
+        findings(&super::RULE, &[(OVERLAY, &guarded)]),
+        Vec::<String>::new()
+    );
+    let fallback = GOOD.replace(
+        "llama-cpp-cuda = upstream.cuda;",
+        "llama-cpp-cuda = upstream.cuda or upstream.default;",
+    );
+    assert_eq!(
+        findings(&super::RULE, &[(OVERLAY, &fallback)]),
+        ["nixos/overlays/llama-cpp.nix:6:20: `llama-cpp-cuda` is not upstream's `cuda` build"]
+    );
+}
