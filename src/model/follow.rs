@@ -165,23 +165,7 @@ fn special_args_package_set(call: &super::env::SystemCall) -> Option<ast::AttrSe
             None => break,
         }
     }
-    // `import X { … }`: an application of an application of `import`.
-    let ast::Expr::Apply(outer) = syntax::unparen(pkgs) else {
-        return None;
-    };
-    let ast::Expr::Apply(inner) = syntax::unparen(outer.lambda()?) else {
-        return None;
-    };
-    let ast::Expr::Ident(import) = syntax::unparen(inner.lambda()?) else {
-        return None;
-    };
-    if import.syntax().text() != "import" {
-        return None;
-    }
-    match syntax::unparen(outer.argument()?) {
-        ast::Expr::AttrSet(set) => Some(set),
-        _ => None,
-    }
+    syntax::import_args(&pkgs)
 }
 
 /// The `nixosSystem` call `expr` makes once applied to `args` (the host's

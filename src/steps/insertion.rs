@@ -103,3 +103,19 @@ pub(crate) fn option_list(node: &SyntaxNode, path: &[&str]) -> Option<ast::List>
         _ => None,
     }
 }
+
+/// `item` added to the `overlays` of an `import nixpkgs { … }`'s arguments
+/// `set`: appended to its list, or a new entry. `None` when `overlays` is
+/// not a list written there (`common ++ [ … ]`).
+pub(crate) fn add_overlay(text: &str, set: &ast::AttrSet, item: &str) -> Option<Splice> {
+    let existing = syntax::named_entries(set)
+        .into_iter()
+        .find(|(names, _)| names == &["overlays"]);
+    match existing {
+        None => Some(add_entry(text, set, &format!("overlays = [ {item} ];"))),
+        Some((_, apv)) => match syntax::unparen(apv.value()?) {
+            ast::Expr::List(list) => Some(append_item(text, &list, item)),
+            _ => None,
+        },
+    }
+}

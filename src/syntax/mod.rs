@@ -272,6 +272,24 @@ pub fn body(expr: ast::Expr) -> ast::Expr {
     }
 }
 
+/// The argument set of `import X { … }` (`import nixpkgs { system; … }`):
+/// how a package set is made by hand.
+pub fn import_args(expr: &ast::Expr) -> Option<ast::AttrSet> {
+    let ast::Expr::Apply(outer) = unparen(expr.clone()) else {
+        return None;
+    };
+    let ast::Expr::Apply(inner) = unparen(outer.lambda()?) else {
+        return None;
+    };
+    if select_path(&unparen(inner.lambda()?))? != ["import"] {
+        return None;
+    }
+    match unparen(outer.argument()?) {
+        ast::Expr::AttrSet(set) => Some(set),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

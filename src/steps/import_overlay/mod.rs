@@ -15,7 +15,9 @@ use rnix::SyntaxNode;
 use rnix::ast;
 use rowan::ast::AstNode;
 
-use super::insertion::{add_entry, append_item, module_body, option_list, prepend_item};
+use super::insertion::{
+    add_entry, add_overlay, append_item, module_body, option_list, prepend_item,
+};
 use super::{Context, Plan};
 use crate::config::Config;
 use crate::edit::{self, Splice};
@@ -155,20 +157,7 @@ fn package_set_splice(
         .filter_map(ast::AttrSet::cast)
         .find(|s| start(s.syntax()) == range.start && syntax::end(s.syntax()) == range.end)?;
     let import = import_expr(file, config, binding, def.braces);
-    let existing = syntax::named_entries(&set)
-        .into_iter()
-        .find(|(names, _)| names == &["overlays"]);
-    match existing {
-        Some((_, apv)) => match syntax::unparen(apv.value()?) {
-            ast::Expr::List(list) => Some(append_item(&def.text, &list, &import)),
-            _ => None,
-        },
-        None => Some(add_entry(
-            &def.text,
-            &set,
-            &format!("overlays = [ {import} ];"),
-        )),
-    }
+    add_overlay(&def.text, &set, &import)
 }
 
 /// A file that defines hosts, parsed once.
