@@ -831,3 +831,40 @@ fn shared_conflict_with_two_references_moves_one_entry_per_host() {
     assert_eq!(gpu1.matches("llama-cpp-cuda").count(), 1, "{gpu1}");
     assert!(nix_parses(&repo.path().join("hosts/gpu1.nix")));
 }
+
+/// A shared service's `package` leaves the shared module and each host's
+/// own module sets it to its variant; the rest of the service stays shared.
+#[test]
+fn shared_conflict_service_package_moves_into_each_hosts_module() {
+    require_nix!();
+    let (up, repo) = shared_conflict_edited(|ai| {
+        ai.replace(
+            "  environment.variables",
+            "  services.llama-cpp = {\n    enable = true;\n    package = pkgs.llama-cpp;\n    model = \"/opt/models/default.gguf\";\n  };\n\n  environment.variables",
+        )
+    });
+    assert_eq!(up.code, 0, "{up:#?}");
+    let ai = repo.read("common/ai.nix");
+    assert!(!ai.contains("llama-cpp;"), "{ai}");
+    assert!(
+        ai.contains("enable = true;") && ai.contains("model = "),
+        "{ai}"
+    );
+    for (host, variant) in [("gpu1", "cuda"), ("igpu", "vulkan")] {
+        let own = repo.read(&format!("hosts/{host}.nix"));
+        assert!(
+            own.contains(&format!(
+                "services.llama-cpp.package = pkgs.llama-cpp-{variant};"
+            )),
+            "{own}"
+        );
+        assert!(nix_parses(&repo.path().join(format!("hosts/{host}.nix"))));
+    }
+    lock(repo.path());
+    assert_eq!(
+        eval_host(repo.path(), "gpu1", "c: c.services.llama-cpp.package.name"),
+        "llama-cpp-cuda-0.0.0"
+    );
+    let check = fm(repo.path(), &["check"]);
+    assert_eq!(check.code, 0, "the guard agrees: {check:#?}");
+}

@@ -39,7 +39,12 @@ pub fn left_behind(files: &dyn Files, config: &Config, discovery: &Discovery) ->
                 continue;
             };
             let root = syntax::parse(file, &text)?;
-            if let Some(left) = refs::find(&root).first() {
+            // A service left to its default package may get it from each
+            // host's own module (0004 moves it there): the proof tells.
+            if let Some(left) = refs::find(&root)
+                .iter()
+                .find(|r| r.kind != refs::RefKind::ServiceWithoutPackage)
+            {
                 let (line, col) = syntax::line_col(&text, left.range.start);
                 out.push(Left {
                     host: host.clone(),
