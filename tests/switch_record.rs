@@ -452,7 +452,13 @@ fn darwin_and_home_manager_machines_switch_with_their_own_programs() {
         detail.contains("no recorded switch yet for cuda (desktop)"),
         "{detail}"
     );
-    let run = flake_migrate(repo.path(), bin.path(), &log, &["confirm", "--host", "desktop"], &[]);
+    let run = flake_migrate(
+        repo.path(),
+        bin.path(),
+        &log,
+        &["confirm", "--host", "desktop"],
+        &[],
+    );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(
         run.stdout.contains("every variant has a switched host"),
