@@ -103,6 +103,23 @@ pub fn bundled() -> Vec<Migration> {
         .collect()
 }
 
+/// Each bundled step's guard rules, as its definition's `[guard] rules`
+/// lists them (a test checks they agree). The pre-commit hook needs only
+/// these: parsing the seven definitions (and hashing them for their
+/// checksums) was a tenth of what it does on a small commit.
+pub const GUARD_RULES: &[(&str, &[&str])] = &[
+    ("0001-flake-input", &["flake-input"]),
+    ("0002-overlay-file", &["overlay-file"]),
+    ("0003-import-overlay", &["overlay-imported"]),
+    ("0004-host-packages", &["nixpkgs-llama-cpp"]),
+    (
+        "0005-remove-old-override",
+        &["old-override", "llama-cpp-fork-input", "llama-cpp-override"],
+    ),
+    ("0006-flake-check", &[]),
+    ("0007-switch", &[]),
+];
+
 /// A short, stable content hash (git's blob hash of the definition).
 pub fn checksum(text: &str) -> String {
     let oid = git2::Oid::hash_object(git2::ObjectType::Blob, text.as_bytes())
@@ -137,6 +154,24 @@ mod tests {
         let numbers: Vec<u32> = plan.iter().map(Migration::number).collect();
         assert_eq!(numbers, vec![1, 2, 3, 4, 5, 6, 7]);
         assert!(plan.iter().all(|m| m.checksum.len() == 12));
+    }
+
+    #[test]
+    fn the_guard_rules_table_is_what_the_definitions_say() {
+        let from_definitions: Vec<(String, Vec<String>)> = bundled()
+            .into_iter()
+            .map(|m| (m.id, m.guard.rules))
+            .collect();
+        let table: Vec<(String, Vec<String>)> = GUARD_RULES
+            .iter()
+            .map(|(id, rules)| {
+                (
+                    id.to_string(),
+                    rules.iter().map(|r| r.to_string()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(table, from_definitions);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+pub use crate::located::Located;
+
 /// Exit codes, documented in the README.
 pub mod exit {
     pub const OK: i32 = 0;
@@ -33,8 +35,8 @@ pub enum Error {
     },
 
     /// Edits are made on text; nix accepts other bytes, so say where they are.
-    #[error("{path}: not valid UTF-8 (first invalid byte at offset {offset})")]
-    NotUtf8 { path: PathBuf, offset: usize },
+    #[error("{0}")]
+    NotUtf8(Box<Located>),
 
     #[error("git: {0}")]
     Git(#[from] git2::Error),
@@ -42,13 +44,13 @@ pub enum Error {
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },
 
-    #[error("{path}:{line}:{column}: {message}")]
-    Parse {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    /// A `.nix` file that does not parse.
+    #[error("{0}")]
+    Parse(Box<Located>),
+
+    /// A `flake-migrate.toml` that is not TOML, or not the shape it must have.
+    #[error("{0}")]
+    ConfigSyntax(Box<Located>),
 
     #[error("the working tree or index has uncommitted changes:\n{}", .files.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
     Dirty { files: Vec<String> },
@@ -106,11 +108,18 @@ impl Error {
                 "install Nix with flakes enabled, then run again"
                     .into(),
             ),
-            Error::NotUtf8 { .. } => Some(
+            Error::NotUtf8(_) => Some(
                 "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`), commit it, then run again; nothing was written"
                     .into(),
             ),
-            Error::Config { .. } => {
+            // `config::CONFIG_FILE`, which this module cannot name (config
+            // returns these errors).
+            Error::Parse(at) => Some(format!(
+                "fix the file and run again (nix cannot read it either); nothing was written. \
+                 A file no host imports can be left out: `[guard] exclude = [\"{}\"]` in flake-migrate.toml",
+                at.path.display(),
+            )),
+            Error::Config { .. } | Error::ConfigSyntax(_) => {
                 Some("fix the file, or run `flake-migrate init` to write it again".into())
             }
             _ => None,
@@ -139,6 +148,36 @@ impl Error {
             message: message.into(),
             help: help.into(),
         }
+    }
+
+    /// The place in a file the error is about, for a snippet with a caret.
+    pub fn located(&self) -> Option<&Located> {
+        match self {
+            Error::Parse(at) | Error::NotUtf8(at) | Error::ConfigSyntax(at) => Some(at),
+            _ => None,
+        }
+    }
+
+    /// `bytes`, read from `path`, are not UTF-8: where the first bad byte
+    /// is, with the file shown with that byte replaced.
+    pub fn not_utf8(path: &std::path::Path, bytes: &[u8]) -> Self {
+        let offset = std::str::from_utf8(bytes)
+            .err()
+            .map_or(0, |e| e.valid_up_to());
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        // The lossy text keeps every byte before the first bad one, and
+        // puts U+FFFD (3 bytes) in its place.
+        let replaced = offset..offset + '\u{FFFD}'.len_utf8();
+        Error::NotUtf8(Box::new(Located::new(
+            path,
+            text,
+            replaced,
+            format!(
+                "not valid UTF-8: byte 0x{:02X} at offset {offset}",
+                bytes.get(offset).copied().unwrap_or(0)
+            ),
+            "not UTF-8",
+        )))
     }
 
     pub fn usage(message: impl Into<String>, help: impl Into<String>) -> Self {

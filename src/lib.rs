@@ -17,6 +17,7 @@ pub mod flake;
 pub mod git;
 pub mod guard;
 pub mod host_kind;
+pub mod located;
 pub mod machine;
 pub mod model;
 pub mod nix;

@@ -210,6 +210,28 @@ fn main() -> ExitCode {
 
 fn report(err: &Error) {
     let color = output::color(Stream::Stderr);
+    if let Some(at) = err.located() {
+        // A place in a file: shown as the guard shows its findings.
+        let path = at.path.display().to_string();
+        let help = err.help();
+        let code = matches!(err, Error::Parse(_)).then_some("syntax-error");
+        let shown = output::diagnostic::render(
+            &output::diagnostic::Diagnostic {
+                code,
+                title: &at.message,
+                path: &path,
+                marked: Some(output::diagnostic::Marked {
+                    text: &at.text,
+                    range: at.range.clone(),
+                    label: Some(&at.label),
+                }),
+                help: help.as_deref(),
+            },
+            color,
+        );
+        eprintln!("{shown}");
+        return;
+    }
     let red = console::Style::new().red().bold().force_styling(color);
     let cyan = console::Style::new().cyan().bold().force_styling(color);
     eprintln!("{} {err}", red.apply_to("error:"));

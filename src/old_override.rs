@@ -48,6 +48,21 @@ pub fn files(files: &dyn Files, config: &Config) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// The package file a `callPackage` of `target` calls, parsed, when its
+/// function takes `llama-cpp` (so callPackage hands it nixpkgs' build).
+pub fn package_file_taking_llama(
+    files: &dyn Files,
+    target: &Path,
+) -> Option<(PathBuf, String, ast::Root)> {
+    let file = crate::nix_paths::module_file(files, target)?;
+    let text = files.read(&file).ok().flatten()?;
+    if !text.contains(refs::PACKAGE) {
+        return None;
+    }
+    let root = syntax::parse(&file, &text).ok()?;
+    refs::takes_llama_cpp(&root).then_some((file, text, root))
+}
+
 pub(crate) fn is_old_override(root: &ast::Root) -> bool {
     let Some(mut expr) = root.expr() else {
         return false;

@@ -9,7 +9,7 @@ mod support;
 
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use support::*;
 
@@ -86,6 +86,69 @@ fn a_linked_and_a_directory_host_module_are_migrated_where_they_are() {
     assert_eq!(host_llama_packages(dir, "carbon"), ["llama-cpp-cuda-0.0.0"]);
     assert_eq!(
         host_llama_packages(dir, "beryllium"),
+        ["llama-cpp-vulkan-0.0.0"]
+    );
+}
+
+/// flake-parts takes `flake.nixosModules.x` as an option of type
+/// `deferredModule`: nixpkgs reports a definition in such a module as
+/// `<file>, via option flake.nixosModules.x`, which is the file it is
+/// written in. The module written inline in a flake-parts file is found
+/// there and migrated.
+#[test]
+fn a_module_given_as_a_flake_parts_option_value_is_edited_where_it_is_written() {
+    require_nix!();
+    let repo = fixture_repo("flake-parts");
+    repo.write(
+        "parts/ai.nix",
+        "# The model server, as a module other flakes can import too.\n{ ... }:\n{\n  flake.nixosModules.ai = { pkgs, ... }: {\n    environment.systemPackages = [ pkgs.llama-cpp ];\n  };\n}\n",
+    );
+    let flake = repo.read("flake.nix").replace(
+        "imports = [ ./parts/hosts.nix ];",
+        "imports = [ ./parts/hosts.nix ./parts/ai.nix ];",
+    );
+    repo.write("flake.nix", &flake);
+    let hosts = repo.read("parts/hosts.nix").replace(
+        "        ../hosts/common.nix\n        { networking.hostName = \"quasar\"; }",
+        "        ../hosts/common.nix\n        inputs.self.nixosModules.ai\n        { networking.hostName = \"quasar\"; }",
+    );
+    repo.write("parts/hosts.nix", &hosts);
+    repo.commit_all("quasar runs the model server of parts/ai.nix");
+    let dir = repo.path();
+
+    let found =
+        flake_migrate::eval::discover::discover(dir, Path::new(""), &standin_override_args(dir))
+            .expect("discover");
+    let flake_migrate::eval::discover::HostFacts::Known(quasar) = &found.hosts["quasar"] else {
+        panic!("{found:?}")
+    };
+    let files: Vec<_> = quasar
+        .packages
+        .iter()
+        .filter(|d| d.name.starts_with("llama-cpp"))
+        .map(|d| d.file.clone())
+        .collect();
+    assert_eq!(files, [Some(PathBuf::from("parts/ai.nix"))], "{quasar:?}");
+
+    let init = fm_eval(
+        dir,
+        &[
+            "init",
+            "--host",
+            "quasar=vulkan",
+            "--host",
+            "nova=cuda",
+            "--host",
+            "pulsar=cpu",
+        ],
+    );
+    assert_eq!(init.code, 0, "{init:?}");
+    let up = fm_eval(dir, &["up", "--to", "5", "--no-lock"]);
+    assert_eq!(up.code, 0, "{up:?}");
+    assert!(repo.read("parts/ai.nix").contains("pkgs.llama-cpp-vulkan"));
+    flake_lock(dir).unwrap();
+    assert_eq!(
+        host_llama_packages(dir, "quasar"),
         ["llama-cpp-vulkan-0.0.0"]
     );
 }

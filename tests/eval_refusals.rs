@@ -68,8 +68,77 @@ fn assert_up_refuses(dir: &Path, needle: &str) -> Run {
 
 const LLAMA_HOST: &str = "{ pkgs, ... }: {\n  networking.hostName = \"forge\";\n  environment.systemPackages = [ pkgs.llama-cpp ];\n}\n";
 
+/// A package set made by hand and passed as `specialArgs.pkgs` ignores
+/// `nixpkgs.overlays`: 0003 adds the overlay where that set is made (issue
+/// 21), once for the hosts sharing it, and the run is proven.
 #[test]
-fn a_package_set_passed_through_special_args_blocks_the_overlay_import() {
+fn a_package_set_passed_through_special_args_gets_the_overlay_where_it_is_made() {
+    require_nix!();
+    let repo = repo(&[
+        (
+            "flake.nix",
+            &flake(
+                r#"    let
+      pkgs = import nixpkgs {
+        system = "x86_64-linux";
+        config.allowUnfree = true;
+      };
+    in
+    {
+      nixosConfigurations.forge = nixpkgs.lib.nixosSystem {
+        system = "x86_64-linux";
+        specialArgs = { inherit inputs pkgs; };
+        modules = [ ./forge.nix ];
+      };
+      nixosConfigurations.anvil = nixpkgs.lib.nixosSystem {
+        system = "x86_64-linux";
+        specialArgs = { inherit inputs pkgs; };
+        modules = [ ./anvil.nix ];
+      };
+    };"#,
+            ),
+        ),
+        ("forge.nix", LLAMA_HOST),
+        (
+            "anvil.nix",
+            "{ pkgs, ... }: {\n  environment.systemPackages = [ pkgs.git ];\n}\n",
+        ),
+    ]);
+    let dir = repo.path();
+    let init = fm(dir, &["init", "--host", "forge=cuda"]);
+    assert_eq!(init.code, 0, "{init:?}");
+    let up = fm(dir, &["up", "--no-lock", "--to", "5"]);
+    assert_eq!(up.code, 0, "{up:?}");
+    assert!(
+        up.stdout.contains("proven") || up.stderr.contains("proven"),
+        "{up:?}"
+    );
+    let flake = repo.read("flake.nix");
+    assert_eq!(
+        flake
+            .matches("overlays = [ (import ./nixos/overlays/llama-cpp.nix")
+            .count(),
+        1,
+        "once, in the import that makes the set: {flake}"
+    );
+    assert!(
+        flake.contains("config.allowUnfree = true;\n        overlays = ["),
+        "{flake}"
+    );
+    assert!(nix_parses(&dir.join("flake.nix")));
+    assert!(!repo.read("forge.nix").contains("nixpkgs.overlays"));
+    flake_lock(dir).unwrap();
+    assert_eq!(host_llama_packages(dir, "forge"), ["llama-cpp-cuda-0.0.0"]);
+    assert!(host_llama_packages(dir, "anvil").is_empty());
+    // Planned again: nothing left to do, and the guard agrees.
+    let check = run(dir, &["check"], &[]);
+    assert_eq!(check.code, 0, "{check:?}");
+}
+
+/// A package set the tool cannot add to (`legacyPackages`) is refused,
+/// saying where the overlay has to go.
+#[test]
+fn a_legacy_packages_set_passed_through_special_args_blocks_the_overlay_import() {
     require_nix!();
     let repo = repo(&[
         (
@@ -80,7 +149,7 @@ fn a_package_set_passed_through_special_args_blocks_the_overlay_import() {
         system = "x86_64-linux";
         specialArgs = {
           inherit inputs;
-          pkgs = import nixpkgs { system = "x86_64-linux"; };
+          pkgs = nixpkgs.legacyPackages.x86_64-linux;
         };
         modules = [ ./forge.nix ];
       };

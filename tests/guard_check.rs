@@ -20,7 +20,7 @@ fn a_freshly_migrated_repository_passes_every_rule() {
     let out = repo.fm(&["check"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert!(
-        stdout(&out).starts_with("ok: 7 rule(s) pass"),
+        stdout(&out).starts_with("ok: 8 rule(s) pass"),
         "{}",
         stdout(&out)
     );

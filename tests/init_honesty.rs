@@ -34,6 +34,15 @@ fn flake(hosts: &[(&str, &str)]) -> String {
     )
 }
 
+/// `init`'s row for `host` in its table of hosts.
+fn row(init: &Run, host: &str) -> String {
+    init.stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{host} ")))
+        .unwrap_or_else(|| panic!("{host} is not listed: {init:?}"))
+        .to_string()
+}
+
 const CUDA_HOST: &str = "{ pkgs, ... }: {\n  hardware.nvidia.open = true;\n  environment.systemPackages = [ pkgs.llama-cpp ];\n}\n";
 
 #[test]
@@ -161,13 +170,7 @@ fn evidence_under_a_condition_on_the_system_follows_the_evaluated_system() {
     ]);
     let init = fm_eval(repo.path(), &["init"]);
     assert_eq!(init.code, 0, "{init:?}");
-    let line = |host: &str| {
-        init.stdout
-            .lines()
-            .find(|l| l.trim_start().starts_with(&format!("{host} ")))
-            .unwrap_or_else(|| panic!("{host} not listed: {init:?}"))
-            .to_string()
-    };
+    let line = |host: &str| row(&init, host);
     // stderr is a pipe here: the spinner draws nothing at all.
     assert!(
         !init.stderr.contains('\u{1b}') && !init.stderr.contains("evaluating pi"),
@@ -215,18 +218,34 @@ fn a_shared_overlay_and_gpu_settings_alone_give_no_variant_statically() {
     ]);
     let init = fm_static(repo.path(), &["init"]);
     assert_eq!(init.code, 0, "{init:?}");
-    let row = |host: &str| {
-        init.stdout
-            .lines()
-            .find(|l| l.trim_start().starts_with(&format!("{host} ")))
-            .unwrap_or_else(|| panic!("{host} is listed: {init:?}"))
-            .to_string()
-    };
-    let nas = row("nas");
+    let nas = row(&init, "nas");
     assert!(nas.contains(" none "), "nas installs nothing: {nas}");
-    let ws = row("ws");
+    let ws = row(&init, "ws");
     assert!(
         ws.contains(" cuda "),
         "the overlay's argument chooses ws's build: {ws}"
     );
+}
+
+/// A `callPackage` of a local file that customises llama-cpp is evidence
+/// read in that file; one that builds a wrapper with it is use that
+/// evaluation does not list by name (issue 21).
+#[test]
+fn package_files_called_with_llama_cpp_are_evidence_with_and_without_evaluation() {
+    require_nix!();
+    let repo = fixture_repo("call-package");
+    for init in [
+        fm_static(repo.path(), &["init"]),
+        fm_eval(repo.path(), &["init"]),
+    ] {
+        assert_eq!(init.code, 0, "{init:?}");
+        let quasar = row(&init, "quasar");
+        assert!(
+            quasar.contains(" cuda ")
+                && quasar.contains("pkgs/llama.nix:3: override argument `cudaSupport = true`"),
+            "{quasar}"
+        );
+        let pulsar = row(&init, "pulsar");
+        assert!(pulsar.contains(" vulkan "), "{pulsar}");
+    }
 }

@@ -744,9 +744,25 @@ fn status_json_shows_pending_then_applied_and_adopted() {
     assert_eq!(states["0006"], "pending", "{states:?}");
 }
 
+/// The shared-conflict shape with its shared reference under a condition:
+/// it cannot move into each host's own module, so 0004 is refused.
+fn blocked_at_0004() -> TempRepo {
+    let repo = fixture_repo("shared-conflict");
+    let ai = repo.read("common/ai.nix");
+    repo.write(
+        "common/ai.nix",
+        &ai.replace("{ pkgs, ... }:", "{ lib, pkgs, ... }:").replace(
+            "    pkgs.llama-cpp\n",
+            "  ] ++ lib.optionals pkgs.stdenv.hostPlatform.isx86_64 [\n    pkgs.llama-cpp\n",
+        ),
+    );
+    repo.commit_all("ai.nix: the model server only on x86_64");
+    repo
+}
+
 #[test]
 fn status_json_shows_a_refused_step_as_blocked() {
-    let repo = fixture_repo("shared-conflict");
+    let repo = blocked_at_0004();
     let dir = repo.path();
     fm(
         dir,
@@ -1120,7 +1136,7 @@ fn up_that_is_blocked_at_a_later_step_commits_none_of_the_earlier_ones() {
 
 #[test]
 fn up_dry_run_that_is_blocked_exits_3_and_changes_nothing() {
-    let repo = fixture_repo("shared-conflict");
+    let repo = blocked_at_0004();
     let dir = repo.path();
     fm(
         dir,
@@ -1135,7 +1151,7 @@ fn up_dry_run_that_is_blocked_exits_3_and_changes_nothing() {
 
 #[test]
 fn up_to_a_step_before_the_blocked_one_applies() {
-    let repo = fixture_repo("shared-conflict");
+    let repo = blocked_at_0004();
     let dir = repo.path();
     fm(
         dir,

@@ -508,8 +508,24 @@ fn hosts_get_their_upstream_variant(shape: &str) {
     lock(dir);
 
     let mut failures = Vec::new();
+    let wrapped = m.expect.strings("wrapped");
     for (host, variant) in &m.expect.hosts {
         let got = host_llama_packages(dir, host);
+        if wrapped.contains(host) {
+            // Its llama.cpp is another package's dependency: that package's
+            // text names the build it was given.
+            let texts = eval_host(
+                dir,
+                host,
+                "c: map (p: p.text or \"\") c.environment.systemPackages",
+            )
+            .to_string();
+            let wanted = upstream_name(variant);
+            if m.complete() && !texts.contains(wanted) {
+                failures.push(format!("{host}: no package built with {wanted}: {texts}"));
+            }
+            continue;
+        }
         let want = if variant == "none" || !m.complete() {
             // Untouched, or migrated only up to a refusal that left every
             // reference as it was.
@@ -663,6 +679,10 @@ shape_tests! {
         shared_reach_up_edits_as_snapshotted_and_down_all_restores,
         shared_reach_migrated_hosts_get_their_upstream_variant,
         shared_reach_without_evaluation_is_the_same_or_refused_before_writing;
+    "call-package" =>
+        call_package_up_edits_as_snapshotted_and_down_all_restores,
+        call_package_migrated_hosts_get_their_upstream_variant,
+        call_package_without_evaluation_is_the_same_or_refused_before_writing;
     "mixed-fleet" =>
         mixed_fleet_up_edits_as_snapshotted_and_down_all_restores,
         mixed_fleet_migrated_hosts_get_their_upstream_variant,
@@ -717,11 +737,39 @@ fn without_evaluation_the_same_or_refused(shape: &str) {
 // ---------------------------------------------------------------------------
 // Refusals
 
+/// The shared-conflict shape with `ai.nix` changed by `edit`, configured and
+/// `up --to 5` run on it (evaluated): what up said, and the repository.
+fn shared_conflict_edited(edit: impl FnOnce(&str) -> String) -> (Run, TempRepo) {
+    let repo = fixture_repo("shared-conflict");
+    let dir = repo.path();
+    let ai = repo.read("common/ai.nix");
+    repo.write("common/ai.nix", &edit(&ai));
+    repo.commit_all("ai.nix changed");
+    let nix_args = migration_override_args(dir);
+    let mut init = vec!["init", "--host", "gpu1=cuda", "--host", "igpu=vulkan", "--"];
+    init.extend(nix_args.iter().map(String::as_str));
+    assert_eq!(fm(dir, &init).code, 0);
+    let mut up = vec!["up", "--no-lock", "--to", "5", "--"];
+    up.extend(nix_args.iter().map(String::as_str));
+    (fm(dir, &up), repo)
+}
+
+/// A reference under a condition cannot move into the hosts' modules
+/// without its condition: 0004 refuses, naming the location, each host and
+/// a way out, and writes nothing.
 #[test]
-fn shared_conflict_refuses_0004_naming_the_location_each_host_and_a_way_out() {
-    let m = migrate("shared-conflict");
-    assert_eq!(m.refused.as_deref(), Some("0004"));
-    let err = &m.up.stderr;
+fn shared_conflict_under_a_condition_refuses_0004_naming_the_location_each_host_and_a_way_out() {
+    require_nix!();
+    let (up, repo) = shared_conflict_edited(|ai| {
+        ai.replace("{ pkgs, ... }:", "{ lib, pkgs, ... }:").replace(
+            "    pkgs.llama-cpp\n",
+            "  ] ++ lib.optionals (pkgs.stdenv.hostPlatform.isx86_64) [\n    pkgs.llama-cpp\n",
+        )
+    });
+    let dir = repo.path();
+    assert_eq!(up.code, 3, "{up:#?}");
+    assert!(up.stderr.contains("0004"), "{up:#?}");
+    let err = &up.stderr;
     // common/ai.nix:LINE:COL
     let at = err
         .find("common/ai.nix:")
@@ -738,7 +786,7 @@ fn shared_conflict_refuses_0004_naming_the_location_each_host_and_a_way_out() {
         "column in {err}"
     );
     // The location points at the reference.
-    let ai = m.repo.read("common/ai.nix");
+    let ai = repo.read("common/ai.nix");
     let text = ai.lines().nth(line.parse::<usize>().unwrap() - 1).unwrap();
     let col: usize = col.parse().unwrap();
     assert!(
@@ -752,9 +800,34 @@ fn shared_conflict_refuses_0004_naming_the_location_each_host_and_a_way_out() {
         );
     }
     assert!(
-        !err.contains("plain"),
+        err.contains("under a condition"),
+        "says why it cannot move: {err}"
+    );
+    assert!(
+        !err.contains("plain ("),
         "plain does not import common/: {err}"
     );
     assert!(err.contains("help:"), "a way out: {err}");
     assert!(err.contains("flake-migrate up"), "says how to go on: {err}");
+    assert_eq!(porcelain(dir), "", "nothing written");
+}
+
+/// Two references in the shared module's one option become one entry per
+/// host's module.
+#[test]
+fn shared_conflict_with_two_references_moves_one_entry_per_host() {
+    require_nix!();
+    let (up, repo) = shared_conflict_edited(|ai| {
+        ai.replace(
+            "    pkgs.whisper-cpp\n",
+            "    pkgs.whisper-cpp\n    pkgs.llama-cpp # again\n",
+        )
+    });
+    assert_eq!(up.code, 0, "{up:#?}");
+    let ai = repo.read("common/ai.nix");
+    assert!(!ai.contains("llama-cpp"), "{ai}");
+    assert!(ai.contains("pkgs.whisper-cpp"), "{ai}");
+    let gpu1 = repo.read("hosts/gpu1.nix");
+    assert_eq!(gpu1.matches("llama-cpp-cuda").count(), 1, "{gpu1}");
+    assert!(nix_parses(&repo.path().join("hosts/gpu1.nix")));
 }

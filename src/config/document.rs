@@ -16,10 +16,7 @@ impl Document {
     pub fn parse(path: &Path, text: &str) -> Result<Document> {
         text.parse::<DocumentMut>()
             .map(Document)
-            .map_err(|e| Error::Config {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })
+            .map_err(|e| super::toml_error(path, text, e.message(), e.span()))
     }
 
     /// `input = "name"`: the value replaced in place, or a new key after

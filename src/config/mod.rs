@@ -146,12 +146,42 @@ fn unwritable(config: &Config) -> Option<String> {
     None
 }
 
+/// A TOML error (toml's or toml_edit's) at its place in the file, when it
+/// has one: the first line of its message says what is wrong, the rest
+/// (what was expected) goes under the caret.
+pub(crate) fn toml_error(
+    path: &Path,
+    text: &str,
+    message: &str,
+    span: Option<std::ops::Range<usize>>,
+) -> Error {
+    let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
+    let what = lines.next().unwrap_or("not valid TOML").to_string();
+    let Some(span) = span else {
+        return Error::Config {
+            path: path.to_path_buf(),
+            message: what,
+        };
+    };
+    let rest: Vec<&str> = lines.collect();
+    let label = if rest.is_empty() {
+        "here".to_string()
+    } else {
+        rest.join("; ")
+    };
+    Error::ConfigSyntax(Box::new(crate::error::Located::new(
+        path,
+        text,
+        span,
+        format!("{} is not valid: {what}", path.display()),
+        label,
+    )))
+}
+
 impl Config {
     pub fn parse(path: &Path, text: &str) -> Result<Config> {
-        let config: Config = toml::from_str(text).map_err(|e| Error::Config {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let config: Config =
+            toml::from_str(text).map_err(|e| toml_error(path, text, e.message(), e.span()))?;
         if let Some(message) = unwritable(&config) {
             return Err(Error::Config {
                 path: path.to_path_buf(),
@@ -174,7 +204,8 @@ impl Config {
     pub fn load(root: &Path) -> Result<Option<Config>> {
         let path = root.join(CONFIG_FILE);
         match std::fs::read_to_string(&path) {
-            Ok(text) => Config::parse(&path, &text).map(Some),
+            // Named as the user sees it beside flake.nix, as Nix files are.
+            Ok(text) => Config::parse(Path::new(CONFIG_FILE), &text).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io(path, e)),
         }

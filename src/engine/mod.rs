@@ -114,15 +114,28 @@ impl Session {
     }
 
     pub fn work_tree(&self) -> Result<WorkTree> {
-        let tree = WorkTree::new(
-            &self.root,
-            git::tracked_files_under(&self.repo, &self.prefix)?,
-        );
+        let tree = self.unchecked_work_tree()?;
         if !self.utf8_checked.get() {
             tree.refuse_non_utf8()?;
             self.utf8_checked.set(true);
         }
         Ok(tree)
+    }
+
+    /// The work tree before the UTF-8 check, for a reading that runs it on
+    /// a thread of its own while nix evaluates; [`Session::checked`] says
+    /// it passed.
+    pub fn unchecked_work_tree(&self) -> Result<WorkTree> {
+        Ok(WorkTree::new(
+            &self.root,
+            git::tracked_files_under(&self.repo, &self.prefix)?,
+        ))
+    }
+
+    /// `tree` (from [`Session::unchecked_work_tree`]) passed the UTF-8 check.
+    pub fn checked(&self, tree: WorkTree) -> WorkTree {
+        self.utf8_checked.set(true);
+        tree
     }
 
     /// Where things are, from evaluating the flake (one nix process for

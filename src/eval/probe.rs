@@ -43,6 +43,7 @@ pub fn probe(wrapper: &Wrapper, nix_args: &[String]) -> Result<Option<Probed>> {
 }
 
 const IGNORED: &str = "error (ignored): ";
+const CLOSING: &str = "some errors were encountered";
 
 /// Reads `nix flake check --keep-going`'s stderr: each `error (ignored):`
 /// block belongs to the host whose trace came last before it.
@@ -58,7 +59,12 @@ fn attribute(stderr: &str) -> Option<Probed> {
             expected = of.strip_suffix(')').and_then(|n| n.parse::<usize>().ok());
             probed.names.push(host.to_string());
             current = Some(host.to_string());
-        } else if let Some(rest) = line.strip_prefix(IGNORED) {
+        } else if let Some(rest) = line.strip_prefix(IGNORED).or_else(|| {
+            // Nix versions that report a kept-going error as a plain one.
+            line.strip_prefix("error: ")
+                .filter(|r| !r.starts_with(CLOSING))
+                .map(|_| line)
+        }) {
             finish(&current, &mut error, &mut probed);
             current.as_ref()?;
             error = Some(vec![rest]);
@@ -110,6 +116,17 @@ mod tests {
             p.failures["my (odd) host"],
             "error: cannot add a string to an integer"
         );
+        assert!(!p.failures.contains_key("b"));
+    }
+
+    #[test]
+    fn a_plain_error_line_is_a_hosts_error_too() {
+        let stderr = "trace: flake-migrate: evaluating a (of 2)\n\
+            error: attribute 'x' missing\n\
+            trace: flake-migrate: evaluating b (of 2)\n\
+            error: some errors were encountered during the evaluation\n";
+        let p = attribute(stderr).unwrap();
+        assert_eq!(p.failures["a"], "error: attribute 'x' missing");
         assert!(!p.failures.contains_key("b"));
     }
 

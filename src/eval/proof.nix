@@ -26,6 +26,8 @@ let
   ok = filter (n: results.${n}.success) (attrNames results);
 in
 {
+  # Each host uncaught, for probe.rs's `nix flake check --keep-going`.
+  hosts = mapAttrs (n: _: both n) where.hosts;
   discovery = {
     inherit (where) root names;
     hosts = mapAttrs (n: r:

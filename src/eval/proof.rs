@@ -5,9 +5,10 @@
 //! whose result is judged as `verify` judges it, in one process.
 //!
 //! A host's throw is caught in the batch; an error `tryEval` cannot catch
-//! (`attribute 'inputs' missing`) fails the process, and then the hosts are
-//! halved until each failure stands alone: a few broken hosts cost a few
-//! processes, not one per host of the fleet.
+//! (`attribute 'inputs' missing`) fails the process, and then the probe
+//! (probe.rs: one `nix flake check --keep-going`) finds every failing host
+//! with nix's message, and the others are evaluated in one batch again:
+//! three processes however many hosts fail.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -92,22 +93,40 @@ pub fn evaluate(
         },
     };
     if let Err(whole) = run.batch(ask.hosts, &mut found)? {
-        // Nothing of the flake evaluates (its flake.nix, an input that
-        // cannot be fetched): one answer for every host, not a search.
-        if ask.hosts.len() > 1
-            && let Err(error) = run.names()?
-        {
-            for h in ask.hosts {
-                found.discovery.hosts.insert(
-                    h.clone(),
-                    HostFacts::Unknown {
-                        error: error.clone(),
-                    },
-                );
+        match run.probe(ask.hosts)? {
+            Some(failures) => {
+                let fine: Vec<String> = ask
+                    .hosts
+                    .iter()
+                    .filter(|h| !failures.contains_key(*h))
+                    .cloned()
+                    .collect();
+                if let Err(error) = run.batch(&fine, &mut found)? {
+                    return Err(Error::Failed(format!(
+                        "the planned tree's hosts that evaluate one by one fail together: {error}"
+                    )));
+                }
+                for (h, error) in failures {
+                    found
+                        .discovery
+                        .hosts
+                        .insert(h, HostFacts::Unknown { error });
+                }
             }
-            return Ok(found);
+            // Nothing of the flake evaluates (its flake.nix, an input that
+            // cannot be fetched): one answer for every host.
+            None => {
+                for h in ask.hosts {
+                    found.discovery.hosts.insert(
+                        h.clone(),
+                        HostFacts::Unknown {
+                            error: whole.clone(),
+                        },
+                    );
+                }
+                return Ok(found);
+            }
         }
-        run.halves(ask.hosts, whole, &mut found)?;
     }
     if ask.messages {
         let caught: Vec<String> = found
@@ -117,12 +136,14 @@ pub fn evaluate(
             .filter(|(_, f)| matches!(f, HostFacts::Unknown { error } if error == CAUGHT))
             .map(|(h, _)| h.clone())
             .collect();
-        for h in caught {
-            let error = run.uncaught(&h)?;
-            found
-                .discovery
-                .hosts
-                .insert(h, HostFacts::Unknown { error });
+        if !caught.is_empty() {
+            let failures = run.probe(&caught)?.unwrap_or_default();
+            for (h, error) in failures {
+                found
+                    .discovery
+                    .hosts
+                    .insert(h, HostFacts::Unknown { error });
+            }
         }
     }
     Ok(found)
@@ -170,46 +191,11 @@ impl Run<'_> {
         Ok(Ok(()))
     }
 
-    /// After `hosts` failed together with `error`: each half on its own,
-    /// until a failing host stands alone.
-    fn halves(&self, hosts: &[String], error: String, found: &mut TreeEval) -> Result<()> {
-        if let [host] = hosts {
-            found
-                .discovery
-                .hosts
-                .insert(host.clone(), HostFacts::Unknown { error });
-            return Ok(());
-        }
-        let (a, b) = hosts.split_at(hosts.len() / 2);
-        for half in [a, b] {
-            if let Err(error) = self.batch(half, found)? {
-                self.halves(half, error, found)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Whether the flake lists its hosts at all.
-    fn names(&self) -> Result<Result<(), String>> {
-        self.select(&[], true)?;
-        let out = self.eval("result.discovery.names")?;
-        Ok(if out.status.success() {
-            Ok(())
-        } else {
-            Err(nix_error(&out))
-        })
-    }
-
-    /// `host` alone with its throw uncaught: nix's message.
-    fn uncaught(&self, host: &str) -> Result<String> {
-        self.select(&[host.to_string()], false)?;
-        let out = self.eval("result")?;
-        Ok(if out.status.success() {
-            // It evaluates alone: what failed depends on the batch.
-            CAUGHT.to_string()
-        } else {
-            nix_error(&out)
-        })
+    /// Every host of `hosts` that fails uncaught, with nix's message;
+    /// `None` when the output names no host (the flake fails before any).
+    fn probe(&self, hosts: &[String]) -> Result<Option<BTreeMap<String, String>>> {
+        self.select(hosts, false)?;
+        Ok(super::probe::probe(&self.wrapper, self.nix_args)?.map(|p| p.failures))
     }
 }
 

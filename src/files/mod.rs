@@ -71,11 +71,14 @@ fn is_regular_file(mode: u32) -> bool {
     mode & 0o170000 == 0o100000
 }
 
-/// A blob's content as text; the rules only match on text, so bytes that
-/// are not UTF-8 need not stop them.
-fn blob_text(repo: &Repository, oid: Oid) -> Result<String> {
+/// A blob's content as text. Bytes that are not UTF-8 are an error naming
+/// the place, as on disk: the guard reports it as a finding of its own.
+fn blob_text(repo: &Repository, oid: Oid, path: &Path) -> Result<String> {
     let blob = repo.find_blob(oid)?;
-    Ok(String::from_utf8_lossy(blob.content()).into_owned())
+    match std::str::from_utf8(blob.content()) {
+        Ok(text) => Ok(text.to_string()),
+        Err(_) => Err(crate::error::Error::not_utf8(path, blob.content())),
+    }
 }
 
 /// Files held in memory, by path: the unit tests' repository.

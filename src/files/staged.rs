@@ -29,7 +29,7 @@ impl Files for StagedFiles<'_> {
         let Some(oid) = self.index.blob(path) else {
             return Ok(None);
         };
-        blob_text(self.repo, oid).map(Some)
+        blob_text(self.repo, oid, path).map(Some)
     }
 
     // The index says so without reading the blob.

@@ -69,7 +69,7 @@ impl<'r> TreeFiles<'r> {
 impl Files for TreeFiles<'_> {
     fn read(&self, path: &Path) -> Result<Option<String>> {
         match self.entry(path) {
-            Some((id, mode)) if is_regular_file(mode) => blob_text(self.repo, id).map(Some),
+            Some((id, mode)) if is_regular_file(mode) => blob_text(self.repo, id, path).map(Some),
             _ => Ok(None),
         }
     }

@@ -22,7 +22,36 @@ pub fn targets(file: &Path, text: &str) -> BTreeSet<PathBuf> {
     if !text.contains('/') {
         return BTreeSet::new();
     }
-    let tokens: Vec<_> = rnix::tokenize(text).collect();
+    in_tokens(file, &rnix::tokenize(text).collect::<Vec<_>>())
+}
+
+/// The same from a file's syntax tree, whose tokens are the file's tokens
+/// (the tree is lossless): for a staged file, which the hook parses anyway
+/// for the syntax-error finding, this spares lexing it a second time.
+pub fn targets_in_tree(file: &Path, text: &str, root: &rnix::SyntaxNode) -> BTreeSet<PathBuf> {
+    if !text.contains('/') {
+        return BTreeSet::new();
+    }
+    // The green tree is walked, not the syntax tree: its nodes are plain
+    // data, where the syntax tree makes (and frees) a handle per node.
+    fn walk<'t>(node: &'t rowan::GreenNodeData, out: &mut Vec<(rnix::SyntaxKind, &'t str)>) {
+        for child in node.children() {
+            match child {
+                rowan::NodeOrToken::Node(n) => walk(n, out),
+                rowan::NodeOrToken::Token(t) => out.push((
+                    <rnix::NixLanguage as rowan::Language>::kind_from_raw(t.kind()),
+                    t.text(),
+                )),
+            }
+        }
+    }
+    let green = root.green();
+    let mut tokens = Vec::new();
+    walk(green, &mut tokens);
+    in_tokens(file, &tokens)
+}
+
+fn in_tokens(file: &Path, tokens: &[(rnix::SyntaxKind, &str)]) -> BTreeSet<PathBuf> {
     tokens
         .iter()
         .enumerate()
@@ -62,6 +91,8 @@ mod tests {
 }"#;
         let found = targets(file, text);
         assert_eq!(found, parsed(file, text));
+        let root = rnix::Root::parse(text).syntax();
+        assert_eq!(found, targets_in_tree(file, text, &root));
         let names: Vec<&str> = found.iter().filter_map(|p| p.to_str()).collect();
         assert_eq!(
             names,

@@ -7,7 +7,7 @@
 //!
 //! - [`rules`]: one file per rule, its id, message and help beside its matcher.
 //! - [`scope`]: what a rule looks at: the files, which of them to examine,
-//!   the config and the record.
+//!   the config and the record; [`Source`]: one file as checked.
 //! - [`hosts`]: which hosts could see a file, and what their configuration
 //!   makes of the names it uses.
 //! - [`allow`]: the inline `# flake-migrate: allow RULE` exception.
@@ -22,6 +22,7 @@ mod literals;
 pub mod report;
 pub mod rules;
 pub mod scope;
+mod source;
 pub mod staged;
 
 /// The inline exception, shared with step 0004.
@@ -31,11 +32,11 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use crate::catalogue::Migration;
 use crate::error::Result;
 use crate::record::State;
 
-pub use scope::{Scope, Selection, Source};
+pub use scope::{Scope, Selection};
+pub use source::Source;
 
 /// A guard rule. Each lives in its own file under `rules/`.
 pub struct Rule {
@@ -120,17 +121,24 @@ impl Violation {
 }
 
 /// The rules turned on by the steps `state` records as applied, in plan
-/// order, each once.
-pub fn active_rules(state: &State, migrations: &[Migration]) -> Vec<&'static Rule> {
+/// order, each once; then `syntax-error`, which goes with any of them and
+/// runs last, as it reports the files the others could not read.
+pub fn active_rules(state: &State) -> Vec<&'static Rule> {
     let mut out: Vec<&'static Rule> = Vec::new();
-    for m in migrations.iter().filter(|m| state.is_applied(&m.id)) {
-        for id in &m.guard.rules {
+    let applied = crate::catalogue::GUARD_RULES
+        .iter()
+        .filter(|(step, _)| state.is_applied(step));
+    for (_, ids) in applied {
+        for id in *ids {
             if let Some(rule) = rules::find(id)
                 && !out.iter().any(|r| r.id == rule.id)
             {
                 out.push(rule);
             }
         }
+    }
+    if !out.is_empty() {
+        out.push(&rules::syntax_error::RULE);
     }
     out
 }

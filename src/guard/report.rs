@@ -1,42 +1,36 @@
-//! How violations are shown: rustc-style for people (rendered by
-//! annotate-snippets), JSON for machines. The rules know nothing of this.
+//! How violations are shown: rustc-style for people (through
+//! `output::diagnostic`, the renderer command errors use too), JSON for
+//! machines. The rules know nothing of this.
 
-use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
 use serde::Serialize;
 
 use super::Violation;
+use crate::output::diagnostic::{self, Diagnostic, Marked};
 
 /// rustc-style diagnostics for the violations that are not allowed, then a
 /// summary line. Empty when there is nothing to report.
 pub fn human(violations: &[Violation], color: bool) -> String {
-    let renderer = if color {
-        Renderer::styled()
-    } else {
-        Renderer::plain()
-    };
     let mut out = String::new();
     for v in violations.iter().filter(|v| !v.allowed) {
         let path = v.finding.path.display().to_string();
-        let title = Level::ERROR
-            .primary_title(v.finding.message.as_str())
-            .id(v.rule.id);
-        let group: Group = match (&v.source, &v.finding.range) {
-            (Some(src), Some(range)) => {
-                let mut annotation = AnnotationKind::Primary.span(range.clone());
-                if let Some(label) = &v.finding.label {
-                    annotation = annotation.label(label.as_str());
-                }
-                title.element(
-                    Snippet::source(src.text.as_str())
-                        .path(path)
-                        .fold(true)
-                        .annotation(annotation),
-                )
-            }
-            _ => title.element(Origin::path(path)),
+        let marked = match (&v.source, &v.finding.range) {
+            (Some(src), Some(range)) => Some(Marked {
+                text: src.text.as_str(),
+                range: range.clone(),
+                label: v.finding.label.as_deref(),
+            }),
+            _ => None,
         };
-        let group = group.element(Level::HELP.message(v.help()));
-        out.push_str(&renderer.render(&[group]));
+        out.push_str(&diagnostic::render(
+            &Diagnostic {
+                code: Some(v.rule.id),
+                title: &v.finding.message,
+                path: &path,
+                marked,
+                help: Some(v.help()),
+            },
+            color,
+        ));
         out.push_str("\n\n");
     }
     let blocking = violations.iter().filter(|v| !v.allowed).count();
@@ -61,8 +55,7 @@ pub fn human(violations: &[Violation], color: bool) -> String {
                 " ({allowed} more allowed by a `flake-migrate: allow` comment)"
             ));
         }
-        let title = Level::ERROR.primary_title(line);
-        out.push_str(&renderer.render(&[Group::with_title(title)]));
+        out.push_str(&diagnostic::render_line(&line, color));
         out.push('\n');
     }
     out

@@ -5,16 +5,16 @@
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use rnix::ast;
-
 use super::hosts::HostFacts;
 use super::literals;
+use super::source::Source;
 use super::staged::Changes;
-use crate::config::{Config, Excluded, Variant};
-use crate::error::{Error, Result};
+use crate::config::{Config, Excluded};
+use crate::error::{Error, Located, Result};
 use crate::files::Files;
 use crate::model::{Host, Model};
 use crate::record::State;
@@ -27,68 +27,6 @@ pub enum Selection {
     Paths(Vec<PathBuf>),
     /// Only what the commit adds, modifies, deletes or renames.
     Staged(Changes),
-}
-
-/// A file as checked: its text, and its syntax tree once a rule asks for it
-/// (most files of a large tree are only searched for a name).
-#[derive(Debug)]
-pub struct Source {
-    pub path: PathBuf,
-    pub text: String,
-    root: OnceCell<ast::Root>,
-    refs: OnceCell<Vec<LlamaRef>>,
-    variant_refs: OnceCell<Vec<(Variant, LlamaRef)>>,
-}
-
-impl Source {
-    pub fn new(path: &Path, text: String) -> Self {
-        Source {
-            path: path.to_path_buf(),
-            text,
-            root: OnceCell::new(),
-            refs: OnceCell::new(),
-            variant_refs: OnceCell::new(),
-        }
-    }
-
-    /// The syntax tree. A file with syntax errors still gives one: the rules
-    /// see what parsed, and nix reports the rest.
-    pub fn root(&self) -> &ast::Root {
-        self.root
-            .get_or_init(|| rnix::Root::parse(&self.text).tree())
-    }
-
-    /// References to nixpkgs' llama-cpp ([`refs::find`]); every form of
-    /// them names `llama-cpp`, so a file without the name is not parsed.
-    pub fn llama_refs(&self) -> &[LlamaRef] {
-        self.refs.get_or_init(|| {
-            if self.text.contains(refs::PACKAGE) {
-                refs::find(self.root())
-            } else {
-                Vec::new()
-            }
-        })
-    }
-
-    /// References to `llama-cpp-<variant>` (`pkgs.llama-cpp-rocm`, …),
-    /// whose meaning depends on the host: the overlay's build, or nixpkgs'.
-    pub fn variant_refs(&self) -> &[(Variant, LlamaRef)] {
-        self.variant_refs.get_or_init(|| {
-            if !self.text.contains("llama-cpp-") {
-                return Vec::new();
-            }
-            let is_variant = |n: &str| variant_of(n).is_some();
-            refs::find_named(self.root(), &is_variant)
-                .into_iter()
-                .filter_map(|(n, r)| Some((variant_of(&n)?, r)))
-                .collect()
-        })
-    }
-}
-
-/// `llama-cpp-cuda` gives cuda.
-fn variant_of(name: &str) -> Option<Variant> {
-    name.strip_prefix("llama-cpp-").and_then(Variant::parse)
 }
 
 pub struct Scope<'a> {
@@ -104,7 +42,10 @@ pub struct Scope<'a> {
     excluded: Excluded,
     parsed: Sources,
     previous_parsed: Sources,
+    nix_files: OnceCell<Vec<PathBuf>>,
     model: OnceCell<Option<Rc<Model>>>,
+    /// The syntax error that kept the model from being read.
+    model_error: OnceCell<Located>,
     host_facts: RefCell<HashMap<String, HostFacts>>,
     path_changes: OnceCell<PathChanges>,
 }
@@ -127,7 +68,9 @@ impl<'a> Scope<'a> {
             excluded: config.excluded(),
             parsed: RefCell::new(HashMap::new()),
             previous_parsed: RefCell::new(HashMap::new()),
+            nix_files: OnceCell::new(),
             model: OnceCell::new(),
+            model_error: OnceCell::new(),
             host_facts: RefCell::new(HashMap::new()),
             path_changes: OnceCell::new(),
         }
@@ -156,7 +99,10 @@ impl<'a> Scope<'a> {
         }
         let model = match Model::read(&ThroughScope(self)) {
             Ok(m) => Some(Rc::new(m)),
-            Err(Error::Parse { .. }) => None,
+            Err(Error::Parse(at)) => {
+                let _ = self.model_error.set(*at);
+                None
+            }
             Err(e) => return Err(e),
         };
         Ok(self.model.get_or_init(|| model).clone())
@@ -250,12 +196,22 @@ impl<'a> Scope<'a> {
             if change.path.extension().is_none_or(|e| e != "nix") {
                 continue;
             }
-            let targets = |src: Option<&Source>| -> BTreeSet<PathBuf> {
-                src.map(|s| literals::targets(&change.path, &s.text))
-                    .unwrap_or_default()
-            };
-            let was = targets(self.previous_source(&change.path)?.as_deref());
-            let now = targets(self.source(&change.path)?.as_deref());
+            let was = self
+                .previous_source(&change.path)?
+                .map(|s| literals::targets(&change.path, &s.text))
+                .unwrap_or_default();
+            // The syntax-error finding parses every staged file: its
+            // tokens come from that tree.
+            let now = self
+                .source(&change.path)?
+                .map(|s| {
+                    literals::targets_in_tree(
+                        &change.path,
+                        &s.text,
+                        rowan::ast::AstNode::syntax(s.root()),
+                    )
+                })
+                .unwrap_or_default();
             found.added.extend(now.difference(&was).cloned());
             found.removed |= !was.is_subset(&now);
         }
@@ -276,11 +232,15 @@ impl<'a> Scope<'a> {
     }
 
     /// The existing `.nix` files to examine, less those `[guard] exclude`
-    /// lists.
-    pub fn nix_files(&self) -> Vec<PathBuf> {
-        let mut files = self.selected_nix_files();
-        files.retain(|f| !self.excluded.contains(f));
-        files
+    /// lists. Worked out once: several rules walk them.
+    pub fn nix_files(&self) -> &[PathBuf] {
+        self.nix_files.get_or_init(|| {
+            let mut files = self.selected_nix_files();
+            files.retain(|f| !self.excluded.contains(f));
+            // Rules read most of them: grow the cache once.
+            self.parsed.borrow_mut().reserve(files.len());
+            files
+        })
     }
 
     pub fn is_excluded(&self, path: &Path) -> bool {
@@ -304,6 +264,10 @@ impl<'a> Scope<'a> {
         }
     }
 
+    pub fn selection(&self) -> &Selection {
+        &self.selection
+    }
+
     /// The staged changes, when checking a commit.
     pub fn staged(&self) -> Option<&Changes> {
         match &self.selection {
@@ -315,6 +279,25 @@ impl<'a> Scope<'a> {
     /// The file, read once; `None` when it does not exist.
     pub fn source(&self, path: &Path) -> Result<Option<Rc<Source>>> {
         cached(&self.parsed, self.files, path)
+    }
+
+    /// Every file read so far that could not be read as Nix, and the file
+    /// that kept the hosts' model from being read, by path.
+    pub fn unreadable(&self) -> Vec<Located> {
+        let mut found: Vec<Located> = self
+            .parsed
+            .borrow()
+            .values()
+            .flatten()
+            .filter_map(|s| s.unreadable().cloned())
+            .collect();
+        if let Some(at) = self.model_error.get()
+            && !found.iter().any(|f| f.path == at.path)
+        {
+            found.push(at.clone());
+        }
+        found.sort_by(|a, b| a.path.cmp(&b.path));
+        found
     }
 }
 
@@ -332,26 +315,34 @@ impl Files for ThroughScope<'_, '_> {
     }
 
     fn exists(&self, path: &Path) -> bool {
-        match self.0.parsed.borrow().get(path) {
+        match self.0.parsed.borrow().get(path.as_os_str()) {
             Some(known) => known.is_some(),
             None => self.0.files.exists(path),
         }
     }
 }
 
-type Sources = RefCell<HashMap<PathBuf, Option<Rc<Source>>>>;
+/// Keyed by the path's bytes: `Path`'s own hash and equality go component
+/// by component, which on `check` over 20,000 files cost a fifth of its
+/// CPU time. The paths are git's (relative, `/`-separated, normalized), so
+/// equal bytes are equal paths.
+type Sources = RefCell<HashMap<OsString, Option<Rc<Source>>>>;
 
 /// `path` from `files`, read once into `cache`.
 fn cached(cache: &Sources, files: &dyn Files, path: &Path) -> Result<Option<Rc<Source>>> {
-    if let Some(s) = cache.borrow().get(path) {
+    if let Some(s) = cache.borrow().get(path.as_os_str()) {
         return Ok(s.clone());
     }
-    let source = files
-        .read(path)?
-        .map(|text| Rc::new(Source::new(path, text)));
+    let source = match files.read(path) {
+        Ok(text) => text.map(|text| Rc::new(Source::new(path, text))),
+        // Reported by the syntax-error finding; the rules still see the
+        // file (its other bytes), so it does not look deleted.
+        Err(Error::NotUtf8(at)) => Some(Rc::new(Source::not_utf8(path, at))),
+        Err(e) => return Err(e),
+    };
     cache
         .borrow_mut()
-        .insert(path.to_path_buf(), source.clone());
+        .insert(path.as_os_str().to_owned(), source.clone());
     Ok(source)
 }
 

@@ -171,6 +171,7 @@ impl Host {
             paths: BTreeSet::new(),
             home_files: BTreeSet::new(),
             home_manager_global_pkgs: false,
+            package_set: None,
         };
         host.add_evaluated(files, info)?;
         Ok(host)

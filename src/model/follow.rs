@@ -44,6 +44,7 @@ pub(super) fn resolve_host(
         paths: BTreeSet::new(),
         home_files: BTreeSet::new(),
         home_manager_global_pkgs: false,
+        package_set: None,
     };
     let mut env = Env::around(expr.syntax());
     env.bindings.extend(shape_env.bindings);
@@ -69,6 +70,14 @@ pub(super) fn resolve_host(
     host.inputs_in_modules = ["specialArgs", "extraSpecialArgs"].iter().any(|key| {
         call_attr(&call.args, key, &call.env, 0).is_some_and(|sa| passes_inputs(&sa, &call.env))
     });
+    if let Some(set) = special_args_package_set(&call) {
+        // In the host's definition file only: the edit goes there.
+        if set.syntax().ancestors().last() == at.ancestors().last() {
+            host.paths
+                .extend(closure::path_literals(set.syntax(), &def_file));
+            host.package_set = Some(start(set.syntax())..end(set.syntax()));
+        }
+    }
     let Some(modules) = call_attr(&call.args, "modules", &call.env, 0) else {
         report(
             unresolved,
@@ -143,6 +152,20 @@ pub(super) fn resolve_host(
     }
     closure::close(&mut host, module_files, inline, ctx, unresolved)?;
     Ok(host)
+}
+
+/// The arguments' set of the `import nixpkgs { … }` that makes the package
+/// set passed as `specialArgs.pkgs` (written there, or bound in scope).
+fn special_args_package_set(call: &super::env::SystemCall) -> Option<ast::AttrSet> {
+    let special = call_attr(&call.args, "specialArgs", &call.env, 0)?;
+    let mut pkgs = call_attr(&special, "pkgs", &call.env, 0)?;
+    for _ in 0..4 {
+        match call.env.lookup(&pkgs) {
+            Some(bound) => pkgs = bound,
+            None => break,
+        }
+    }
+    syntax::import_args(&pkgs)
 }
 
 /// The `nixosSystem` call `expr` makes once applied to `args` (the host's

@@ -74,6 +74,10 @@ pub struct Host {
     pub home_files: BTreeSet<PathBuf>,
     /// `home-manager.useGlobalPkgs = true` in its modules.
     pub home_manager_global_pkgs: bool,
+    /// Byte range in `def_file` of the arguments' set of the `import
+    /// nixpkgs { … }` that makes the package set it gets as
+    /// `specialArgs.pkgs`, which `nixpkgs.overlays` does not reach.
+    pub package_set: Option<Range<usize>>,
 }
 
 impl Host {

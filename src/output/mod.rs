@@ -1,6 +1,8 @@
 //! What the commands print: one way to write a line, one rule for colour,
-//! how much to say, and the spinner shown while nix runs.
+//! how much to say, the rustc-style diagnostics, and the spinner shown
+//! while nix runs.
 
+pub mod diagnostic;
 pub mod spinner;
 
 use std::fmt::Display;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use rnix::ast::{self, HasEntry};
 use rowan::ast::AstNode;
 
-use super::PACKAGE;
+use super::{LlamaRef, PACKAGE, RefKind};
 use crate::nix_paths;
 use crate::syntax::{self, end, start};
 
@@ -61,9 +61,73 @@ pub fn takes_llama_cpp(root: &ast::Root) -> bool {
         .any(|e| e.default().is_none() && e.ident().is_some_and(|i| i.syntax().text() == PACKAGE))
 }
 
+/// What a package file that takes `llama-cpp` makes of it, when it only
+/// customises it (`llama-cpp.override { … }`, `.overrideAttrs …`, or
+/// `llama-cpp` itself): the whole body as a reference of its kind. `None`
+/// for a file that builds something else with it (a wrapper), which needs
+/// the variant passed in rather than in its place.
+pub fn customisation(root: &ast::Root) -> Option<LlamaRef> {
+    let ast::Expr::Lambda(lambda) = root.expr().map(syntax::unparen)? else {
+        return None;
+    };
+    let body = syntax::unparen(syntax::body(lambda.body()?));
+    let whole = start(body.syntax())..end(body.syntax());
+    if let ast::Expr::Ident(i) = &body
+        && i.syntax().text() == PACKAGE
+    {
+        return Some(LlamaRef {
+            kind: RefKind::Bare,
+            range: whole,
+            base: None,
+            own_instance: false,
+        });
+    }
+    let chain = body
+        .syntax()
+        .descendants()
+        .filter_map(ast::Select::cast)
+        .find(|s| {
+            s.expr()
+                .is_some_and(|e| matches!(&e, ast::Expr::Ident(i) if i.syntax().text() == PACKAGE))
+                && s.attrpath()
+                    .and_then(|p| syntax::attrpath_names(&p))
+                    .is_some_and(|n| n.len() == 1 && super::classify::is_override_attr(&n[0]))
+        })
+        .map(|s| super::classify::override_chain(s.syntax(), None))?;
+    // The chain is the whole body, with or without parentheses around it.
+    let written = lambda.body().map(|b| start(b.syntax())..end(b.syntax()));
+    (chain.range == whole || Some(&chain.range) == written.as_ref()).then_some(chain)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_that_only_customises_llama_cpp_is_told_from_a_wrapper() {
+        let kind = |src: &str| {
+            customisation(&rnix::Root::parse(src).tree()).map(|r| match r.kind {
+                RefKind::Override { args, attrs } => format!("{args:?} {attrs}"),
+                other => format!("{other:?}"),
+            })
+        };
+        assert_eq!(
+            kind("{ llama-cpp }: llama-cpp.override { cudaSupport = true; }").as_deref(),
+            Some("[\"cudaSupport = true\"] false")
+        );
+        assert_eq!(
+            kind("{ llama-cpp, ... }:\n(llama-cpp.override { vulkanSupport = true; }).overrideAttrs (o: { })")
+                .as_deref(),
+            Some("[\"vulkanSupport = true\"] true")
+        );
+        assert_eq!(kind("{ llama-cpp }: llama-cpp").as_deref(), Some("Bare"));
+        assert_eq!(
+            kind(
+                "{ writeShellScriptBin, llama-cpp }: writeShellScriptBin \"ask\" \"${llama-cpp}/bin/llama-cli\""
+            ),
+            None
+        );
+    }
 
     #[test]
     fn calls_that_leave_llama_cpp_to_callpackage() {

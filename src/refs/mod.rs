@@ -13,7 +13,7 @@ mod scope;
 mod service;
 mod spared;
 
-pub use call_package::{call_packages, takes_llama_cpp};
+pub use call_package::{call_packages, customisation, takes_llama_cpp};
 pub use matcher::{find, find_named};
 pub use option_path::full_path;
 pub use service::sets_service_package;

@@ -5,6 +5,7 @@
 pub mod add_flake_input;
 pub mod host_packages;
 pub mod import_overlay;
+mod insertion;
 pub mod left_behind;
 pub mod links;
 pub mod remove_old_override;

@@ -25,6 +25,10 @@ pub struct Suggestion {
     /// The options the evidence shows, as build suffixes (`native`, `rpc`):
     /// `init --yes` writes them with the variant.
     pub options: Vec<String>,
+    /// Its use is a package built with llama-cpp (a `callPackage` of a
+    /// file that takes it, e.g. a wrapper script), which evaluation does
+    /// not list as llama.cpp.
+    pub built_into_package: bool,
 }
 
 impl Suggestion {
@@ -101,6 +105,8 @@ struct Found {
     offset: usize,
     uses: Option<String>,
     clues: Vec<Clue>,
+    /// A callPackage of a file that builds something else with llama-cpp.
+    built_into_package: bool,
 }
 
 impl FileClues {
@@ -111,69 +117,77 @@ impl FileClues {
         let root = syntax::parse(file, &text)?;
         let at =
             |offset: usize| format!("{}:{}", file.display(), syntax::line_col(&text, offset).0);
-        let refs = refs::find(&root)
-            .into_iter()
-            .map(|r| {
-                let mut clues = Vec::new();
-                let conditions = root
-                    .syntax()
-                    .covering_element(rowan::TextRange::new(
-                        (r.range.start as u32).into(),
-                        (r.range.end as u32).into(),
-                    ))
-                    .ancestors()
-                    .next()
-                    .map(|node| condition::around(&node, &at))
-                    .unwrap_or_default();
-                if let RefKind::Override { args, .. } = &r.kind {
-                    for arg in args {
-                        match support_flag(arg) {
-                            Some((v, true)) => clues.push(Clue {
-                                strength: Strength::OverrideArgument,
-                                variant: v,
-                                evidence: format!(
-                                    "{}: override argument `{arg}`",
-                                    at(r.range.start)
-                                ),
-                                conditions: conditions.clone(),
-                            }),
-                            Some((_, false)) => clues.push(Clue {
-                                strength: Strength::OverrideArgumentOff,
-                                variant: Variant::Cpu,
-                                evidence: format!(
-                                    "{}: override argument `{arg}` (the old build had no GPU backend)",
-                                    at(r.range.start)
-                                ),
-                                conditions: conditions.clone(),
-                            }),
-                            None => {}
-                        }
-                    }
-                    // `.overrideAttrs` turning a backend on through cmake flags.
-                    if let Some((flag, v)) = cmake_backend(&text[r.range.clone()]) {
-                        clues.push(Clue {
+        let refs = refs::find_in(file, &root, &mut |target| {
+            crate::old_override::package_file_taking_llama(files, target).is_some()
+        })
+        .into_iter()
+        .map(|r| {
+            let mut clues = Vec::new();
+            let conditions = root
+                .syntax()
+                .covering_element(rowan::TextRange::new(
+                    (r.range.start as u32).into(),
+                    (r.range.end as u32).into(),
+                ))
+                .ancestors()
+                .next()
+                .map(|node| condition::around(&node, &at))
+                .unwrap_or_default();
+            if let RefKind::Override { args, .. } = &r.kind {
+                for arg in args {
+                    match support_flag(arg) {
+                        Some((v, true)) => clues.push(Clue {
                             strength: Strength::OverrideArgument,
                             variant: v,
-                            evidence: format!("{}: override sets {flag}", at(r.range.start)),
+                            evidence: format!("{}: override argument `{arg}`", at(r.range.start)),
                             conditions: conditions.clone(),
-                        });
+                        }),
+                        Some((_, false)) => clues.push(Clue {
+                            strength: Strength::OverrideArgumentOff,
+                            variant: Variant::Cpu,
+                            evidence: format!(
+                                "{}: override argument `{arg}` (the old build had no GPU backend)",
+                                at(r.range.start)
+                            ),
+                            conditions: conditions.clone(),
+                        }),
+                        None => {}
                     }
                 }
-                // An overlay's `prev.llama-cpp` only redefines the package:
-                // its arguments may say which build, not that a host uses it.
-                Found {
-                    offset: r.range.start,
-                    uses: (!r.in_overlay()).then(|| {
-                        format!(
-                            "{}: {}",
-                            at(r.range.start),
-                            first_line(&text[r.range.clone()])
-                        )
-                    }),
-                    clues,
+                // `.overrideAttrs` turning a backend on through cmake flags.
+                if let Some((flag, v)) = cmake_backend(&text[r.range.clone()]) {
+                    clues.push(Clue {
+                        strength: Strength::OverrideArgument,
+                        variant: v,
+                        evidence: format!("{}: override sets {flag}", at(r.range.start)),
+                        conditions: conditions.clone(),
+                    });
                 }
-            })
-            .collect();
+            }
+            // A package file that customises llama-cpp says which build
+            // the host had, as an override written here would.
+            let mut built_into_package = false;
+            if let RefKind::CallPackage { target } = &r.kind {
+                let found = package_file_clues(files, target, &at(r.range.start), &conditions);
+                built_into_package = found.is_none();
+                clues.extend(found.unwrap_or_default());
+            }
+            // An overlay's `prev.llama-cpp` only redefines the package:
+            // its arguments may say which build, not that a host uses it.
+            Found {
+                offset: r.range.start,
+                uses: (!r.in_overlay()).then(|| {
+                    format!(
+                        "{}: {}",
+                        at(r.range.start),
+                        first_line(&text[r.range.clone()])
+                    )
+                }),
+                clues,
+                built_into_package,
+            }
+        })
+        .collect();
         let nodes = root
             .syntax()
             .descendants()
@@ -182,6 +196,7 @@ impl FileClues {
                     offset: syntax::start(&node),
                     uses: None,
                     clues: Vec::new(),
+                    built_into_package: false,
                 };
                 scan_node(&node, &at, &mut found.clues, &mut found.uses);
                 if !found.clues.is_empty() {
@@ -204,6 +219,50 @@ impl FileClues {
             text,
         }))
     }
+}
+
+/// The clues of the customisation in the package file `target` (its
+/// override arguments and cmake flags), called at `called`; `None` for a
+/// file that builds something else with llama-cpp.
+fn package_file_clues(
+    files: &dyn Files,
+    target: &Path,
+    called: &str,
+    conditions: &[Condition],
+) -> Option<Vec<Clue>> {
+    let (file, text, root) = crate::old_override::package_file_taking_llama(files, target)?;
+    let custom = refs::customisation(&root)?;
+    let at = format!(
+        "{}:{}",
+        file.display(),
+        syntax::line_col(&text, custom.range.start).0
+    );
+    let mut clues = Vec::new();
+    if let RefKind::Override { args, .. } = &custom.kind {
+        for arg in args {
+            if let Some((variant, on)) = support_flag(arg) {
+                clues.push(Clue {
+                    strength: if on {
+                        Strength::OverrideArgument
+                    } else {
+                        Strength::OverrideArgumentOff
+                    },
+                    variant: if on { variant } else { Variant::Cpu },
+                    evidence: format!("{at}: override argument `{arg}` (called at {called})"),
+                    conditions: conditions.to_vec(),
+                });
+            }
+        }
+    }
+    if let Some((flag, variant)) = cmake_backend(&text[custom.range.clone()]) {
+        clues.push(Clue {
+            strength: Strength::OverrideArgument,
+            variant,
+            evidence: format!("{at}: override sets {flag} (called at {called})"),
+            conditions: conditions.to_vec(),
+        });
+    }
+    Some(clues)
 }
 
 /// The part of a list sorted by offset that lies `within` a range (all of
@@ -235,6 +294,7 @@ fn suggest_host(
             variant: None,
             evidence: "not followed: its modules could not be found statically (see the note); choose with --host".into(),
             options: Vec::new(),
+            built_into_package: false,
         });
     }
     let scanned: Vec<(&PathBuf, Option<&Range<usize>>)> =
@@ -249,6 +309,7 @@ fn suggest_host(
     }
     let mut clues: Vec<Clue> = Vec::new();
     let mut uses: Option<String> = None;
+    let mut built_into_package = false;
     let mut options: Vec<(&str, String)> = Vec::new();
     for (file, within) in scanned {
         let Some(said) = &cache[file] else {
@@ -260,6 +321,7 @@ fn suggest_host(
             if let Some(u) = &found.uses {
                 uses.get_or_insert_with(|| u.clone());
             }
+            built_into_package |= found.built_into_package;
             clues.extend(found.clues.iter().cloned());
         }
         for (_, option, evidence) in inside(&said.options, within, |o| o.0) {
@@ -286,6 +348,7 @@ fn suggest_host(
         variant,
         evidence,
         options: Vec::new(),
+        built_into_package,
     };
     let definition = cache[&host.def_file]
         .as_ref()
@@ -333,6 +396,7 @@ fn suggest_host(
             Some(_) => options.iter().map(|(o, _)| o.to_string()).collect(),
             None => Vec::new(),
         },
+        built_into_package,
     })
 }
 

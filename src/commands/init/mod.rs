@@ -13,6 +13,7 @@ use crate::engine::Session;
 use crate::error::{Error, Result, exit};
 use crate::eval::discover::HostFacts;
 use crate::files::Files;
+use crate::files::WorkTree;
 use crate::flake::FLAKE_FILE;
 use crate::git;
 use crate::host_kind::HostKind;
@@ -114,24 +115,31 @@ struct Found {
 }
 
 fn find(session: &Session, opts: &InitOptions, progress: &mut dyn Write) -> Result<Found> {
-    let tree = session.work_tree()?;
-    if !tree.exists(std::path::Path::new(FLAKE_FILE)) {
+    let reading_tree = session.unchecked_work_tree()?;
+    if !reading_tree.exists(std::path::Path::new(FLAKE_FILE)) {
         return Err(Error::refused(
             format!("no flake.nix in {}", session.root.display()),
             "run flake-migrate in the repository that holds your flake.nix (or pass -C DIR)",
         ));
     }
-    // The static reading needs no nix: it runs while nix evaluates.
-    let reading_tree = session.work_tree()?;
-    let (discovery, statically) = std::thread::scope(|scope| {
-        let reading = scope.spawn(move || Model::read(&reading_tree));
+    // The static reading needs no nix: it runs (with the check that every
+    // .nix file is UTF-8, which reads them all) while nix evaluates, and
+    // hands its tree back with every file read once.
+    let (discovery, reading) = std::thread::scope(|scope| {
+        let reading = scope.spawn(move || -> Result<(Model, WorkTree)> {
+            reading_tree.refuse_non_utf8()?;
+            let model = Model::read(&reading_tree)?;
+            Ok((model, reading_tree))
+        });
         let discovery = session.discover(&opts.nix_args, opts.no_eval, progress);
         (
             discovery,
             reading.join().expect("the static reading does not panic"),
         )
     });
-    let (discovery, statically) = (discovery?, statically?);
+    let (statically, tree) = reading?;
+    let tree = session.checked(tree);
+    let discovery = discovery?;
     let (model, diff) = match &discovery {
         Some(found) => statically.with_evaluation(&tree, found)?,
         None => (statically, Differences::default()),
@@ -162,6 +170,7 @@ fn find(session: &Session, opts: &InitOptions, progress: &mut dyn Write) -> Resu
             variant: None,
             evidence: "unknown: it failed to evaluate (see the note); choose with --host once it evaluates".into(),
             options: Vec::new(),
+            built_into_package: false,
         });
     }
     suggestions.sort_by(|a, b| a.host.cmp(&b.host));

@@ -23,6 +23,13 @@ pub(super) fn settle_with_evaluation(s: &mut suggest::Suggestion, info: &HostInf
         .filter(|d| is_llama_cpp(d))
         .collect();
     match (uses.first(), s.variant) {
+        // A package built with llama-cpp is not llama.cpp by name: the
+        // syntax tree's reading of its callPackage stands.
+        (None, Some(_)) if s.built_into_package => {
+            s.evidence.push_str(
+                " (built into another package, which evaluation does not list as llama.cpp)",
+            );
+        }
         (None, _) => {
             s.variant = None;
             s.evidence = "evaluation: installs and runs no llama.cpp".into();

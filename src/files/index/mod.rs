@@ -131,6 +131,21 @@ impl StagedIndex {
             .filter_map(|e| std::str::from_utf8(self.path_of(e)).ok())
     }
 
+    /// Every path the index tracks at or under `prefix` (a directory), made
+    /// relative to it: what `git ls-files` lists there.
+    pub fn paths_under(&self, prefix: &Path) -> Vec<PathBuf> {
+        let prefix = prefix.to_str().unwrap_or_default().trim_end_matches('/');
+        self.entries
+            .iter()
+            .filter_map(|e| std::str::from_utf8(self.path_of(e)).ok())
+            .filter_map(|p| match prefix {
+                "" => Some(p),
+                dir => p.strip_prefix(dir)?.strip_prefix('/'),
+            })
+            .map(PathBuf::from)
+            .collect()
+    }
+
     /// Every staged regular-file path.
     pub fn file_paths(&self) -> impl Iterator<Item = &str> {
         self.entries

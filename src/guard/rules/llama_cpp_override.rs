@@ -26,10 +26,10 @@ on the line before.",
 fn check(scope: &Scope) -> Result<Vec<Finding>> {
     let mut out = Vec::new();
     for file in scope.nix_files() {
-        if file == scope.config.overlay {
+        if *file == scope.config.overlay {
             continue;
         }
-        let Some(src) = scope.source(&file)? else {
+        let Some(src) = scope.source(file)? else {
             continue;
         };
         for r in src.llama_refs() {

@@ -9,6 +9,7 @@ pub mod nixpkgs_llama_cpp;
 pub mod old_override;
 pub mod overlay_file;
 pub mod overlay_imported;
+pub mod syntax_error;
 
 use super::Rule;
 
@@ -21,6 +22,7 @@ pub const ALL: &[&Rule] = &[
     &old_override::RULE,
     &llama_cpp_fork_input::RULE,
     &llama_cpp_override::RULE,
+    &syntax_error::RULE,
 ];
 
 pub fn find(id: &str) -> Option<&'static Rule> {

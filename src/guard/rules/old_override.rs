@@ -62,7 +62,7 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
         })
         .collect();
     for file in scope.nix_files() {
-        let Some(src) = scope.source(&file)? else {
+        let Some(src) = scope.source(file)? else {
             continue;
         };
         // A path to the file names it: skip parsing files that do not.
@@ -72,7 +72,7 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
         {
             continue;
         }
-        for lit in nix_paths::literals(&file, src.root()) {
+        for lit in nix_paths::literals(file, src.root()) {
             if let Some(target) = old.iter().find(|o| nix_paths::names(&lit.target, o)) {
                 out.push(
                     Finding::at(

@@ -4,10 +4,12 @@
 //! reference the guard would then report (see `leftovers`), and files under
 //! `[guard] exclude` are left alone.
 
+mod call_package;
 mod leftovers;
 pub(crate) mod old_attrs;
 pub(crate) mod override_args;
 mod pkgs_scope;
+mod relocate;
 mod rewrite;
 mod shared;
 
@@ -18,13 +20,14 @@ use rnix::ast;
 
 use super::{Changeset, Context, Plan};
 use crate::config::{Build, Variant};
-use crate::edit;
+use crate::edit::{self, Splice};
 use crate::error::Result;
 use crate::files::Files;
 use crate::model;
 use crate::refs::{self, LlamaRef, RefKind};
 use crate::syntax;
 use leftovers::{HostSides, Leftover};
+use relocate::relocate;
 use rewrite::{Said, Target, rewrite};
 use shared::{shared_conflict, sharing};
 
@@ -40,6 +43,8 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
     let mut changes = Changeset::default();
     let file_hosts = model.file_hosts();
     let revisions = super::revisions(ctx)?;
+
+    let mut pending: Pending = BTreeMap::new();
 
     // Module files: every file of a configured host.
     let mut owners: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
@@ -58,11 +63,14 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         let root = syntax::parse(file, &text)?;
         let seen: Vec<&model::Host> = importers.iter().filter_map(|h| model.host(h)).collect();
         let mut found = Vec::new();
+        let mut customised = Vec::new();
         for r in host_refs(ctx.files, file, &root) {
-            if let RefKind::CallPackage { target } = &r.kind {
+            if matches!(r.kind, RefKind::CallPackage { .. }) {
                 if !leftovers::allowed(&text, &r) {
-                    said.left
-                        .push(Leftover::new(file, &text, &r, call_package_why(target)));
+                    let (reference, customisation) =
+                        call_package::as_reference(ctx.files, &root, &r)?;
+                    customised.extend(customisation);
+                    found.push(reference);
                 }
             } else if !(matches!(r.kind, RefKind::ServiceWithoutPackage)
                 && sides.spare(&seen, &r)?)
@@ -86,7 +94,42 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
             .collect();
         let first = variants[0].1.clone();
         if variants.iter().any(|(_, v)| *v != first) {
-            return Ok(shared_conflict(file, &text, &found[0], &variants));
+            // A home-manager module's options are not its host's.
+            if seen.iter().any(|h| h.home_files.contains(file)) {
+                return Ok(shared_conflict(file, &text, &found[0], &variants));
+            }
+            // What each host's build keeps of the references, said as a
+            // rewrite in place would say it.
+            for (host, build) in &variants {
+                if let Some(build) = build {
+                    let target = Target {
+                        build,
+                        hosts: vec![host.clone()],
+                        revisions: &revisions,
+                    };
+                    let mut each = Said::default();
+                    rewrite(file, &text, &root, &found, &target, true, &mut each);
+                    call_package::notes(&customised, &target, &mut each);
+                    said.not_carried.extend(each.not_carried);
+                    said.notes.extend(
+                        each.notes
+                            .into_iter()
+                            .filter(|n| !said.notes.contains(n))
+                            .collect::<Vec<_>>(),
+                    );
+                }
+            }
+            let moved = relocate(ctx.files, &model, (file, &text, &root), &found, &variants)?;
+            match moved {
+                Ok(moved) => {
+                    said.notes.extend(moved.notes);
+                    for (f, splices) in moved.splices {
+                        pending_for(ctx.files, &mut pending, &f)?.1.extend(splices);
+                    }
+                }
+                Err(refused) => return Ok(refused),
+            }
+            continue;
         }
         // Home-manager has its own pkgs without the system's overlays
         // unless `useGlobalPkgs`: the variant would not exist there.
@@ -113,9 +156,17 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
             revisions: &revisions,
         };
         let splices = rewrite(file, &text, &root, &found, &target, true, &mut said);
+        call_package::notes(&customised, &target, &mut said);
+        pending_for(ctx.files, &mut pending, file)?
+            .1
+            .extend(splices);
+    }
+    // A file may get splices from its own references and from a shared
+    // module's moved into it: applied together, once.
+    for (file, (text, splices)) in pending {
         changes
             .files
-            .insert(file.clone(), Some(edit::apply(file, &text, splices)?));
+            .insert(file.clone(), Some(edit::apply(&file, &text, splices)?));
     }
 
     // Inline modules in the files that define hosts: by position.
@@ -287,6 +338,21 @@ fn about_the_change(
 }
 
 /// The hosts among `hosts` that flake-migrate.toml gives a variant.
+/// Per file: its text and the splices planned for it.
+type Pending = BTreeMap<PathBuf, (String, Vec<Splice>)>;
+
+fn pending_for<'p>(
+    files: &dyn Files,
+    pending: &'p mut Pending,
+    file: &Path,
+) -> Result<&'p mut (String, Vec<Splice>)> {
+    if !pending.contains_key(file) {
+        let text = files.read(file)?.unwrap_or_default();
+        pending.insert(file.to_path_buf(), (text, Vec::new()));
+    }
+    Ok(pending.get_mut(file).expect("inserted above"))
+}
+
 fn configured<'a>(ctx: &Context, hosts: impl Iterator<Item = &'a String>) -> Vec<String> {
     hosts
         .filter(|h| ctx.config.hosts.contains_key(*h))
@@ -305,11 +371,7 @@ fn call_package_why(target: &Path) -> String {
 /// (an old override, which 0005 removes).
 fn host_refs(files: &dyn Files, file: &Path, root: &ast::Root) -> Vec<LlamaRef> {
     refs::find_in(file, root, &mut |target| {
-        crate::nix_paths::module_file(files, target)
-            .and_then(|f| files.read(&f).ok().flatten())
-            .is_some_and(|t| {
-                t.contains(refs::PACKAGE) && refs::takes_llama_cpp(&rnix::Root::parse(&t).tree())
-            })
+        crate::old_override::package_file_taking_llama(files, target).is_some()
     })
     .into_iter()
     .filter(|r| !r.in_overlay())

@@ -144,8 +144,25 @@ pub(super) fn rewrite(
                 splices.push(service_package(text, r, &name));
                 notes.push(format!("{at}: services.llama-cpp now sets `package` to {name} (its default is nixpkgs' build)"));
             }
-            RefKind::CallPackage { .. } => {
-                unreachable!("callPackage calls are left to the caller")
+            RefKind::CallPackage { target } => {
+                match super::call_package::pass_variant(text, root, r, &qualified(&r.base)) {
+                    Some(splice) => {
+                        splices.push(splice);
+                        notes.push(format!(
+                            "{at}: {} now gets {name} as its `llama-cpp` (callPackage gave it nixpkgs' build)",
+                            target.display()
+                        ));
+                    }
+                    None => left.push(Leftover::new(
+                        file,
+                        text,
+                        r,
+                        format!(
+                            "it calls {} with callPackage, whose arguments are not a set written here to pass {name} in",
+                            target.display()
+                        ),
+                    )),
+                }
             }
         }
     }

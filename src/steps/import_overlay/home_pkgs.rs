@@ -10,10 +10,10 @@
 use rnix::ast;
 use rowan::ast::AstNode;
 
-use super::insertion::{add_entry, append_item};
 use crate::edit::Splice;
 use crate::host_kind::HostKind;
 use crate::model::Host;
+use crate::steps::insertion::add_overlay;
 use crate::syntax::{self, start};
 
 /// The splice adding `import` to the `overlays` of the host's own
@@ -33,31 +33,6 @@ pub(super) fn splice(text: &str, root: &ast::Root, host: &Host, import: &str) ->
                 .and_then(|p| syntax::attrpath_names(&p))
                 .is_some_and(|names| names == ["pkgs"])
         })
-        .find_map(|apv| imported_set(&apv.value()?))?;
-    let overlays = syntax::named_entries(&set)
-        .into_iter()
-        .find(|(names, _)| names == &["overlays"])
-        .map(|(_, apv)| apv.value().map(syntax::unparen));
-    match overlays {
-        None => Some(add_entry(text, &set, &format!("overlays = [ {import} ];"))),
-        Some(Some(ast::Expr::List(list))) => Some(append_item(text, &list, import)),
-        // `overlays = common ++ [ … ]`: not a list to add to here.
-        Some(_) => None,
-    }
-}
-
-/// The argument set of `import nixpkgs { … }` (or `import inputs.nixpkgs { … }`).
-fn imported_set(value: &ast::Expr) -> Option<ast::AttrSet> {
-    let ast::Expr::Apply(apply) = syntax::unparen(value.clone()) else {
-        return None;
-    };
-    let ast::Expr::Apply(inner) = syntax::unparen(apply.lambda()?) else {
-        return None;
-    };
-    let is_import =
-        syntax::select_path(&syntax::unparen(inner.lambda()?)).is_some_and(|p| p == ["import"]);
-    match syntax::unparen(apply.argument()?) {
-        ast::Expr::AttrSet(set) if is_import => Some(set),
-        _ => None,
-    }
+        .find_map(|apv| syntax::import_args(&apv.value()?))?;
+    add_overlay(text, &set, import)
 }

@@ -5,7 +5,6 @@
 
 mod home_pkgs;
 mod import_expr;
-mod insertion;
 
 pub use import_expr::relative_path;
 
@@ -16,6 +15,9 @@ use rnix::SyntaxNode;
 use rnix::ast;
 use rowan::ast::AstNode;
 
+use super::insertion::{
+    add_entry, add_overlay, append_item, module_body, option_list, prepend_item,
+};
 use super::{Context, Plan};
 use crate::config::Config;
 use crate::edit::{self, Splice};
@@ -24,10 +26,8 @@ use crate::eval::discover::HostFacts;
 use crate::files::Files;
 use crate::flake::{self, FLAKE_FILE};
 use crate::model::Host;
-use crate::refs;
 use crate::syntax::{self, start};
 use import_expr::{Braces, import_expr};
-use insertion::{add_entry, append_item, prepend_item};
 
 pub fn plan(ctx: &Context) -> Result<Plan> {
     let config = ctx.config;
@@ -35,15 +35,41 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
     if let Some(missing) = super::missing_host(config, &model) {
         return Ok(missing);
     }
-    if let Some(ignored) = overlays_ignored(ctx) {
-        return Ok(ignored);
-    }
     let mut splices: BTreeMap<PathBuf, Vec<Splice>> = BTreeMap::new();
     let mut texts: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut notes = Vec::new();
     let mut parsed: HashMap<PathBuf, DefFile> = HashMap::new();
+    let ignored = overlays_ignored(ctx, &model);
     for host in &model.hosts {
         if !config.hosts.contains_key(&host.name) || host.imports(&config.overlay) {
+            continue;
+        }
+        // Its package set ignores nixpkgs.overlays: the overlay goes where
+        // that set is made, once however many hosts share it.
+        if let Some(why) = ignored.get(&host.name) {
+            let Some(range) = &host.package_set else {
+                return Ok(blocked_package_set(config, &host.name, why));
+            };
+            let def = parse_def_file(ctx.files, &mut parsed, &host.def_file)?;
+            let Some(binding) = def.binding.clone() else {
+                return Ok(blocked_package_set(config, &host.name, why));
+            };
+            let Some(splice) = package_set_splice(def, range, &host.def_file, config, &binding)
+            else {
+                return Ok(blocked_package_set(config, &host.name, why));
+            };
+            notes.push(format!(
+                "host {}: overlay added where its package set is made ({}, {why})",
+                host.name,
+                host.def_file.display()
+            ));
+            texts
+                .entry(host.def_file.clone())
+                .or_insert_with(|| def.text.clone());
+            let planned = splices.entry(host.def_file.clone()).or_default();
+            if !planned.contains(&splice) {
+                planned.push(splice);
+            }
             continue;
         }
         let (file, splice) = match place(ctx.files, &mut parsed, host, config)? {
@@ -78,37 +104,60 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
 }
 
 /// Configured hosts whose `nixpkgs.overlays` never reaches their `pkgs`
-/// (evaluation tells): a package set passed through `specialArgs.pkgs`, or
-/// `_module.args.pkgs` forced. Importing the overlay there would change
-/// nothing, so the step says where it has to go instead.
-fn overlays_ignored(ctx: &Context) -> Option<Plan> {
-    let discovery = ctx.discovery?;
-    let hosts: Vec<String> = ctx
-        .config
+/// (evaluation tells: a package set passed through `specialArgs.pkgs`, or
+/// `_module.args.pkgs` forced), with why: importing the overlay in a module
+/// would change nothing there.
+fn overlays_ignored(ctx: &Context, model: &crate::model::Model) -> HashMap<String, String> {
+    let Some(discovery) = ctx.discovery else {
+        return HashMap::new();
+    };
+    model
         .hosts
-        .keys()
-        .filter_map(|h| match discovery.hosts.get(h)? {
+        .iter()
+        .filter(|h| ctx.config.hosts.contains_key(&h.name))
+        .filter_map(|h| match discovery.hosts.get(&h.name)? {
             HostFacts::Known(info) => info
                 .overlays_take_effect
                 .as_ref()
                 .err()
-                .map(|why| format!("{h} ({why})")),
+                .map(|why| (h.name.clone(), why.clone())),
             HostFacts::Unknown { .. } => None,
         })
-        .collect();
-    if hosts.is_empty() {
-        return None;
-    }
-    Some(Plan::blocked(
+        .collect()
+}
+
+/// A host whose package set ignores `nixpkgs.overlays` and is made where
+/// flake-migrate cannot add to it (`legacyPackages`, a module's forced
+/// `_module.args.pkgs`, another file).
+fn blocked_package_set(config: &Config, host: &str, why: &str) -> Plan {
+    Plan::blocked(
         format!(
-            "nixpkgs.overlays does not reach the package set of {}: the overlay would have no effect there",
-            hosts.join(", ")
+            "nixpkgs.overlays does not reach the package set of {host} ({why}): the overlay would have no effect there, and that package set is not an `import nixpkgs {{ … }}` in its definition's file"
         ),
         format!(
             "add `(import ./{} {{ inherit inputs; }})` to the overlays where that package set is made (`import nixpkgs {{ overlays = [ … ]; }}` or `pkgs.extend`), or pass the package set as nixosSystem's `pkgs` argument instead of through specialArgs; then run `flake-migrate up` again",
-            ctx.config.overlay.display()
+            config.overlay.display()
         ),
-    ))
+    )
+}
+
+/// The overlay in the `overlays` of the `import nixpkgs { … }` whose
+/// arguments' set is at `range`: appended to its list, or a new entry.
+fn package_set_splice(
+    def: &DefFile,
+    range: &std::ops::Range<usize>,
+    file: &Path,
+    config: &Config,
+    binding: &str,
+) -> Option<Splice> {
+    let set = def
+        .root
+        .syntax()
+        .descendants()
+        .filter_map(ast::AttrSet::cast)
+        .find(|s| start(s.syntax()) == range.start && syntax::end(s.syntax()) == range.end)?;
+    let import = import_expr(file, config, binding, def.braces);
+    add_overlay(&def.text, &set, &import)
 }
 
 /// A file that defines hosts, parsed once.
@@ -122,6 +171,29 @@ struct DefFile {
 
 type Placement = std::result::Result<(PathBuf, Vec<Splice>), Plan>;
 
+fn parse_def_file<'p>(
+    files: &dyn Files,
+    parsed: &'p mut HashMap<PathBuf, DefFile>,
+    file: &Path,
+) -> Result<&'p DefFile> {
+    if !parsed.contains_key(file) {
+        let text = files.read(file)?.unwrap_or_default();
+        let root = syntax::parse(file, &text)?;
+        let binding = inputs_binding(file, &text, &root);
+        let braces = Braces::of(&text);
+        parsed.insert(
+            file.to_path_buf(),
+            DefFile {
+                text,
+                root,
+                binding,
+                braces,
+            },
+        );
+    }
+    Ok(&parsed[file])
+}
+
 /// Where and how to import the overlay for one host. `parsed` keeps each
 /// file that defines hosts parsed once, however many hosts it holds.
 fn place(
@@ -131,27 +203,12 @@ fn place(
     config: &Config,
 ) -> Result<Placement> {
     if let Some(list_range) = &host.modules_list {
-        if !parsed.contains_key(&host.def_file) {
-            let text = files.read(&host.def_file)?.unwrap_or_default();
-            let root = syntax::parse(&host.def_file, &text)?;
-            let binding = inputs_binding(&host.def_file, &text, &root);
-            let braces = Braces::of(&text);
-            parsed.insert(
-                host.def_file.clone(),
-                DefFile {
-                    text,
-                    root,
-                    binding,
-                    braces,
-                },
-            );
-        }
         let DefFile {
             text,
             root,
             binding,
             braces,
-        } = &parsed[&host.def_file];
+        } = parse_def_file(files, parsed, &host.def_file)?;
         let text = text.as_str();
         let binding = match binding.clone() {
             Some(b) => b,
@@ -286,29 +343,5 @@ fn inline_overlay_list(modules: &ast::List) -> Option<ast::List> {
 
 /// The `nixpkgs.overlays = [ … ]` list set under `node`, however nested.
 fn overlay_list(node: &SyntaxNode) -> Option<ast::List> {
-    node.descendants()
-        .filter_map(ast::AttrpathValue::cast)
-        .find(|apv| refs::full_path(apv).is_some_and(|p| p == ["nixpkgs", "overlays"]))
-        .and_then(|apv| match syntax::unparen(apv.value()?) {
-            ast::Expr::List(l) => Some(l),
-            _ => None,
-        })
-}
-
-/// The module's formals (when a function) and its top-level set.
-fn module_body(root: &ast::Root) -> Option<(Option<ast::Pattern>, ast::AttrSet)> {
-    match root.expr().map(syntax::unparen)? {
-        ast::Expr::AttrSet(set) => Some((None, set)),
-        ast::Expr::Lambda(l) => {
-            let pattern = match l.param()? {
-                ast::Param::Pattern(p) => p,
-                ast::Param::IdentParam(_) => return None,
-            };
-            match syntax::body(l.body()?) {
-                ast::Expr::AttrSet(set) => Some((Some(pattern), set)),
-                _ => None,
-            }
-        }
-        _ => None,
-    }
+    option_list(node, &["nixpkgs", "overlays"])
 }

@@ -209,10 +209,15 @@ mod tests {
             config.hosts.insert("neon".into(), Variant::Cuda);
         }
         config.options.insert("boron".into(), options);
-        let model = Model::default();
-        let path = Path::new("overlays/llama.nix");
         let files = crate::files::MapFiles::default();
+        let model = Model::default();
         let mut dropped = Dropped::new(&files, &model, &config, Revisions::default());
+        record_all(&mut dropped, "overlays/llama.nix", text)
+    }
+
+    /// Every entry of the overlay `text` at `path` recorded; the notes.
+    fn record_all(dropped: &mut Dropped, path: &str, text: &str) -> Vec<String> {
+        let path = Path::new(path);
         let root = syntax::parse(path, text).unwrap();
         let set = crate::old_override::overlay_set(&root).unwrap();
         let entries: Vec<_> = syntax::named_entries(&set)
@@ -277,16 +282,8 @@ mod tests {
         let mut config = Config::default();
         config.hosts.insert("carbon".into(), Variant::Cuda);
         config.hosts.insert("beryllium".into(), Variant::Vulkan);
-        let path = Path::new("variants.nix");
         let mut dropped = Dropped::new(&files, &model, &config, Revisions::default());
-        let root = syntax::parse(path, overlay).unwrap();
-        let set = crate::old_override::overlay_set(&root).unwrap();
-        let entries: Vec<_> = syntax::named_entries(&set)
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect();
-        let mut notes = Vec::new();
-        dropped.record(path, overlay, &root, &entries, &mut notes);
+        let notes = record_all(&mut dropped, "variants.nix", overlay);
         assert!(
             notes
                 .iter()

@@ -58,8 +58,11 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         }
     }
     let mut edited = Vec::new();
+    // As 0004 does: files the user keeps away from flake-migrate are not
+    // read (and need not parse).
+    let excluded = ctx.config.excluded();
     for file in ctx.files.nix_files() {
-        if old.contains(&file) {
+        if old.contains(&file) || excluded.contains(&file) {
             continue;
         }
         let Some(text) = ctx.files.read(&file)? else {

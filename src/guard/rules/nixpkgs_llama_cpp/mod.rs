@@ -119,7 +119,7 @@ fn check(scope: &Scope) -> Result<Vec<Finding>> {
 /// overlay or a llama-cpp setting edited), the hosts' files too: what they
 /// mean for a host may have changed although they did not.
 fn files_to_examine(scope: &Scope) -> Result<Vec<PathBuf>> {
-    let mut files = scope.nix_files();
+    let mut files = scope.nix_files().to_vec();
     let Some(changes) = scope.staged() else {
         return Ok(files);
     };

@@ -7,34 +7,32 @@ use rnix::ast::{self, HasEntry};
 use rnix::{SyntaxNode, TextRange};
 use rowan::ast::AstNode;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Located, Result};
 
-/// Parses `text`, failing with the first syntax error's line and column.
+pub mod problem;
+
+/// Parses `text`, failing with the first syntax error, described for a
+/// person and located.
 pub fn parse(path: &Path, text: &str) -> Result<ast::Root> {
     let parsed = rnix::Root::parse(text);
-    if let Some(err) = parsed.errors().first() {
-        let offset = error_offset(err);
-        let (line, column) = line_col(text, offset);
-        return Err(Error::Parse {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message: err.to_string(),
-        });
+    if let Some(located) = first_error(path, text, &parsed) {
+        return Err(Error::Parse(Box::new(located)));
     }
     Ok(parsed.tree())
 }
 
-fn error_offset(err: &rnix::ParseError) -> usize {
-    use rnix::ParseError::*;
-    match err {
-        Unexpected(r)
-        | UnexpectedExtra(r)
-        | UnexpectedWanted(_, r, _)
-        | UnexpectedDoubleBind(r) => usize::from(r.start()),
-        UnexpectedEOF | UnexpectedEOFWanted(_) | RecursionLimitExceeded => 0,
-        _ => 0,
-    }
+/// The first syntax error of a parse, if any: what the guard reports as
+/// its own finding, and what [`parse`] fails with.
+pub fn first_error(path: &Path, text: &str, parsed: &rnix::Parse<ast::Root>) -> Option<Located> {
+    let err = parsed.errors().first()?;
+    let problem = problem::describe(err, &parsed.syntax(), text);
+    Some(Located::new(
+        path,
+        text,
+        problem.range,
+        problem.message,
+        problem.label,
+    ))
 }
 
 /// `s` as a Nix double-quoted string that evaluates to exactly `s`: every
@@ -119,14 +117,7 @@ pub fn nodes_starting_in(
     )
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, text[line_start..offset].chars().count() + 1)
-}
+pub use crate::located::line_col;
 
 /// The byte offset of a 1-based line and column (in characters), the
 /// inverse of [`line_col`]; past the end is the end.
@@ -278,6 +269,24 @@ pub fn body(expr: ast::Expr) -> ast::Expr {
             None => ast::Expr::With(w),
         },
         other => other,
+    }
+}
+
+/// The argument set of `import X { … }` (`import nixpkgs { system; … }`):
+/// how a package set is made by hand.
+pub fn import_args(expr: &ast::Expr) -> Option<ast::AttrSet> {
+    let ast::Expr::Apply(outer) = unparen(expr.clone()) else {
+        return None;
+    };
+    let ast::Expr::Apply(inner) = unparen(outer.lambda()?) else {
+        return None;
+    };
+    if select_path(&unparen(inner.lambda()?))? != ["import"] {
+        return None;
+    }
+    match unparen(outer.argument()?) {
+        ast::Expr::AttrSet(set) => Some(set),
+        _ => None,
     }
 }
 
