@@ -475,3 +475,56 @@ fn init_json_gives_each_machine_its_kind_and_system() {
         ]
     );
 }
+
+/// `native` works on darwin as on Linux: the Mac's Metal build with
+/// GGML_NATIVE on and the compiler wrapper keeping `-mcpu=native`.
+#[test]
+fn a_native_metal_build_keeps_metal_and_turns_native_on() {
+    require_nix!();
+    let repo = fixture_repo("mixed-fleet");
+    let args = migration_override_args(repo.path());
+    let mut init = vec![
+        "init",
+        "--host",
+        "mac=metal-native",
+        "--host",
+        "desktop=cuda",
+        "--host",
+        "ada@laptop=cpu",
+        "--host",
+        "ada@studio=cpu",
+        "--",
+    ];
+    init.extend(args.iter().map(String::as_str));
+    let (code, out, err) = fm(repo.path(), &init);
+    assert_eq!(code, 0, "{out}{err}");
+    let mut up = vec!["up", "--no-lock", "--to", "5", "--"];
+    up.extend(args.iter().map(String::as_str));
+    let (code, out, err) = fm(repo.path(), &up);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        repo.read("hosts/mac.nix")
+            .contains("pkgs.llama-cpp-metal-native"),
+        "{}",
+        repo.read("hosts/mac.nix")
+    );
+    let mac = host_llama_derivations(repo.path(), "mac");
+    assert_eq!(mac.len(), 1, "{mac:?}");
+    assert_eq!(mac[0].name, "llama-cpp-metalkit-0.0.0");
+    let last = |flag: &str| {
+        mac[0]
+            .cmake_flags
+            .iter()
+            .rev()
+            .find(|f| f.contains(flag))
+            .cloned()
+    };
+    assert_eq!(
+        last("GGML_METAL").as_deref(),
+        Some("-DGGML_METAL:BOOL=TRUE")
+    );
+    assert_eq!(
+        last("GGML_NATIVE").as_deref(),
+        Some("-DGGML_NATIVE:BOOL=TRUE")
+    );
+}

@@ -401,7 +401,7 @@ fn darwin_and_home_manager_machines_switch_with_their_own_programs() {
     let repo = fixture_repo("mixed-fleet");
     repo.write(
         "flake-migrate.toml",
-        "[hosts]\ndesktop = \"cuda\"\nmac = \"metal\"\n\"ada@laptop\" = \"cpu\"\n",
+        "[hosts]\ndesktop = \"cuda\"\nmac = \"metal\"\n\"ada@laptop\" = \"cpu\"\n\"ada@studio\" = \"cpu\"\n",
     );
     repo.commit_all("Configure flake-migrate");
     let bin = fake_bin(&["darwin-rebuild", "home-manager"]);
@@ -444,6 +444,27 @@ fn darwin_and_home_manager_machines_switch_with_their_own_programs() {
         })
         .collect();
     assert_eq!(hosts, ["ada@laptop=cpu", "mac=metal"]);
+    // ada@studio (cpu too) needs no switch of its own: cpu has a machine.
+    let (_, detail) = step_state(repo.path(), "0007");
+    assert!(detail.contains("cpu covered by ada@laptop"), "{detail}");
+    assert!(detail.contains("metal covered by mac"), "{detail}");
+    assert!(
+        detail.contains("no recorded switch yet for cuda (desktop)"),
+        "{detail}"
+    );
+    let run = flake_migrate(
+        repo.path(),
+        bin.path(),
+        &log,
+        &["confirm", "--host", "desktop"],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("every variant has a switched host"),
+        "{}",
+        run.stdout
+    );
 
     // nh where it is installed: `nh darwin switch`, `nh home switch`.
     let bin = fake_bin(&["nh", "darwin-rebuild"]);

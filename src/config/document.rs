@@ -163,6 +163,21 @@ fn set_keeping_decor(table: &mut dyn TableLike, key: &str, value: Value) {
     }
 }
 
+/// The comment a new config file starts with; a fleet with a Mac (`metal`)
+/// is told of the Apple Silicon variant too.
+pub(super) fn header(metal: bool) -> String {
+    let metal = if metal {
+        "\n# metal: Apple Silicon (upstream `default` on aarch64-darwin, the Metal build)."
+    } else {
+        ""
+    };
+    format!(
+        "# flake-migrate: which upstream llama.cpp variant each host gets.\n\
+         # Variants: cpu (upstream `default`, portable, GGML_NATIVE off), cuda, vulkan, rocm.{metal}\n\
+         # Hosts not listed under [hosts] do not use llama.cpp and are left untouched.\n\n"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -224,18 +224,8 @@ impl Config {
         for host in self.hosts.keys() {
             doc.set_build(host, &self.build(host).expect("a host has a build"));
         }
-        let body = doc.to_string();
-        // A fleet with a Mac is told of the Apple Silicon variant too.
-        let metal = if self.variants().contains(&Variant::Metal) {
-            "\n# metal: Apple Silicon (upstream `default` on aarch64-darwin, the Metal build)."
-        } else {
-            ""
-        };
-        format!(
-            "# flake-migrate: which upstream llama.cpp variant each host gets.\n\
-             # Variants: cpu (upstream `default`, portable, GGML_NATIVE off), cuda, vulkan, rocm.{metal}\n\
-             # Hosts not listed under [hosts] do not use llama.cpp and are left untouched.\n\n{body}"
-        )
+        let metal = self.variants().contains(&Variant::Metal);
+        format!("{}{doc}", document::header(metal))
     }
 
     /// The variants in use, each once, in a stable order.

@@ -21,10 +21,17 @@ pub fn plan(ctx: &Context, max_lines: usize) -> Result<Plan> {
             "add hosts under [hosts] (for example `carbon = \"cuda\"`), or run `flake-migrate init`",
         ));
     }
-    let wanted = overlay_text(config, &upstream_input(ctx)?);
+    // A configured machine that is no NixOS host may be a Mac.
+    let model = ctx.model()?;
+    let macs = config.hosts.keys().any(|h| {
+        model
+            .host(h)
+            .is_some_and(|h| h.kind != crate::host_kind::HostKind::Nixos)
+    });
+    let wanted = overlay_text_for(config, &upstream_input(ctx)?, macs);
     // The limit holds for the four hardware bases; each further
     // combination adds its line, and each helper in use its own.
-    let extra = config.builds().len().saturating_sub(4) + helpers(config, "").len();
+    let extra = config.builds().len().saturating_sub(4) + helpers(config, "", macs).len();
     debug_assert!(wanted.lines().count() <= max_lines + extra);
     let path = config.overlay.as_path();
     match ctx.files.read(path)? {
@@ -110,7 +117,7 @@ fn upstream_input(ctx: &Context) -> Result<String> {
 
 /// The helpers the builds in use need, one line each: `native` for native
 /// builds, `cuda` for CUDA builds with chosen capabilities.
-fn helpers(config: &Config, input: &str) -> Vec<String> {
+fn helpers(config: &Config, input: &str, macs: bool) -> Vec<String> {
     let builds = config.builds();
     let mut out = Vec::new();
     if builds.iter().any(|b| b.options.native) {
@@ -119,20 +126,22 @@ fn helpers(config: &Config, input: &str) -> Vec<String> {
     if builds.iter().any(|b| b.options.cuda_capabilities.is_some()) {
         out.push(cuda_helper(input));
     }
-    if !absent_elsewhere(config).is_empty() {
+    if !absent_elsewhere(config, macs).is_empty() {
         out.push(ABSENT_HELPER.to_string());
     }
     out
 }
 
-/// For a fleet with a Mac (a `metal` build), upstream's packages that some
-/// of its systems lack (no `cuda` on darwin): read with `or (absent "cuda")`,
-/// so that on those systems the name is a throw (which evaluation can
-/// catch) rather than a missing attribute (which fails the whole
-/// evaluation of anything that looks at every name of the overlay).
-fn absent_elsewhere(config: &Config) -> Vec<&'static str> {
+/// For a fleet that may have a Mac (a `metal` build, or `macs`: a
+/// configured nix-darwin or home-manager machine), upstream's packages
+/// that some of its systems lack (no `cuda` on darwin): read with
+/// `or (absent "cuda")`, so that on those systems the name is a throw
+/// (which evaluation can catch) rather than a missing attribute (which
+/// fails the whole evaluation of anything that looks at every name of the
+/// overlay).
+fn absent_elsewhere(config: &Config, macs: bool) -> Vec<&'static str> {
     let builds = config.builds();
-    if !builds.iter().any(|b| b.base == Variant::Metal) {
+    if !macs && !builds.iter().any(|b| b.base == Variant::Metal) {
         return Vec::new();
     }
     let mut out: Vec<&'static str> = builds
@@ -150,16 +159,22 @@ const ABSENT_HELPER: &str = "absent = v: throw \"upstream llama.cpp builds no ${
 /// The overlay reading the flake input `input`: at most 10 lines for the
 /// four base variants, one more per other combination and one per helper.
 pub fn overlay_text(config: &Config, input: &str) -> String {
+    overlay_text_for(config, input, false)
+}
+
+/// [`overlay_text`] for a fleet where `macs` says whether a configured
+/// machine is a nix-darwin or home-manager one (see [`absent_elsewhere`]).
+pub fn overlay_text_for(config: &Config, input: &str, macs: bool) -> String {
     let upstream =
         format!("let upstream = inputs.{input}.packages.${{prev.stdenv.hostPlatform.system}};");
     let mut bindings = upstream;
-    for helper in helpers(config, input) {
+    for helper in helpers(config, input, macs) {
         bindings.push_str("\n    ");
         bindings.push_str(&helper);
     }
     bindings.push_str(" in");
     let mut out = format!("{HEADER}\n{{ inputs }}:\n_final: prev:\n{bindings}\n{{\n");
-    let absent = absent_elsewhere(config);
+    let absent = absent_elsewhere(config, macs);
     for b in config.builds() {
         let mut expr = b.expression();
         for p in &absent {
@@ -236,6 +251,20 @@ mod tests {
         );
         assert!(text.contains("absent = v: throw"), "{text}");
         assert!(text.lines().count() <= 10, "{text}");
+    }
+
+    #[test]
+    fn an_intel_mac_beside_a_cuda_host_reads_cuda_with_a_throw_too() {
+        let mut config = Config::default();
+        config.hosts.insert("desktop".into(), Variant::Cuda);
+        config.hosts.insert("imac".into(), Variant::Cpu);
+        let plain = overlay_text_for(&config, &config.input, false);
+        assert!(plain.contains("llama-cpp-cuda = upstream.cuda;"), "{plain}");
+        let guarded = overlay_text_for(&config, &config.input, true);
+        assert!(
+            guarded.contains("llama-cpp-cuda = (upstream.cuda or (absent \"cuda\"));"),
+            "{guarded}"
+        );
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! `nixpkgs.hostPlatform = "…"`. Evaluation knows it exactly; this is the
 //! static reading's answer (for `--no-eval` and the hook), or none.
 
+use super::Suggestion;
+use crate::config::Variant;
 use crate::error::Result;
 use crate::files::Files;
 use crate::model::Host;
@@ -56,6 +58,31 @@ pub fn host_system(files: &dyn Files, host: &Host) -> Result<Option<String>> {
         }
     }
     Ok(named_system(&definition, texts.iter().map(String::as_str)))
+}
+
+/// Upstream builds `rocm` only for x86_64-linux, CUDA only for Linux, and
+/// on Apple Silicon its `default` is the Metal build: a host's variant is
+/// fitted to its system (`Variant::fitted_to`), and the evidence says why.
+pub fn fit_system(s: &mut Suggestion, system: &str) {
+    let Some(v) = s.variant else {
+        return;
+    };
+    let fitted = v.fitted_to(system);
+    if fitted == v {
+        return;
+    }
+    s.variant = Some(fitted);
+    s.evidence = if fitted == Variant::Metal && v == Variant::Cpu {
+        format!(
+            "{} (on {system} upstream's default is the Metal build: metal)",
+            s.evidence
+        )
+    } else {
+        format!(
+            "{} (suggests {v}, which upstream does not build for {system}: {fitted} instead)",
+            s.evidence
+        )
+    };
 }
 
 #[cfg(test)]

@@ -6,8 +6,6 @@
 use std::io::Write;
 use std::path::Path;
 
-use serde::Serialize;
-
 use crate::config::{Build, CONFIG_FILE, Config, Document, Variant};
 use crate::engine::Session;
 use crate::error::{Error, Result, exit};
@@ -16,15 +14,16 @@ use crate::files::Files;
 use crate::files::WorkTree;
 use crate::flake::FLAKE_FILE;
 use crate::git;
-use crate::host_kind::HostKind;
 use crate::model::{Differences, Model};
 use crate::output::{self, say};
 use crate::steps::write_overlay;
 use crate::suggest;
 
+mod json;
 mod machines;
 mod readings;
 
+pub use json::json;
 use readings::{report_readings, settle_with_evaluation};
 
 pub struct InitOptions {
@@ -42,69 +41,7 @@ pub fn command(dir: &Path, opts: &InitOptions, out: &mut dyn Write) -> Result<i3
     Ok(exit::OK)
 }
 
-/// `init --json`: what `init` found and would suggest, as one JSON object
-/// (documented in the README); reads only, writes nothing.
-pub fn json(dir: &Path, opts: &InitOptions, out: &mut dyn Write) -> Result<i32> {
-    let session = Session::open(dir)?;
-    let found = find(&session, opts, &mut std::io::stderr())?;
-    let mut notes = Vec::new();
-    report_readings(&found.model, &found.diff, found.evaluated, &mut notes);
-    let report = InitJson {
-        version: 1,
-        evaluated: found.evaluated,
-        hosts: found
-            .suggestions
-            .iter()
-            .map(|s| HostJson {
-                name: &s.host,
-                kind: found
-                    .model
-                    .host(&s.host)
-                    .map_or(HostKind::Nixos, |h| h.kind)
-                    .to_string(),
-                system: found.systems.get(&s.host).map(String::as_str),
-                variant: s.variant.map(Variant::name),
-                options: &s.options,
-                evidence: &s.evidence,
-            })
-            .collect(),
-        notes: String::from_utf8_lossy(&notes)
-            .lines()
-            .map(|l| l.strip_prefix("note: ").unwrap_or(l).to_string())
-            .collect(),
-    };
-    let _ = writeln!(
-        out,
-        "{}",
-        serde_json::to_string_pretty(&report).expect("serializes")
-    );
-    Ok(exit::OK)
-}
-
-#[derive(Serialize)]
-struct InitJson<'a> {
-    version: u32,
-    /// Whether nix evaluated the flake (false: read statically).
-    evaluated: bool,
-    hosts: Vec<HostJson<'a>>,
-    notes: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct HostJson<'a> {
-    name: &'a str,
-    /// `nixos`, `darwin` (nix-darwin) or `home` (standalone home-manager).
-    kind: String,
-    /// Its system, where evaluation or its files say it.
-    system: Option<&'a str>,
-    /// `null`: the host does not use llama.cpp (or failed to evaluate).
-    variant: Option<&'static str>,
-    /// The options the evidence shows (`native`, `rpc`), as `--yes` writes them.
-    options: &'a [String],
-    evidence: &'a str,
-}
-
-/// The hosts of `nixosConfigurations` with a suggested variant each.
+/// The machines of the flake with a suggested variant each.
 struct Found {
     suggestions: Vec<suggest::Suggestion>,
     model: Model,

@@ -1,0 +1,212 @@
+//! What each file says about llama.cpp and the hardware, read once per
+//! file however many hosts import it: its references, syntax nodes and
+//! option signs, sorted by offset (a host's definition is a slice).
+
+use std::ops::Range;
+use std::path::Path;
+
+use rowan::ast::AstNode;
+
+use super::condition::{self, Condition};
+use super::{Clue, Strength, cmake_backend, first_line, option_clues, scan_node, support_flag};
+use crate::config::Variant;
+use crate::error::Result;
+use crate::files::Files;
+use crate::refs::{self, RefKind};
+use crate::syntax;
+
+/// Everything one file says, in the order a host's scan meets it: its
+/// references, then its syntax nodes (in document order), then its option
+/// signs. Each list is sorted by offset, so the part inside one host's
+/// definition is a slice.
+pub(super) struct FileClues {
+    pub(super) refs: Vec<Found>,
+    pub(super) nodes: Vec<Found>,
+    /// (offset, option's suffix, `file:line: what`).
+    pub(super) options: Vec<(usize, String, String)>,
+    /// The text, for what only a host's own definition says (its system).
+    pub(super) text: String,
+}
+
+/// What one reference or node says: the first description of a use, if
+/// any, and its clues.
+pub(super) struct Found {
+    pub(super) offset: usize,
+    pub(super) uses: Option<String>,
+    pub(super) clues: Vec<Clue>,
+    /// A callPackage of a file that builds something else with llama-cpp.
+    pub(super) built_into_package: bool,
+}
+
+impl FileClues {
+    pub(super) fn read(files: &dyn Files, file: &Path) -> Result<Option<FileClues>> {
+        let Some(text) = files.read(file)? else {
+            return Ok(None);
+        };
+        let root = syntax::parse(file, &text)?;
+        let at =
+            |offset: usize| format!("{}:{}", file.display(), syntax::line_col(&text, offset).0);
+        let refs = refs::find_in(file, &root, &mut |target| {
+            crate::old_override::package_file_taking_llama(files, target).is_some()
+        })
+        .into_iter()
+        .map(|r| {
+            let mut clues = Vec::new();
+            let conditions = root
+                .syntax()
+                .covering_element(rowan::TextRange::new(
+                    (r.range.start as u32).into(),
+                    (r.range.end as u32).into(),
+                ))
+                .ancestors()
+                .next()
+                .map(|node| condition::around(&node, &at))
+                .unwrap_or_default();
+            if let RefKind::Override { args, .. } = &r.kind {
+                for arg in args {
+                    match support_flag(arg) {
+                        Some((v, true)) => clues.push(Clue {
+                            strength: Strength::OverrideArgument,
+                            variant: v,
+                            evidence: format!("{}: override argument `{arg}`", at(r.range.start)),
+                            conditions: conditions.clone(),
+                        }),
+                        Some((_, false)) => clues.push(Clue {
+                            strength: Strength::OverrideArgumentOff,
+                            variant: Variant::Cpu,
+                            evidence: format!(
+                                "{}: override argument `{arg}` (the old build had no GPU backend)",
+                                at(r.range.start)
+                            ),
+                            conditions: conditions.clone(),
+                        }),
+                        None => {}
+                    }
+                }
+                // `.overrideAttrs` turning a backend on through cmake flags.
+                if let Some((flag, v)) = cmake_backend(&text[r.range.clone()]) {
+                    clues.push(Clue {
+                        strength: Strength::OverrideArgument,
+                        variant: v,
+                        evidence: format!("{}: override sets {flag}", at(r.range.start)),
+                        conditions: conditions.clone(),
+                    });
+                }
+            }
+            // A package file that customises llama-cpp says which build
+            // the host had, as an override written here would.
+            let mut built_into_package = false;
+            if let RefKind::CallPackage { target } = &r.kind {
+                let found = package_file_clues(files, target, &at(r.range.start), &conditions);
+                built_into_package = found.is_none();
+                clues.extend(found.unwrap_or_default());
+            }
+            // An overlay's `prev.llama-cpp` only redefines the package:
+            // its arguments may say which build, not that a host uses it.
+            Found {
+                offset: r.range.start,
+                uses: (!r.in_overlay()).then(|| {
+                    format!(
+                        "{}: {}",
+                        at(r.range.start),
+                        first_line(&text[r.range.clone()])
+                    )
+                }),
+                clues,
+                built_into_package,
+            }
+        })
+        .collect();
+        let nodes = root
+            .syntax()
+            .descendants()
+            .filter_map(|node| {
+                let mut found = Found {
+                    offset: syntax::start(&node),
+                    uses: None,
+                    clues: Vec::new(),
+                    built_into_package: false,
+                };
+                scan_node(&node, &at, &mut found.clues, &mut found.uses);
+                if !found.clues.is_empty() {
+                    let conditions = condition::around(&node, &at);
+                    for clue in &mut found.clues {
+                        clue.conditions = conditions.clone();
+                    }
+                }
+                (found.uses.is_some() || !found.clues.is_empty()).then_some(found)
+            })
+            .collect();
+        let options = option_clues(&text)
+            .into_iter()
+            .map(|(offset, option, what)| (offset, option, format!("{}: {what}", at(offset))))
+            .collect();
+        Ok(Some(FileClues {
+            refs,
+            nodes,
+            options,
+            text,
+        }))
+    }
+}
+
+/// The clues of the customisation in the package file `target` (its
+/// override arguments and cmake flags), called at `called`; `None` for a
+/// file that builds something else with llama-cpp.
+fn package_file_clues(
+    files: &dyn Files,
+    target: &Path,
+    called: &str,
+    conditions: &[Condition],
+) -> Option<Vec<Clue>> {
+    let (file, text, root) = crate::old_override::package_file_taking_llama(files, target)?;
+    let custom = refs::customisation(&root)?;
+    let at = format!(
+        "{}:{}",
+        file.display(),
+        syntax::line_col(&text, custom.range.start).0
+    );
+    let mut clues = Vec::new();
+    if let RefKind::Override { args, .. } = &custom.kind {
+        for arg in args {
+            if let Some((variant, on)) = support_flag(arg) {
+                clues.push(Clue {
+                    strength: if on {
+                        Strength::OverrideArgument
+                    } else {
+                        Strength::OverrideArgumentOff
+                    },
+                    variant: if on { variant } else { Variant::Cpu },
+                    evidence: format!("{at}: override argument `{arg}` (called at {called})"),
+                    conditions: conditions.to_vec(),
+                });
+            }
+        }
+    }
+    if let Some((flag, variant)) = cmake_backend(&text[custom.range.clone()]) {
+        clues.push(Clue {
+            strength: Strength::OverrideArgument,
+            variant,
+            evidence: format!("{at}: override sets {flag} (called at {called})"),
+            conditions: conditions.to_vec(),
+        });
+    }
+    Some(clues)
+}
+
+/// The part of a list sorted by offset that lies `within` a range (all of
+/// it without one).
+pub(super) fn inside<'a, T>(
+    list: &'a [T],
+    within: Option<&Range<usize>>,
+    offset: impl Fn(&T) -> usize,
+) -> &'a [T] {
+    match within {
+        None => list,
+        Some(r) => {
+            let from = list.partition_point(|x| offset(x) < r.start);
+            let to = list.partition_point(|x| offset(x) < r.end);
+            &list[from..to.max(from)]
+        }
+    }
+}
