@@ -11,7 +11,7 @@ use flake_migrate::commands::init::InitOptions;
 use flake_migrate::commands::{self, check, hook};
 use flake_migrate::engine::RunOptions;
 use flake_migrate::error::{Error, Result, exit};
-use flake_migrate::output::{self, ColorChoice, Settings, Stream, Verbosity};
+use flake_migrate::output::{self, ColorChoice, Settings, Verbosity};
 
 #[derive(Parser)]
 #[command(
@@ -202,41 +202,9 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         Err(err) => {
             let _ = stdout.flush();
-            report(&err);
+            output::report::error(&err);
             ExitCode::from(err.exit_code() as u8)
         }
-    }
-}
-
-fn report(err: &Error) {
-    let color = output::color(Stream::Stderr);
-    if let Some(at) = err.located() {
-        // A place in a file: shown as the guard shows its findings.
-        let path = at.path.display().to_string();
-        let help = err.help();
-        let code = matches!(err, Error::Parse(_)).then_some("syntax-error");
-        let shown = output::diagnostic::render(
-            &output::diagnostic::Diagnostic {
-                code,
-                title: &at.message,
-                path: &path,
-                marked: Some(output::diagnostic::Marked {
-                    text: &at.text,
-                    range: at.range.clone(),
-                    label: Some(&at.label),
-                }),
-                help: help.as_deref(),
-            },
-            color,
-        );
-        eprintln!("{shown}");
-        return;
-    }
-    let red = console::Style::new().red().bold().force_styling(color);
-    let cyan = console::Style::new().cyan().bold().force_styling(color);
-    eprintln!("{} {err}", red.apply_to("error:"));
-    if let Some(help) = err.help() {
-        eprintln!("{} {help}", cyan.apply_to("help:"));
     }
 }
 

@@ -3,6 +3,7 @@
 //! while nix runs.
 
 pub mod diagnostic;
+pub mod report;
 pub mod spinner;
 
 use std::fmt::Display;
