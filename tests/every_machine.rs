@@ -8,27 +8,33 @@ mod support;
 
 use std::path::Path;
 
-use assert_cmd::Command;
 use flake_migrate::eval::discover::{HostFacts, discover};
 use flake_migrate::host_kind::HostKind;
 use flake_migrate::model::Model;
 use support::*;
 
+/// The real binary, as the support module runs it: (exit code, stdout, stderr).
 fn fm(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("flake-migrate")
-        .unwrap()
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("NIX_CONFIG", NIX_CONFIG)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let r = run(dir, args, &[]);
+    (r.code, r.stdout, r.stderr)
+}
+
+/// `init` with `hosts` (`--host` values), then `up --to 5`, evaluated with
+/// the stand-ins `args`; both must succeed. What `up` printed.
+fn init_and_up(dir: &Path, hosts: &[&str], args: &[String]) -> String {
+    let mut init = vec!["init"];
+    for h in hosts {
+        init.extend(["--host", h]);
+    }
+    init.push("--");
+    init.extend(args.iter().map(String::as_str));
+    let (code, out, err) = fm(dir, &init);
+    assert_eq!(code, 0, "{out}{err}");
+    let mut up = vec!["up", "--no-lock", "--to", "5", "--"];
+    up.extend(args.iter().map(String::as_str));
+    let (code, out, err) = fm(dir, &up);
+    assert_eq!(code, 0, "{out}{err}");
+    out
 }
 
 #[test]
@@ -304,14 +310,7 @@ fn a_home_manager_programs_package_is_found_and_migrated() {
         ["programs.llm.package Some(\"ada.nix\") llama-cpp-6000"]
     );
 
-    let mut init = vec!["init", "--host", "ada=cpu", "--"];
-    init.extend(args.iter().map(String::as_str));
-    let (code, out, err) = fm(repo.path(), &init);
-    assert_eq!(code, 0, "{out}{err}");
-    let mut up = vec!["up", "--no-lock", "--to", "5", "--"];
-    up.extend(args.iter().map(String::as_str));
-    let (code, out, err) = fm(repo.path(), &up);
-    assert_eq!(code, 0, "{out}{err}");
+    let out = init_and_up(repo.path(), &["ada=cpu"], &args);
     assert!(
         repo.read("ada.nix")
             .contains("package = pkgs.llama-cpp-cpu;"),
@@ -483,25 +482,16 @@ fn a_native_metal_build_keeps_metal_and_turns_native_on() {
     require_nix!();
     let repo = fixture_repo("mixed-fleet");
     let args = migration_override_args(repo.path());
-    let mut init = vec![
-        "init",
-        "--host",
-        "mac=metal-native",
-        "--host",
-        "desktop=cuda",
-        "--host",
-        "ada@laptop=cpu",
-        "--host",
-        "ada@studio=cpu",
-        "--",
-    ];
-    init.extend(args.iter().map(String::as_str));
-    let (code, out, err) = fm(repo.path(), &init);
-    assert_eq!(code, 0, "{out}{err}");
-    let mut up = vec!["up", "--no-lock", "--to", "5", "--"];
-    up.extend(args.iter().map(String::as_str));
-    let (code, out, err) = fm(repo.path(), &up);
-    assert_eq!(code, 0, "{out}{err}");
+    init_and_up(
+        repo.path(),
+        &[
+            "mac=metal-native",
+            "desktop=cuda",
+            "ada@laptop=cpu",
+            "ada@studio=cpu",
+        ],
+        &args,
+    );
     assert!(
         repo.read("hosts/mac.nix")
             .contains("pkgs.llama-cpp-metal-native"),

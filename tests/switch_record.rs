@@ -103,6 +103,14 @@ fn this_hostname() -> String {
         .to_string()
 }
 
+/// `switch --host HOST --force` with the fake programs of `bin`, which
+/// must succeed.
+fn forced_switch(repo: &Path, bin: &Path, log: &Path, host: &str) -> Run {
+    let run = flake_migrate(repo, bin, log, &["switch", "--host", host, "--force"], &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    run
+}
+
 fn log_path(bin: &tempfile::TempDir) -> PathBuf {
     bin.path().join("calls.log")
 }
@@ -172,14 +180,7 @@ fn switch_prefers_nh() {
     let repo = repo_with(CONFIG);
     let bin = fake_bin(&["nixos-rebuild", "nh"]);
     let log = log_path(&bin);
-    let run = flake_migrate(
-        repo.path(),
-        bin.path(),
-        &log,
-        &["switch", "--host", "beryllium", "--force"],
-        &[],
-    );
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let run = forced_switch(repo.path(), bin.path(), &log, "beryllium");
     let calls = std::fs::read_to_string(&log).unwrap();
     assert!(
         calls.starts_with("nh os switch . --hostname beryllium (in "),
@@ -407,22 +408,8 @@ fn darwin_and_home_manager_machines_switch_with_their_own_programs() {
     let bin = fake_bin(&["darwin-rebuild", "home-manager"]);
     let log = log_path(&bin);
 
-    let run = flake_migrate(
-        repo.path(),
-        bin.path(),
-        &log,
-        &["switch", "--host", "mac", "--force"],
-        &[],
-    );
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    let run = flake_migrate(
-        repo.path(),
-        bin.path(),
-        &log,
-        &["switch", "--host", "ada@laptop", "--force"],
-        &[],
-    );
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    forced_switch(repo.path(), bin.path(), &log, "mac");
+    forced_switch(repo.path(), bin.path(), &log, "ada@laptop");
     let calls = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = calls.lines().collect();
     assert!(
@@ -469,14 +456,7 @@ fn darwin_and_home_manager_machines_switch_with_their_own_programs() {
     // nh where it is installed: `nh darwin switch`, `nh home switch`.
     let bin = fake_bin(&["nh", "darwin-rebuild"]);
     let log = log_path(&bin);
-    let run = flake_migrate(
-        repo.path(),
-        bin.path(),
-        &log,
-        &["switch", "--host", "mac", "--force"],
-        &[],
-    );
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    forced_switch(repo.path(), bin.path(), &log, "mac");
     let calls = std::fs::read_to_string(&log).unwrap();
     assert!(
         calls.starts_with("nh darwin switch . --hostname mac (in "),
