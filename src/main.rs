@@ -187,8 +187,29 @@ enum HookAction {
     Run,
 }
 
+impl Cli {
+    /// The command line as the installed hook writes it, `hook run` and
+    /// nothing else, read without clap: building clap's description of
+    /// every command is a tenth of what the hook costs on a small commit,
+    /// and it runs on every commit (BENCHMARKS.md). Anything else, or any
+    /// flag, goes through clap.
+    fn hook_run(mut args: impl Iterator<Item = std::ffi::OsString>) -> Option<Cli> {
+        let exact = args.next()? == "hook" && args.next()? == "run" && args.next().is_none();
+        exact.then(|| Cli {
+            dirs: Vec::new(),
+            color: ColorChoice::Auto,
+            quiet: false,
+            verbose: false,
+            no_eval: false,
+            command: Command::Hook {
+                action: HookAction::Run,
+            },
+        })
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::hook_run(std::env::args_os().skip(1)).unwrap_or_else(Cli::parse);
     output::configure(Settings {
         color: cli.color,
         verbosity: match (cli.quiet, cli.verbose) {
@@ -341,6 +362,35 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `hook_run` builds is what clap reads from the same words.
+    #[test]
+    fn the_hooks_command_line_reads_as_clap_reads_it() {
+        let words = |w: &[&str]| w.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let ours = Cli::hook_run(words(&["hook", "run"]).into_iter()).unwrap();
+        let clap = Cli::try_parse_from(words(&["flake-migrate", "hook", "run"])).unwrap();
+        for cli in [ours, clap] {
+            assert!(cli.dirs.is_empty());
+            assert_eq!(cli.color, ColorChoice::Auto);
+            assert!(!cli.quiet && !cli.verbose && !cli.no_eval);
+            assert!(matches!(
+                cli.command,
+                Command::Hook {
+                    action: HookAction::Run
+                }
+            ));
+        }
+        for other in [
+            &["hook", "run", "-q"][..],
+            &["-q", "hook", "run"],
+            &["hook"],
+        ] {
+            assert!(
+                Cli::hook_run(words(other).into_iter()).is_none(),
+                "{other:?}"
+            );
+        }
+    }
 
     #[test]
     fn the_command_line_is_consistent() {

@@ -22,7 +22,11 @@ pub fn targets(file: &Path, text: &str) -> BTreeSet<PathBuf> {
     if !text.contains('/') {
         return BTreeSet::new();
     }
-    in_tokens(file, &rnix::tokenize(text).collect::<Vec<_>>())
+    let mut found = Literals::new(file);
+    for token in rnix::tokenize(text) {
+        found.see(token.0, token.1);
+    }
+    found.finish()
 }
 
 /// The same from a file's syntax tree, whose tokens are the file's tokens
@@ -34,36 +38,67 @@ pub fn targets_in_tree(file: &Path, text: &str, root: &rnix::SyntaxNode) -> BTre
     }
     // The green tree is walked, not the syntax tree: its nodes are plain
     // data, where the syntax tree makes (and frees) a handle per node.
-    fn walk<'t>(node: &'t rowan::GreenNodeData, out: &mut Vec<(rnix::SyntaxKind, &'t str)>) {
+    fn walk<'t>(node: &'t rowan::GreenNodeData, found: &mut Literals<'_, 't>) {
         for child in node.children() {
             match child {
-                rowan::NodeOrToken::Node(n) => walk(n, out),
-                rowan::NodeOrToken::Token(t) => out.push((
+                rowan::NodeOrToken::Node(n) => walk(n, found),
+                rowan::NodeOrToken::Token(t) => found.see(
                     <rnix::NixLanguage as rowan::Language>::kind_from_raw(t.kind()),
                     t.text(),
-                )),
+                ),
             }
         }
     }
-    let green = root.green();
-    let mut tokens = Vec::new();
-    walk(green, &mut tokens);
-    in_tokens(file, &tokens)
+    let mut found = Literals::new(file);
+    walk(root.green(), &mut found);
+    found.finish()
 }
 
-fn in_tokens(file: &Path, tokens: &[(rnix::SyntaxKind, &str)]) -> BTreeSet<PathBuf> {
-    tokens
-        .iter()
-        .enumerate()
-        .filter(|(i, (kind, _))| {
-            *kind == TOKEN_PATH_REL
-                && !(*i > 0 && tokens[i - 1].0 == TOKEN_INTERPOL_END)
-                && tokens
-                    .get(i + 1)
-                    .is_none_or(|t| t.0 != TOKEN_INTERPOL_START)
-        })
-        .filter_map(|(_, (_, literal))| crate::nix_paths::resolve(file, literal))
-        .collect()
+/// Picks the literals out of a file's tokens as they stream by: a
+/// relative path token is one when the token before it does not end an
+/// interpolation and the one after it does not start one.
+struct Literals<'f, 't> {
+    file: &'f Path,
+    previous: Option<rnix::SyntaxKind>,
+    /// A path token waiting to see whether an interpolation follows it.
+    pending: Option<&'t str>,
+    found: BTreeSet<PathBuf>,
+}
+
+impl<'f, 't> Literals<'f, 't> {
+    fn new(file: &'f Path) -> Self {
+        Literals {
+            file,
+            previous: None,
+            pending: None,
+            found: BTreeSet::new(),
+        }
+    }
+
+    fn see(&mut self, kind: rnix::SyntaxKind, text: &'t str) {
+        if let Some(literal) = self.pending.take()
+            && kind != TOKEN_INTERPOL_START
+        {
+            self.add(literal);
+        }
+        if kind == TOKEN_PATH_REL && self.previous != Some(TOKEN_INTERPOL_END) {
+            self.pending = Some(text);
+        }
+        self.previous = Some(kind);
+    }
+
+    fn add(&mut self, literal: &str) {
+        if let Some(target) = crate::nix_paths::resolve(self.file, literal) {
+            self.found.insert(target);
+        }
+    }
+
+    fn finish(mut self) -> BTreeSet<PathBuf> {
+        if let Some(literal) = self.pending.take() {
+            self.add(literal);
+        }
+        self.found
+    }
 }
 
 #[cfg(test)]
