@@ -24,7 +24,11 @@ pub fn run(dir: &Path, action: Action, out: &mut dyn Write) -> Result<i32> {
         Action::Uninstall => guard::hook::uninstall(&repo, out)?,
         Action::Run => {
             let color = output::color(Stream::Stderr);
-            return guard::hook::run(&repo, &mut std::io::stderr(), color);
+            let code = guard::hook::run(&repo, &mut std::io::stderr(), color);
+            // The process ends next: closing the repository unmaps its
+            // pack files one system call at a time, for nothing.
+            std::mem::forget(repo);
+            return code;
         }
     }
     Ok(exit::OK)

@@ -34,6 +34,11 @@ pub trait Files {
     fn read(&self, path: &Path) -> Result<Option<String>>;
     /// Every tracked `.nix` file, sorted.
     fn nix_files(&self) -> Vec<PathBuf>;
+    /// [`Self::read`] of each path, in order: where reading many files can
+    /// go faster together (the working tree's, on several threads).
+    fn read_all(&self, paths: &[PathBuf]) -> Vec<Result<Option<String>>> {
+        paths.iter().map(|p| self.read(p)).collect()
+    }
     fn exists(&self, path: &Path) -> bool {
         matches!(self.read(path), Ok(Some(_)))
     }

@@ -145,6 +145,8 @@ pub fn active_rules(state: &State) -> Vec<&'static Rule> {
 
 /// Runs `rules` over `scope`; violations come sorted by file and position.
 pub fn run(scope: &Scope, rules: &[&'static Rule]) -> Result<Vec<Violation>> {
+    // The rules read nearly every selected file: read them together.
+    scope.read_ahead(scope.nix_files())?;
     let mut out = Vec::new();
     for rule in rules {
         for finding in (rule.check)(scope)? {

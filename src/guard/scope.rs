@@ -281,6 +281,25 @@ impl<'a> Scope<'a> {
         cached(&self.parsed, self.files, path)
     }
 
+    /// Reads `paths` into the cache in one go, so the files can read them
+    /// together (see [`Files::read_all`]).
+    pub fn read_ahead(&self, paths: &[PathBuf]) -> Result<()> {
+        let unread: Vec<PathBuf> = {
+            let cache = self.parsed.borrow();
+            paths
+                .iter()
+                .filter(|p| !cache.contains_key(p.as_os_str()))
+                .cloned()
+                .collect()
+        };
+        let texts = self.files.read_all(&unread);
+        let mut cache = self.parsed.borrow_mut();
+        for (path, text) in unread.iter().zip(texts) {
+            cache.insert(path.as_os_str().to_owned(), to_source(path, text)?);
+        }
+        Ok(())
+    }
+
     /// Every file read so far that could not be read as Nix, and the file
     /// that kept the hosts' model from being read, by path.
     pub fn unreadable(&self) -> Vec<Located> {
@@ -333,17 +352,22 @@ fn cached(cache: &Sources, files: &dyn Files, path: &Path) -> Result<Option<Rc<S
     if let Some(s) = cache.borrow().get(path.as_os_str()) {
         return Ok(s.clone());
     }
-    let source = match files.read(path) {
-        Ok(text) => text.map(|text| Rc::new(Source::new(path, text))),
-        // Reported by the syntax-error finding; the rules still see the
-        // file (its other bytes), so it does not look deleted.
-        Err(Error::NotUtf8(at)) => Some(Rc::new(Source::not_utf8(path, at))),
-        Err(e) => return Err(e),
-    };
+    let source = to_source(path, files.read(path))?;
     cache
         .borrow_mut()
         .insert(path.as_os_str().to_owned(), source.clone());
     Ok(source)
+}
+
+/// A file as read, as the rules see it.
+fn to_source(path: &Path, read: Result<Option<String>>) -> Result<Option<Rc<Source>>> {
+    match read {
+        Ok(text) => Ok(text.map(|text| Rc::new(Source::new(path, text)))),
+        // Reported by the syntax-error finding; the rules still see the
+        // file (its other bytes), so it does not look deleted.
+        Err(Error::NotUtf8(at)) => Ok(Some(Rc::new(Source::not_utf8(path, at)))),
+        Err(e) => Err(e),
+    }
 }
 
 /// What the staged change does to path literals.
