@@ -218,7 +218,7 @@ fn hosts_without_inputs() -> TempRepo {
             if llama {
                 "pkgs.llama-cpp"
             } else {
-                "pkgs.hello"
+                "pkgs.helix"
             }
         )
     };
@@ -239,32 +239,68 @@ fn hosts_without_inputs() -> TempRepo {
     )
 }
 
+/// `hosts/default.nix` takes the inputs themselves: the overlay's import
+/// names them as that file does (`inherit inputs;`), not as `inputs.inputs`,
+/// which nix cannot evaluate (issue 20's report). Proven, then verified.
 #[test]
-fn an_edit_that_would_break_a_host_is_refused_or_the_host_is_migrated() {
+fn hosts_built_by_a_function_of_the_inputs_are_migrated() {
     require_nix!();
     let repo = hosts_without_inputs();
     let dir = repo.path();
     let args = migration_override_args(dir);
     let init = fm(dir, &["init", "--host", "neon=cuda"], &args);
     assert_eq!(init.code, 0, "{init:?}");
+    let up = fm(dir, &["up", "--no-lock", "--to", "5"], &args);
+    assert_eq!(up.code, 0, "{up:?}");
+    assert!(up.stdout.contains("proven"), "{up:?}");
+    let hosts = std::fs::read_to_string(dir.join("hosts/default.nix")).unwrap();
+    assert!(hosts.contains("{ inherit inputs; }"), "{hosts}");
+    assert!(!hosts.contains("inputs.inputs"), "{hosts}");
+    let verify = fm(dir, &["verify"], &args);
+    assert_eq!(verify.code, 0, "the migrated fleet verifies: {verify:?}");
+}
+
+/// `hosts/default.nix` gets only nixpkgs (`import ./hosts { inherit
+/// nixpkgs; }`): no edit of it can reach upstream's flake, and the one
+/// 0003 plans fails to evaluate. Nothing is written, and the refusal names
+/// the host, nix's error, and the step and file whose edit caused it.
+#[test]
+fn an_edit_that_would_break_a_host_is_refused_naming_its_step_and_file() {
+    require_nix!();
+    let host = |name: &str, package: &str| {
+        format!(
+            "{{ pkgs, ... }}:\n{{\n  networking.hostName = \"{name}\";\n  environment.systemPackages = [ pkgs.{package} ];\n}}\n"
+        )
+    };
+    let repo = repo_of_files(
+        &[
+            (
+                "flake.nix",
+                "{\n  inputs.nixpkgs.url = \"github:NixOS/nixpkgs/nixos-unstable\";\n  outputs = { self, nixpkgs, ... }: {\n    nixosConfigurations = import ./hosts { inherit nixpkgs; };\n  };\n}\n",
+            ),
+            (
+                "hosts/default.nix",
+                "args:\n{\n  neon = args.nixpkgs.lib.nixosSystem {\n    system = \"x86_64-linux\";\n    modules = [ ./neon.nix ];\n  };\n  argon = args.nixpkgs.lib.nixosSystem {\n    system = \"x86_64-linux\";\n    modules = [ ./argon.nix ];\n  };\n}\n",
+            ),
+            ("hosts/neon.nix", &host("neon", "llama-cpp")),
+            ("hosts/argon.nix", &host("argon", "helix")),
+        ],
+        "only-nixpkgs",
+    );
+    let dir = repo.path();
+    let args = migration_override_args(dir);
+    let init = fm(dir, &["init", "--host", "neon=cuda"], &args);
+    assert_eq!(init.code, 0, "{init:?}");
     let before = snapshot(dir);
     let up = fm(dir, &["up", "--no-lock", "--to", "5"], &args);
-    match up.code {
-        3 => {
-            assert_eq!(snapshot(dir), before, "nothing written: {up:?}");
-            // The host, nix's error, and the step and file whose edit
-            // caused it.
-            assert!(up.stderr.contains("host neon (cuda)"), "{up:?}");
-            assert!(up.stderr.contains("attribute 'inputs' missing"), "{up:?}");
-            assert!(up.stderr.contains("step 0003-import-overlay"), "{up:?}");
-            assert!(up.stderr.contains("edit of hosts/default.nix"), "{up:?}");
-            assert!(!up.stderr.contains("host argon"), "{up:?}");
-        }
-        0 => {
-            assert!(up.stdout.contains("proven"), "{up:?}");
-            let verify = fm(dir, &["verify"], &args);
-            assert_eq!(verify.code, 0, "the migrated fleet verifies: {verify:?}");
-        }
-        _ => panic!("{up:?}"),
-    }
+    assert_eq!(up.code, 3, "{up:?}");
+    assert_eq!(snapshot(dir), before, "nothing written: {up:?}");
+    assert!(up.stderr.contains("host neon (cuda)"), "{up:?}");
+    assert!(
+        up.stderr.contains("attribute 'llama-cpp' missing"),
+        "{up:?}"
+    );
+    assert!(up.stderr.contains("step 0003-import-overlay"), "{up:?}");
+    assert!(up.stderr.contains("edit of hosts/default.nix"), "{up:?}");
+    assert!(!up.stderr.contains("host argon"), "{up:?}");
 }

@@ -324,10 +324,40 @@ fn inputs_binding(file: &Path, text: &str, root: &ast::Root) -> Option<String> {
                 || p.pat_entries()
                     .any(|e| e.ident().is_some_and(|i| i.syntax().text() == "inputs")))
             .then(|| "inputs".to_string()),
-            ast::Param::IdentParam(i) => Some(format!("{}.inputs", i.syntax().text())),
+            ast::Param::IdentParam(i) => {
+                let name = i.syntax().text().to_string();
+                let body = l.body()?;
+                Some(if ident_is_inputs(&name, body.syntax()) {
+                    name
+                } else {
+                    format!("{name}.inputs")
+                })
+            }
         },
         _ => None,
     }
+}
+
+/// Whether a file's `name: …` takes the flake's inputs themselves
+/// (`import ./hosts inputs`, whose body reads `inputs.nixpkgs`), not a set
+/// holding them (`args: … args.inputs.nixpkgs …`, flake-parts' module
+/// arguments): its body reads `name.inputs`, or else the param is called
+/// `inputs` or its body reads `name.nixpkgs` or `name.self`.
+fn ident_is_inputs(name: &str, body: &SyntaxNode) -> bool {
+    let first_attrs: Vec<String> = body
+        .descendants()
+        .filter_map(ast::Select::cast)
+        .filter(|s| {
+            s.expr()
+                .is_some_and(|e| matches!(e, ast::Expr::Ident(i) if i.syntax().text() == name))
+        })
+        .filter_map(|s| s.attrpath()?.attrs().next())
+        .map(|a| a.syntax().text().to_string())
+        .collect();
+    if first_attrs.iter().any(|a| a == "inputs") {
+        return false;
+    }
+    name == "inputs" || first_attrs.iter().any(|a| a == "nixpkgs" || a == "self")
 }
 
 /// The `nixpkgs.overlays` list of an inline module in a modules list.
@@ -344,4 +374,31 @@ fn inline_overlay_list(modules: &ast::List) -> Option<ast::List> {
 /// The `nixpkgs.overlays = [ … ]` list set under `node`, however nested.
 fn overlay_list(node: &SyntaxNode) -> Option<ast::List> {
     option_list(node, &["nixpkgs", "overlays"])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding(text: &str) -> Option<String> {
+        let file = Path::new("hosts/default.nix");
+        inputs_binding(file, text, &syntax::parse(file, text).unwrap())
+    }
+
+    #[test]
+    fn a_file_taking_the_inputs_themselves_names_them_as_they_are() {
+        let hosts = "inputs:\n{\n  neon = inputs.nixpkgs.lib.nixosSystem { modules = [ ./neon.nix ]; };\n}\n";
+        assert_eq!(binding(hosts).as_deref(), Some("inputs"));
+        let renamed = "i: { neon = i.nixpkgs.lib.nixosSystem { modules = [ ./neon.nix ]; }; }";
+        assert_eq!(binding(renamed).as_deref(), Some("i"));
+    }
+
+    #[test]
+    fn a_file_taking_a_set_that_holds_them_reads_them_from_it() {
+        let args =
+            "args: { neon = args.inputs.nixpkgs.lib.nixosSystem { modules = [ ./neon.nix ]; }; }";
+        assert_eq!(binding(args).as_deref(), Some("args.inputs"));
+        let pattern = "{ inputs, ... }: { }";
+        assert_eq!(binding(pattern).as_deref(), Some("inputs"));
+    }
 }
