@@ -133,13 +133,15 @@ pub(super) fn relocate(
 /// Where a reference sits in its module: the option, whether it is an item
 /// of the option's list (else its value), and what to delete from the
 /// shared module (`None`: nothing, a service left to its default package).
-struct Place {
-    option: Vec<String>,
-    in_list: bool,
+pub(super) struct Place {
+    pub option: Vec<String>,
+    pub in_list: bool,
     remove: Option<Range<usize>>,
 }
 
-fn place(root: &ast::Root, r: &LlamaRef) -> Option<Place> {
+/// Where reference `r` sits: the option it is set in, and whether as an
+/// item of that option's list.
+pub(super) fn place(root: &ast::Root, r: &LlamaRef) -> Option<Place> {
     let (_, top) = module_body(root)?;
     if r.kind == RefKind::ServiceWithoutPackage {
         return Some(Place {

@@ -96,8 +96,55 @@ pub(super) fn shared_conflict(
             model::location(file, text, first.range.start)
         ),
         format!(
-            "move the reference out of {} into each host's own module (for example `environment.systemPackages = [ pkgs.llama-cpp-<variant> ];` there), or give those hosts one variant in flake-migrate.toml; then run `flake-migrate up` again",
-            file.display()
+            "move the reference out of {} into each host's own module (for example `{}` there), or give those hosts one variant in flake-migrate.toml; then run `flake-migrate up` again",
+            file.display(),
+            example_definition(file, text, first)
         ),
     )
+}
+
+/// The definition a host's own module would hold instead of `r`, in the
+/// option `r` is set in (`home.packages` in a home-manager module):
+/// `environment.systemPackages = [ pkgs.llama-cpp-<variant> ];` when that
+/// option cannot be told.
+fn example_definition(file: &Path, text: &str, r: &LlamaRef) -> String {
+    let variant = "pkgs.llama-cpp-<variant>";
+    let place = crate::syntax::parse(file, text)
+        .ok()
+        .and_then(|root| super::relocate::place(&root, r));
+    match place {
+        Some(p) if p.in_list => format!("{} = [ {variant} ];", p.option.join(".")),
+        Some(p) => format!("{} = {variant};", p.option.join(".")),
+        None => format!("environment.systemPackages = [ {variant} ];"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(text: &str) -> String {
+        let file = Path::new("common/ai.nix");
+        let root = crate::syntax::parse(file, text).unwrap();
+        let found = crate::refs::find(&root);
+        example_definition(file, text, &found[0])
+    }
+
+    #[test]
+    fn the_way_out_names_the_option_the_reference_is_set_in() {
+        assert_eq!(
+            example("{ pkgs, ... }: { home.packages = [ pkgs.llama-cpp ]; }"),
+            "home.packages = [ pkgs.llama-cpp-<variant> ];"
+        );
+        assert_eq!(
+            example("{ pkgs, ... }: { programs.x.package = pkgs.llama-cpp; }"),
+            "programs.x.package = pkgs.llama-cpp-<variant>;"
+        );
+        assert_eq!(
+            example(
+                "{ pkgs, lib, ... }: { environment.systemPackages = lib.optionals true [ pkgs.llama-cpp ]; }"
+            ),
+            "environment.systemPackages = [ pkgs.llama-cpp-<variant> ];"
+        );
+    }
 }
