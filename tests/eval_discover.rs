@@ -37,6 +37,15 @@ fn def(option: &str, file: Option<&str>, name: &str, origin: Origin) -> Definiti
         file: file.map(PathBuf::from),
         name: name.into(),
         origin,
+        backend: None,
+    }
+}
+
+/// `d` with the GPU backend its build's cmake flags turn on.
+fn built(d: Definition, backend: &str) -> Definition {
+    Definition {
+        backend: Some(backend.into()),
+        ..d
     }
 }
 
@@ -81,14 +90,18 @@ fn list_built_hosts_say_which_file_installs_what() {
     );
     assert_eq!(alpha.overlays_take_effect, Ok(()));
     assert_eq!(files(alpha), ["hosts/alpha.nix"]);
-    // pkgs.callPackage ../pkgs/llama.nix {}: nixpkgs' llama-cpp, overridden.
+    // pkgs.callPackage ../pkgs/llama.nix {}: nixpkgs' llama-cpp, overridden
+    // (its cmake flags say Vulkan).
     assert_eq!(
         host("beta").packages,
-        [def(
-            "environment.systemPackages",
-            Some("hosts/beta.nix"),
-            "llama-cpp-6000",
-            Origin::Nixpkgs
+        [built(
+            def(
+                "environment.systemPackages",
+                Some("hosts/beta.nix"),
+                "llama-cpp-6000",
+                Origin::Nixpkgs
+            ),
+            "vulkan"
         )]
     );
 }
@@ -157,11 +170,14 @@ fn a_function_made_module_and_an_overlay_file() {
         epsilon.service,
         [
             def("services.llama-cpp.enable", None, "true", Origin::Other),
-            def(
-                "services.llama-cpp.package",
-                None,
-                "llama-cpp-6000",
-                Origin::Nixpkgs
+            built(
+                def(
+                    "services.llama-cpp.package",
+                    None,
+                    "llama-cpp-6000",
+                    Origin::Nixpkgs
+                ),
+                "cuda"
             ),
         ]
     );

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::discover::{DISCOVER_NIX, Discovery, HostFacts, MACHINES_NIX, discover};
+use super::discover::{DISCOVER_NIX, Discovery, HostFacts, MACHINES_NIX, UNITS_NIX, discover};
 use crate::error::Result;
 use crate::git;
 
@@ -86,7 +86,11 @@ fn cache_key(repo: &git2::Repository, flake_dir: &Path, nix_args: &[String]) -> 
     let mut text = git::content_tree(repo, flake_dir)?.to_string();
     for part in std::iter::once(flake_dir.to_string_lossy().into_owned())
         .chain(nix_args.iter().cloned())
-        .chain([DISCOVER_NIX.to_string(), MACHINES_NIX.to_string()])
+        .chain([
+            DISCOVER_NIX.to_string(),
+            MACHINES_NIX.to_string(),
+            UNITS_NIX.to_string(),
+        ])
     {
         text.push('\0');
         text.push_str(&part);

@@ -89,6 +89,8 @@ let
   upstreamBySystem = listToAttrs (map (s: { name = s; value = upstreamByName s; })
     [ "x86_64-linux" "aarch64-linux" "x86_64-darwin" "aarch64-darwin" ]);
 
+  rootPath = builtins.unsafeDiscardStringContext (toString (flake.sourceInfo.outPath or flake.outPath));
+
   host = name:
     let
       nixos = hosts.${name}.value;
@@ -116,7 +118,17 @@ let
         else if nixpkgsLlama != null && pname != null
           && pname == nixpkgsLlama.pname && version == nixpkgsLlama.version then "nixpkgs"
         else "other";
-      describe = option: file: p: { inherit option file; name = nameOf p; origin = origin p; };
+      # The GPU backend a llama.cpp build's cmake flags turn on (nixpkgs'
+      # `cmakeBool "GGML_CUDA" cudaSupport`, an overrideAttrs' "-DGGML_CUDA=ON"):
+      # what the host's build really is, whatever its override arguments read.
+      backendOf = p:
+        let
+          on = flag: builtins.any (f: match "-D${flag}(:BOOL)?=(ON|On|on|TRUE|True|true|1)" f != null)
+            (try [ ] (map toString (p.cmakeFlags or [ ])));
+        in
+        if on "GGML_CUDA" then "cuda" else if on "GGML_HIP" then "rocm"
+        else if on "GGML_VULKAN" then "vulkan" else if on "GGML_METAL" then "metal" else null;
+      describe = option: file: p: { inherit option file; name = nameOf p; origin = origin p; backend = try null (backendOf p); };
       # A package that fails to evaluate fails the host, as it fails its build.
       llamaIn = list: filter (p: llamaName (nameOf p)) (if isList list then list else [ ]);
 
@@ -184,12 +196,23 @@ let
         (defsOf (try { } (at' path opts))))
         (if hosts.${name}.kind == "darwin" then [ [ "launchd" "daemons" ] [ "launchd" "agents" ] [ "launchd" "user" "agents" ] ] else [ ]);
 
+      # NixOS services the repository defines that run llama.cpp by its
+      # store path or have it on their `path` (units.nix).
+      # Named as llama.cpp's builds are (`ollama` runs no llama.cpp).
+      llamaCpp = n: n != null && match "llama[-.]cpp.*" n != null;
+      units = concatMap (u:
+          concatMap (s: map (x: { inherit (u) option; file = fileString u.file; inherit (x) name; origin = drvOrigin x; })
+            (filter (x: llamaCpp x.name) (drvsIn s))) u.strings
+          ++ map (describe u.option (fileString u.file)) (filter (p: llamaCpp (nameOf p)) (llamaIn u.packages)))
+        (if hosts.${name}.kind == "nixos" then import ./units.nix { inherit opts; root = rootPath; } else [ ]);
+
       service =
         (if try false (cfg.services.llama-cpp.enable or false) then
           map (d: { option = "services.llama-cpp.enable"; inherit (d) file; name = "true"; origin = "other"; }) enableDefs
           ++ map (d: describe "services.llama-cpp.package" d.file d.value) packageDefs
         else [ ])
-        ++ launchd;
+        ++ launchd
+        ++ units;
 
       # Each overlay applied to probe arguments: `final` is the host's pkgs,
       # `prev` the same with llama-cpp marked, so that what is built from
@@ -232,7 +255,7 @@ let
     else { known = host name; };
 in
 {
-  root = builtins.unsafeDiscardStringContext (toString (flake.sourceInfo.outPath or flake.outPath));
+  root = rootPath;
   inherit names;
   hosts = listToAttrs (map (n: { name = n; value = result n; }) selected);
 }

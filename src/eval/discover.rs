@@ -38,6 +38,7 @@ pub(super) const DISCOVER_NIX: &str = include_str!("discover.nix");
 /// Every machine of a flake, keyed as the config names them (discover.nix
 /// and upstream.nix import it).
 pub(super) const MACHINES_NIX: &str = include_str!("machines.nix");
+pub(super) const UNITS_NIX: &str = include_str!("units.nix");
 pub(super) const TRACE: &str = "flake-migrate: evaluating ";
 
 /// Every machine of the flake: `nixosConfigurations`, `darwinConfigurations`
@@ -96,6 +97,10 @@ pub struct Definition {
     /// The package's `name` ("true" for services.llama-cpp.enable).
     pub name: String,
     pub origin: Origin,
+    /// The GPU backend its cmake flags turn on (`cuda`, `rocm`, `vulkan`,
+    /// `metal`): what the build is, however its arguments are written.
+    #[serde(default)]
+    pub backend: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,6 +158,8 @@ struct RawDef {
     file: Option<String>,
     name: Option<String>,
     origin: Origin,
+    #[serde(default)]
+    backend: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -175,6 +182,7 @@ pub fn discover(repo_root: &Path, flake_dir: &Path, nix_args: &[String]) -> Resu
         &[
             ("discover.nix", DISCOVER_NIX),
             ("machines.nix", MACHINES_NIX),
+            ("units.nix", UNITS_NIX),
             ("select.json", &select(None, true)),
         ],
     )?;
@@ -344,6 +352,7 @@ impl RawHost {
             file: d.file.as_deref().and_then(rel),
             name: d.name.unwrap_or_default(),
             origin: d.origin,
+            backend: d.backend,
         };
         let mut packages: Vec<Definition> = self.packages.into_iter().map(def).collect();
         // home-manager's useUserPackages echoes a user's home.packages into

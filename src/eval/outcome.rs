@@ -188,6 +188,7 @@ mod tests {
                     file: None,
                     name: name.to_string(),
                     origin: *origin,
+                    backend: None,
                 })
                 .collect(),
             service: Vec::new(),

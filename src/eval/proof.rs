@@ -71,6 +71,7 @@ pub fn evaluate(
         ("proof.nix", PROOF_NIX),
         ("discover.nix", DISCOVER_NIX),
         ("machines.nix", discover::MACHINES_NIX),
+        ("units.nix", discover::UNITS_NIX),
         ("upstream.nix", HOSTS_NIX),
         ("hosts.json", hosts.as_str()),
         ("attrs.json", attrs.as_str()),

@@ -25,6 +25,7 @@ let
     if variantArgs ? ${v} then (if isDrv p && p ? override then p.override variantArgs.${v} else null) else p;
   hasInput = (flake.inputs or { }) ? ${input};
   src = toString flake.outPath + "/";
+  sourceRoot = builtins.unsafeDiscardStringContext (toString (flake.sourceInfo.outPath or flake.outPath));
   rel = f:
     let s = toString f; in
     if substring 0 (stringLength src) s == src then substring (stringLength src) (stringLength s) s else s;
@@ -64,6 +65,22 @@ let
         let r = tryEval (builtins.any (q: isDrv q && outOf q == out) (if builtins.isList d.value then d.value else [ ]));
         in if r.success && r.value then [ (rel d.file) ] else [ ]) sysDefs);
 
+      # Services the repository defines that run a build by its store path
+      # (units.nix): the package the string names, when it is one compared
+      # here (upstream's variants, the overlay's, nixpkgs').
+      drvOf = p: builtins.unsafeDiscardStringContext p.drvPath;
+      known = filter isDrv (map (p: let r = tryEval p; in if r.success then r.value else null)
+        (map (v: variantPackage upstream v) (attrNames upstreamOut)
+          ++ [ (pkgs.${attrs.${name} or ""} or null) (pkgs.llama-cpp or null) ]));
+      byDrv = listToAttrs (concatLists (map (p: let r = tryEval (drvOf p); in
+        if r.success then [ { name = r.value; value = p; } ] else [ ]) known));
+      units = if machines.${name}.kind == "nixos"
+        then import ./units.nix { opts = nixos.options; root = sourceRoot; } else [ ];
+      unitSources = concatLists (map (u:
+        concatLists (map (s: concatLists (map (drv: if byDrv ? ${drv} then [ { from = u.option; pkg = byDrv.${drv}; } ] else [ ])
+          (attrNames (builtins.getContext s)))) u.strings)
+        ++ map (p: { from = u.option; pkg = p; }) u.packages) units);
+
       svc = cfg.services.llama-cpp or { };
       users = cfg.users.users or { };
       hmUsers = cfg.home-manager.users or { };
@@ -77,7 +94,8 @@ let
           (if machines.${name}.kind == "home" then attrNames (cfg.programs or { }) else [ ]))
         ++ (if svc.enable or false then [ { from = "services.llama-cpp.package"; pkg = svc.package; } ] else [ ])
         ++ concatLists (map (u: map (p: { from = "users.users.${u}.packages"; pkg = p; }) (users.${u}.packages or [ ])) (attrNames users))
-        ++ concatLists (map (u: map (p: { from = "home-manager.users.${u}.home.packages"; pkg = p; }) (hmUsers.${u}.home.packages or [ ])) (attrNames hmUsers));
+        ++ concatLists (map (u: map (p: { from = "home-manager.users.${u}.home.packages"; pkg = p; }) (hmUsers.${u}.home.packages or [ ])) (attrNames hmUsers))
+        ++ unitSources;
       relevant = s: isDrv s.pkg && (looksLlama s.pkg || upstreamByOut ? ${outOf s.pkg});
       describe = s:
         let p = s.pkg; out = outOf p; in {

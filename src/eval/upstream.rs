@@ -96,6 +96,7 @@ pub fn evaluate(
         &[
             ("hosts.nix", HOSTS_NIX),
             ("machines.nix", super::discover::MACHINES_NIX),
+            ("units.nix", super::discover::UNITS_NIX),
             ("hosts.json", &hosts),
             ("attrs.json", &attrs),
         ],

@@ -36,6 +36,9 @@ pub(super) struct Found {
     pub(super) clues: Vec<Clue>,
     /// A callPackage of a file that builds something else with llama-cpp.
     pub(super) built_into_package: bool,
+    /// The option the reference is set in, when evaluation does not read
+    /// that option (a systemd service's command): see [`unread_option`].
+    pub(super) unread_option: Option<String>,
 }
 
 impl FileClues {
@@ -101,6 +104,7 @@ impl FileClues {
                 built_into_package = found.is_none();
                 clues.extend(found.unwrap_or_default());
             }
+            let unread_option = unread_option(root.syntax(), r.range.clone());
             // An overlay's `prev.llama-cpp` only redefines the package:
             // its arguments may say which build, not that a host uses it.
             Found {
@@ -114,6 +118,7 @@ impl FileClues {
                 }),
                 clues,
                 built_into_package,
+                unread_option,
             }
         })
         .collect();
@@ -126,6 +131,7 @@ impl FileClues {
                     uses: None,
                     clues: Vec::new(),
                     built_into_package: false,
+                    unread_option: None,
                 };
                 scan_node(&node, &at, &mut found.clues, &mut found.uses);
                 if !found.clues.is_empty() {
@@ -207,6 +213,89 @@ pub(super) fn inside<'a, T>(
             let from = list.partition_point(|x| offset(x) < r.start);
             let to = list.partition_point(|x| offset(x) < r.end);
             &list[from..to.max(from)]
+        }
+    }
+}
+
+/// The option a reference at `range` is set in (`systemd.services.x.
+/// serviceConfig.ExecStart`), when it is one evaluation does not read:
+/// discovery lists what a host installs (`environment.systemPackages`,
+/// `home.packages`, users' and programs' packages) and the llama-cpp
+/// service, not every option a store path can reach a host through. `None`
+/// for those it reads, and where the reference is not under an option's
+/// plain attribute path (a `let` binding, a function's argument): there
+/// evaluation's answer stands.
+fn unread_option(root: &rnix::SyntaxNode, range: Range<usize>) -> Option<String> {
+    let range = rowan::TextRange::new((range.start as u32).into(), (range.end as u32).into());
+    let mut names: Vec<String> = Vec::new();
+    let mut node = match root.covering_element(range) {
+        rowan::NodeOrToken::Node(n) => n,
+        rowan::NodeOrToken::Token(t) => t.parent()?,
+    };
+    while let Some(parent) = node.parent() {
+        if parent.kind() == rnix::SyntaxKind::NODE_LET_IN {
+            return None;
+        }
+        if let Some(apv) = rnix::ast::AttrpathValue::cast(parent.clone())
+            && apv.value().is_some_and(|v| v.syntax() == &node)
+        {
+            let mut path = syntax::attrpath_names(&apv.attrpath()?)?;
+            path.append(&mut names);
+            names = path;
+        }
+        node = parent;
+    }
+    if names.first().is_some_and(|n| n == "config") {
+        names.remove(0);
+    }
+    let read = names.is_empty()
+        || names.iter().any(|n| {
+            matches!(
+                n.as_str(),
+                "systemPackages" | "packages" | "package" | "overlays" | "launchd"
+            )
+        })
+        || names.starts_with(&["services".into(), "llama-cpp".into()]);
+    (!read).then(|| names.join("."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn option_of(text: &str) -> Option<String> {
+        let root = rnix::Root::parse(text).syntax();
+        let at = text.find("pkgs.llama-cpp").unwrap();
+        unread_option(&root, at..at + "pkgs.llama-cpp".len())
+    }
+
+    #[test]
+    fn a_reference_in_an_option_evaluation_does_not_read_names_it() {
+        assert_eq!(
+            option_of(
+                r#"{ pkgs, ... }: { environment.etc."llama".text = "${pkgs.llama-cpp}/bin"; }"#
+            )
+            .as_deref(),
+            Some("environment.etc.llama.text")
+        );
+        assert_eq!(
+            option_of(
+                "{ pkgs, lib, ... }: { config = lib.mkIf true { systemd.services.x.serviceConfig.ExecStart = \"${pkgs.llama-cpp}/bin/llama-server\"; }; }"
+            )
+            .as_deref(),
+            Some("systemd.services.x.serviceConfig.ExecStart")
+        );
+    }
+
+    #[test]
+    fn options_evaluation_reads_and_bindings_leave_it_to_evaluation() {
+        for text in [
+            "{ pkgs, ... }: { environment.systemPackages = [ pkgs.llama-cpp ]; }",
+            "{ pkgs, ... }: { home-manager.users.a = { home.packages = [ pkgs.llama-cpp ]; }; }",
+            "{ pkgs, ... }: { services.llama-cpp.package = pkgs.llama-cpp; }",
+            "{ pkgs, ... }: let l = pkgs.llama-cpp; in { environment.etc.x.text = \"${l}\"; }",
+        ] {
+            assert_eq!(option_of(text), None, "{text}");
         }
     }
 }

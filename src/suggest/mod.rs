@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::files::Files;
 use crate::model::{Host, Model};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Suggestion {
     pub host: String,
     /// `None`: the host does not use llama.cpp.
@@ -25,6 +25,9 @@ pub struct Suggestion {
     /// file that takes it, e.g. a wrapper script), which evaluation does
     /// not list as llama.cpp.
     pub built_into_package: bool,
+    /// Its use is set in an option evaluation does not read (a systemd
+    /// service's command), named here.
+    pub unread_option: Option<String>,
 }
 
 impl Suggestion {
@@ -93,8 +96,7 @@ fn suggest_host(
             host: host.name.clone(),
             variant: None,
             evidence: "not followed: its modules could not be found statically (see the note); choose with --host".into(),
-            options: Vec::new(),
-            built_into_package: false,
+            ..Default::default()
         });
     }
     let scanned: Vec<(&PathBuf, Option<&Range<usize>>)> =
@@ -110,6 +112,7 @@ fn suggest_host(
     let mut clues: Vec<Clue> = Vec::new();
     let mut uses: Option<String> = None;
     let mut built_into_package = false;
+    let mut unread_option: Option<String> = None;
     let mut options: Vec<(&str, String)> = Vec::new();
     for (file, within) in scanned {
         let Some(said) = &cache[file] else {
@@ -122,6 +125,9 @@ fn suggest_host(
                 uses.get_or_insert_with(|| u.clone());
             }
             built_into_package |= found.built_into_package;
+            if found.uses.is_some() && unread_option.is_none() {
+                unread_option.clone_from(&found.unread_option);
+            }
             clues.extend(found.clues.iter().cloned());
         }
         for (_, option, evidence) in inside(&said.options, within, |o| o.0) {
@@ -149,6 +155,7 @@ fn suggest_host(
         evidence,
         options: Vec::new(),
         built_into_package,
+        unread_option: unread_option.clone(),
     };
     let definition = cache[&host.def_file]
         .as_ref()
@@ -197,6 +204,7 @@ fn suggest_host(
             None => Vec::new(),
         },
         built_into_package,
+        unread_option,
     })
 }
 

@@ -106,8 +106,7 @@ fn find(session: &Session, opts: &InitOptions, progress: &mut dyn Write) -> Resu
             host: u.name.clone(),
             variant: None,
             evidence: "unknown: it failed to evaluate (see the note); choose with --host once it evaluates".into(),
-            options: Vec::new(),
-            built_into_package: false,
+            ..Default::default()
         });
     }
     suggestions.sort_by(|a, b| a.host.cmp(&b.host));

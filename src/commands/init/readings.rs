@@ -30,24 +30,80 @@ pub(super) fn settle_with_evaluation(s: &mut suggest::Suggestion, info: &HostInf
                 " (built into another package, which evaluation does not list as llama.cpp)",
             );
         }
+        // Set where evaluation does not look (a systemd service's
+        // command): the syntax tree's reading stands.
+        (None, Some(_)) if s.unread_option.is_some() => {
+            let option = s.unread_option.as_deref().unwrap_or_default();
+            s.evidence
+                .push_str(&format!(" (in {option}, which evaluation does not list)"));
+        }
         (None, _) => {
             s.variant = None;
             s.evidence = "evaluation: installs and runs no llama.cpp".into();
         }
-        (Some(d), None) => {
-            s.variant = Some(Variant::Cpu);
-            s.evidence = format!(
-                "evaluation: {} ({}, {}) (no GPU found in the configuration)",
-                d.name,
-                d.option,
-                d.file
-                    .as_ref()
-                    .map_or("inline".to_string(), |f| f.display().to_string())
-            );
+        (Some(d), static_variant) => {
+            // The backend the host's build turns on is what it runs,
+            // however the configuration spells it (`cudaSupport =
+            // cfg.nvidia`); the syntax tree's reading stands otherwise.
+            let built = uses
+                .iter()
+                .find_map(|d| Some((*d, d.backend.as_deref().and_then(Variant::parse)?)));
+            match (built, static_variant) {
+                (Some((d, v)), _) if static_variant.and_then(gpu_backend) != Some(v) => {
+                    s.variant = Some(match static_variant {
+                        Some(Variant::MpiCpu | Variant::MpiCuda) if v == Variant::Cuda => {
+                            Variant::MpiCuda
+                        }
+                        _ => v,
+                    });
+                    s.evidence = format!(
+                        "evaluation: {} ({}, {}) is built with {} on",
+                        d.name,
+                        d.option,
+                        where_defined(d),
+                        cmake_flag(v)
+                    );
+                }
+                (_, None) => {
+                    s.variant = Some(Variant::Cpu);
+                    s.evidence = format!(
+                        "evaluation: {} ({}, {}) (no GPU found in the configuration)",
+                        d.name,
+                        d.option,
+                        where_defined(d)
+                    );
+                }
+                _ => {}
+            }
         }
-        (Some(_), Some(_)) => {}
     }
     suggest::fit_system(s, &info.system);
+}
+
+/// The GPU backend a variant builds with.
+fn gpu_backend(v: Variant) -> Option<Variant> {
+    match v {
+        Variant::Cuda | Variant::MpiCuda => Some(Variant::Cuda),
+        Variant::Vulkan | Variant::Rocm | Variant::Metal => Some(v),
+        Variant::Cpu | Variant::MpiCpu | Variant::Windows => None,
+    }
+}
+
+/// The cmake flag that turns `backend` on in llama.cpp's build.
+fn cmake_flag(backend: Variant) -> &'static str {
+    match backend {
+        Variant::Cuda => "GGML_CUDA",
+        Variant::Rocm => "GGML_HIP",
+        Variant::Vulkan => "GGML_VULKAN",
+        Variant::Metal => "GGML_METAL",
+        _ => "no GPU backend",
+    }
+}
+
+fn where_defined(d: &Definition) -> String {
+    d.file
+        .as_ref()
+        .map_or("inline".to_string(), |f| f.display().to_string())
 }
 
 fn is_llama_cpp(d: &Definition) -> bool {

@@ -1,0 +1,51 @@
+# flake-migrate: what the systemd services a repository file defines run,
+# for discover.nix and upstream.nix. A service started as
+# `ExecStart = "${pkgs.llama-cpp}/bin/llama-server …"` runs llama.cpp
+# without installing it: the string's context names the package.
+#
+# Only definitions written in the repository's files are read: nixpkgs'
+# own modules define hundreds of services, and reading their values would
+# weigh every one. Each definition's raw value is read where it is plain
+# (mkIf, mkMerge and priorities inside it resolved here, as the module
+# system does).
+#
+# `opts`: the machine's options; `root`: the repository's store path.
+# Returns one entry per place: { option, file, strings, packages }, where
+# `strings` are command strings and `packages` the service's `path`.
+{ opts, root }:
+let
+  inherit (builtins) attrNames concatMap concatStringsSep filter head isAttrs isList substring stringLength tail tryEval;
+
+  try = default: v: let r = tryEval v; in if r.success then r.value else default;
+  discharge = v:
+    let t = if isAttrs v then v._type or null else null; in
+    if t == "merge" then concatMap discharge v.contents
+    else if t == "if" then (if v.condition then discharge v.content else [ ])
+    else if t == "override" || t == "order" then discharge v.content
+    else [ v ];
+  plain = v: isAttrs v && !(v ? _type) && !(v ? outPath);
+  at = path: v:
+    if path == [ ] then discharge v
+    else concatMap (x: if plain x && x ? ${head path} then at (tail path) x.${head path} else [ ]) (discharge v);
+  flat = concatMap (x: if isList x then x else [ x ]);
+
+  prefix = "${root}/";
+  fileOf = d: builtins.unsafeDiscardStringContext (toString d.file);
+  inRepo = f: substring 0 (stringLength prefix) f == prefix;
+  option = path: try { } (builtins.foldl' (o: n: o.${n}) opts path);
+  definitions = path: filter (d: inRepo (fileOf d)) (try [ ] ((option path).definitionsWithLocations or [ ]));
+
+  units = path: concatMap (d:
+    concatMap (v: map (job: { inherit job; file = fileOf d; value = v.${job}; }) (attrNames v))
+      (filter plain (try [ ] (discharge d.value))))
+    (definitions path);
+
+  places = path: concatMap (u:
+    let name = "${concatStringsSep "." path}.${u.job}"; in [
+      { option = "${name}.serviceConfig.ExecStart"; inherit (u) file; strings = try [ ] (flat (at [ "serviceConfig" "ExecStart" ] u.value)); packages = [ ]; }
+      { option = "${name}.script"; inherit (u) file; strings = try [ ] (at [ "script" ] u.value); packages = [ ]; }
+      { option = "${name}.path"; inherit (u) file; strings = [ ]; packages = try [ ] (flat (at [ "path" ] u.value)); }
+    ]) (units path);
+in
+filter (p: p.strings != [ ] || p.packages != [ ])
+  (places [ "systemd" "services" ] ++ places [ "systemd" "user" "services" ])

@@ -1,0 +1,164 @@
+//! What evaluation counts as a host running llama.cpp, beyond the options
+//! that install packages: a systemd service whose command names the build
+//! by its store path (`"${lib.getExe' pkgs.llama-cpp "llama-bench"} …"`),
+//! and which backend a build really has when its override argument is an
+//! expression (`cudaSupport = cfg.nvidia`). Real binary, real git, real nix
+//! against the stand-ins; migrated to 0006, whose `verify` must pass.
+
+#[macro_use]
+mod support;
+
+use std::path::Path;
+
+use support::*;
+
+/// `flake-migrate -C dir ARGS -- <stand-in overrides>`: evaluated.
+fn fm_eval(dir: &Path, args: &[&str]) -> Run {
+    run(dir, args, &migration_override_args(dir))
+}
+
+const FLAKE: &str = r#"{
+  inputs = {
+    nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+    home-manager.url = "github:nix-community/home-manager";
+    home-manager.inputs.nixpkgs.follows = "nixpkgs";
+  };
+  outputs = { self, nixpkgs, home-manager, ... }@inputs:
+    let
+      mkHost = name: nixpkgs.lib.nixosSystem {
+        system = "x86_64-linux";
+        specialArgs = { inherit inputs; };
+        modules = [
+          ./hosts/${name}.nix
+          ./modules/ai.nix
+          home-manager.nixosModules.home-manager
+        ];
+      };
+    in {
+      nixosConfigurations = nixpkgs.lib.genAttrs [ "orion" "vega" "lyra" ] mkHost;
+    };
+}
+"#;
+
+/// Shared by every host, turned on by orion only; its override argument
+/// is an expression the syntax tree cannot read.
+const AI: &str = r#"{ config, lib, pkgs, ... }:
+let
+  cfg = config.my.ai;
+in
+{
+  options.my.ai = {
+    enable = lib.mkEnableOption "local LLMs";
+    nvidia = lib.mkOption { type = lib.types.bool; default = false; };
+  };
+  config = lib.mkIf cfg.enable {
+    services.llama-cpp = {
+      enable = true;
+      package = pkgs.llama-cpp.override { cudaSupport = cfg.nvidia; };
+      model = "/var/lib/models/qwen.gguf";
+    };
+  };
+}
+"#;
+
+const ORION: &str = "{ ... }:\n{\n  networking.hostName = \"orion\";\n  my.ai.enable = true;\n  my.ai.nvidia = true;\n}\n";
+
+const VEGA: &str = r#"{ pkgs, ... }:
+{
+  networking.hostName = "vega";
+  home-manager.useGlobalPkgs = true;
+  home-manager.users.ada = { pkgs, ... }: {
+    home.packages = with pkgs; [ ripgrep (llama-cpp.override { vulkanSupport = true; }) ];
+    home.stateVersion = "24.11";
+  };
+}
+"#;
+
+/// Runs llama.cpp from a service of its own, installing nothing.
+const LYRA: &str = r#"{ pkgs, lib, ... }:
+{
+  networking.hostName = "lyra";
+  systemd.services.llama-bench = {
+    wantedBy = [ "multi-user.target" ];
+    serviceConfig.ExecStart = "${lib.getExe' pkgs.llama-cpp "llama-bench"} -m /models/x.gguf";
+  };
+  # Another program's service: not llama.cpp.
+  systemd.services.chat.serviceConfig.ExecStart = "${pkgs.ollama}/bin/ollama serve";
+}
+"#;
+
+fn fleet() -> TempRepo {
+    repo_of_files(
+        &[
+            ("flake.nix", FLAKE),
+            ("modules/ai.nix", AI),
+            ("hosts/orion.nix", ORION),
+            ("hosts/vega.nix", VEGA),
+            ("hosts/lyra.nix", LYRA),
+        ],
+        "usage",
+    )
+}
+
+/// `init`'s table row for `host`.
+fn row<'a>(init: &'a Run, host: &str) -> &'a str {
+    init.stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{host} ")))
+        .unwrap_or_else(|| panic!("no row for {host}: {init:?}"))
+}
+
+#[test]
+fn evaluation_sees_a_service_command_and_the_backend_a_build_is_made_with() {
+    require_nix!();
+    let repo = fleet();
+    let dir = repo.path();
+    let init = fm_eval(dir, &["init"]);
+    assert_eq!(init.code, 0, "{init:?}");
+    // The service's command runs nixpkgs' build; ollama's is not llama.cpp.
+    let lyra = row(&init, "lyra");
+    assert!(lyra.contains(" cpu "), "{lyra}");
+    assert!(lyra.contains("hosts/lyra.nix:6"), "{lyra}");
+    // `cudaSupport = cfg.nvidia` is true on orion: its build has CUDA.
+    let orion = row(&init, "orion");
+    assert!(orion.contains(" cuda "), "{orion}");
+    assert!(orion.contains("GGML_CUDA"), "{orion}");
+    let vega = row(&init, "vega");
+    assert!(vega.contains(" vulkan "), "{vega}");
+}
+
+#[test]
+fn a_host_that_runs_llama_cpp_from_a_service_is_migrated_and_verified() {
+    require_nix!();
+    let repo = fleet();
+    let dir = repo.path();
+    let init = fm_eval(dir, &["init", "--yes"]);
+    assert_eq!(init.code, 0, "{init:?}");
+    let config = repo.read("flake-migrate.toml");
+    for (host, variant) in [("lyra", "cpu"), ("orion", "cuda"), ("vega", "vulkan")] {
+        assert!(
+            config.contains(&format!("{host} = \"{variant}\"")),
+            "{host}: {config}"
+        );
+    }
+    let up = fm_eval(dir, &["up", "--to", "6"]);
+    assert_eq!(up.code, 0, "{up:?}");
+    assert!(
+        up.stdout.contains("lyra, orion, vega get upstream's build"),
+        "the proof judged all three: {up:?}"
+    );
+    let lyra = repo.read("hosts/lyra.nix");
+    assert!(
+        lyra.contains("lib.getExe' pkgs.llama-cpp-cpu \"llama-bench\""),
+        "{lyra}"
+    );
+    assert!(lyra.contains("${pkgs.ollama}/bin/ollama"), "{lyra}");
+    let verify = fm_eval(dir, &["verify"]);
+    assert_eq!(verify.code, 0, "{verify:?}");
+    assert!(
+        verify
+            .stdout
+            .contains("from systemd.services.llama-bench.serviceConfig.ExecStart"),
+        "{verify:?}"
+    );
+}
