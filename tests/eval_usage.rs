@@ -162,3 +162,57 @@ fn a_host_that_runs_llama_cpp_from_a_service_is_migrated_and_verified() {
         "{verify:?}"
     );
 }
+
+/// A standalone home-manager configuration that runs llama.cpp from a user
+/// service (home-manager's `Service.ExecStart`), installing nothing.
+#[test]
+fn a_home_configuration_running_llama_cpp_from_a_user_service_is_migrated_and_verified() {
+    require_nix!();
+    let flake = r#"{
+  inputs = {
+    nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+    home-manager.url = "github:nix-community/home-manager";
+    home-manager.inputs.nixpkgs.follows = "nixpkgs";
+  };
+  outputs = { nixpkgs, home-manager, ... }: {
+    homeConfigurations."ada@box" = home-manager.lib.homeManagerConfiguration {
+      pkgs = nixpkgs.legacyPackages.x86_64-linux;
+      modules = [ ./home.nix ];
+    };
+  };
+}
+"#;
+    let home = r#"{ pkgs, ... }:
+{
+  home.username = "ada";
+  home.homeDirectory = "/home/ada";
+  systemd.user.services.llama-server = {
+    Unit.Description = "llama-server";
+    Service.ExecStart = "${pkgs.llama-cpp}/bin/llama-server -m /home/ada/m.gguf";
+  };
+}
+"#;
+    let repo = repo_of_files(&[("flake.nix", flake), ("home.nix", home)], "home-service");
+    let dir = repo.path();
+    let init = fm_eval(dir, &["init"]);
+    assert_eq!(init.code, 0, "{init:?}");
+    let ada = row(&init, "ada@box");
+    assert!(ada.contains(" cpu "), "{ada}");
+    let init = fm_eval(dir, &["init", "--yes"]);
+    assert_eq!(init.code, 0, "{init:?}");
+    let up = fm_eval(dir, &["up", "--to", "6"]);
+    assert_eq!(up.code, 0, "{up:?}");
+    let home = repo.read("home.nix");
+    assert!(
+        home.contains("${pkgs.llama-cpp-cpu}/bin/llama-server"),
+        "{home}"
+    );
+    let verify = fm_eval(dir, &["verify"]);
+    assert_eq!(verify.code, 0, "{verify:?}");
+    assert!(
+        verify
+            .stdout
+            .contains("from systemd.user.services.llama-server.Service.ExecStart"),
+        "{verify:?}"
+    );
+}

@@ -204,7 +204,7 @@ let
           concatMap (s: map (x: { inherit (u) option; file = fileString u.file; inherit (x) name; origin = drvOrigin x; })
             (filter (x: llamaCpp x.name) (drvsIn s))) u.strings
           ++ map (describe u.option (fileString u.file)) (filter (p: llamaCpp (nameOf p)) (llamaIn u.packages)))
-        (if hosts.${name}.kind == "nixos" then import ./units.nix { inherit opts; root = rootPath; } else [ ]);
+        (if hosts.${name}.kind != "darwin" then import ./units.nix { inherit opts; root = rootPath; } else [ ]);
 
       service =
         (if try false (cfg.services.llama-cpp.enable or false) then

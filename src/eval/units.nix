@@ -9,6 +9,9 @@
 # (mkIf, mkMerge and priorities inside it resolved here, as the module
 # system does).
 #
+# NixOS writes a command as `serviceConfig.ExecStart`, home-manager (a
+# standalone configuration's `systemd.user.services`) as `Service.ExecStart`.
+#
 # `opts`: the machine's options; `root`: the repository's store path.
 # Returns one entry per place: { option, file, strings, packages }, where
 # `strings` are command strings and `packages` the service's `path`.
@@ -32,7 +35,8 @@ let
   prefix = "${root}/";
   fileOf = d: builtins.unsafeDiscardStringContext (toString d.file);
   inRepo = f: substring 0 (stringLength prefix) f == prefix;
-  option = path: try { } (builtins.foldl' (o: n: o.${n}) opts path);
+  # `or`, not tryEval: a missing attribute is no throw tryEval catches.
+  option = path: builtins.foldl' (o: n: if isAttrs o then o.${n} or { } else { }) opts path;
   definitions = path: filter (d: inRepo (fileOf d)) (try [ ] ((option path).definitionsWithLocations or [ ]));
 
   units = path: concatMap (d:
@@ -43,6 +47,8 @@ let
   places = path: concatMap (u:
     let name = "${concatStringsSep "." path}.${u.job}"; in [
       { option = "${name}.serviceConfig.ExecStart"; inherit (u) file; strings = try [ ] (flat (at [ "serviceConfig" "ExecStart" ] u.value)); packages = [ ]; }
+      # home-manager writes a user service's command as systemd does.
+      { option = "${name}.Service.ExecStart"; inherit (u) file; strings = try [ ] (flat (at [ "Service" "ExecStart" ] u.value)); packages = [ ]; }
       { option = "${name}.script"; inherit (u) file; strings = try [ ] (at [ "script" ] u.value); packages = [ ]; }
       { option = "${name}.path"; inherit (u) file; strings = [ ]; packages = try [ ] (flat (at [ "path" ] u.value)); }
     ]) (units path);

@@ -74,7 +74,7 @@ let
           ++ [ (pkgs.${attrs.${name} or ""} or null) (pkgs.llama-cpp or null) ]));
       byDrv = listToAttrs (concatLists (map (p: let r = tryEval (drvOf p); in
         if r.success then [ { name = r.value; value = p; } ] else [ ]) known));
-      units = if machines.${name}.kind == "nixos"
+      units = if machines.${name}.kind != "darwin"
         then import ./units.nix { opts = nixos.options; root = sourceRoot; } else [ ];
       unitSources = concatLists (map (u:
         concatLists (map (s: concatLists (map (drv: if byDrv ? ${drv} then [ { from = u.option; pkg = byDrv.${drv}; } ] else [ ])
