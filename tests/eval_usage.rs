@@ -35,7 +35,7 @@ const FLAKE: &str = r#"{
         ];
       };
     in {
-      nixosConfigurations = nixpkgs.lib.genAttrs [ "orion" "vega" "lyra" ] mkHost;
+      nixosConfigurations = nixpkgs.lib.genAttrs [ "orion" "vega" "lyra" "deneb" ] mkHost;
     };
 }
 "#;
@@ -74,6 +74,19 @@ const VEGA: &str = r#"{ pkgs, ... }:
 }
 "#;
 
+/// A home-manager user whose user service runs llama.cpp (its build's
+/// `Service.ExecStart`), installing nothing: read from the user's evaluated
+/// configuration.
+const DENEB: &str = r#"{ pkgs, ... }:
+{
+  networking.hostName = "deneb";
+  home-manager.useGlobalPkgs = true;
+  home-manager.users.bo = { pkgs, ... }: {
+    systemd.user.services.llama-server.Service.ExecStart = "${pkgs.llama-cpp}/bin/llama-server -m /m.gguf";
+  };
+}
+"#;
+
 /// Runs llama.cpp from a service of its own, installing nothing.
 const LYRA: &str = r#"{ pkgs, lib, ... }:
 {
@@ -95,6 +108,7 @@ fn fleet() -> TempRepo {
             ("hosts/orion.nix", ORION),
             ("hosts/vega.nix", VEGA),
             ("hosts/lyra.nix", LYRA),
+            ("hosts/deneb.nix", DENEB),
         ],
         "usage",
     )
@@ -125,6 +139,12 @@ fn evaluation_sees_a_service_command_and_the_backend_a_build_is_made_with() {
     assert!(orion.contains("GGML_CUDA"), "{orion}");
     let vega = row(&init, "vega");
     assert!(vega.contains(" vulkan "), "{vega}");
+    let deneb = row(&init, "deneb");
+    assert!(deneb.contains(" cpu "), "{deneb}");
+    assert!(
+        !deneb.contains("which evaluation does not list"),
+        "evaluation lists it: {deneb}"
+    );
 }
 
 #[test]
@@ -135,7 +155,12 @@ fn a_host_that_runs_llama_cpp_from_a_service_is_migrated_and_verified() {
     let init = fm_eval(dir, &["init", "--yes"]);
     assert_eq!(init.code, 0, "{init:?}");
     let config = repo.read("flake-migrate.toml");
-    for (host, variant) in [("lyra", "cpu"), ("orion", "cuda"), ("vega", "vulkan")] {
+    for (host, variant) in [
+        ("lyra", "cpu"),
+        ("orion", "cuda"),
+        ("vega", "vulkan"),
+        ("deneb", "cpu"),
+    ] {
         assert!(
             config.contains(&format!("{host} = \"{variant}\"")),
             "{host}: {config}"
@@ -144,8 +169,9 @@ fn a_host_that_runs_llama_cpp_from_a_service_is_migrated_and_verified() {
     let up = fm_eval(dir, &["up", "--to", "6"]);
     assert_eq!(up.code, 0, "{up:?}");
     assert!(
-        up.stdout.contains("lyra, orion, vega get upstream's build"),
-        "the proof judged all three: {up:?}"
+        up.stdout
+            .contains("deneb, lyra, orion, vega get upstream's build"),
+        "the proof judged all four: {up:?}"
     );
     let lyra = repo.read("hosts/lyra.nix");
     assert!(
@@ -159,6 +185,12 @@ fn a_host_that_runs_llama_cpp_from_a_service_is_migrated_and_verified() {
         verify
             .stdout
             .contains("from systemd.services.llama-bench.serviceConfig.ExecStart"),
+        "{verify:?}"
+    );
+    assert!(
+        verify.stdout.contains(
+            "from home-manager.users.bo.systemd.user.services.llama-server.Service.ExecStart"
+        ),
         "{verify:?}"
     );
 }

@@ -201,10 +201,10 @@ let
       # Named as llama.cpp's builds are (`ollama` runs no llama.cpp).
       llamaCpp = n: n != null && match "llama[-.]cpp.*" n != null;
       units = concatMap (u:
-          concatMap (s: map (x: { inherit (u) option; file = fileString u.file; inherit (x) name; origin = drvOrigin x; })
+          concatMap (s: map (x: { inherit (u) option; file = if u.file == null then null else fileString u.file; inherit (x) name; origin = drvOrigin x; })
             (filter (x: llamaCpp x.name) (drvsIn s))) u.strings
-          ++ map (describe u.option (fileString u.file)) (filter (p: llamaCpp (nameOf p)) (llamaIn u.packages)))
-        (if hosts.${name}.kind != "darwin" then import ./units.nix { inherit opts; root = rootPath; } else [ ]);
+          ++ map (describe u.option (if u.file == null then null else fileString u.file)) (filter (p: llamaCpp (nameOf p)) (llamaIn u.packages)))
+        (if hosts.${name}.kind != "darwin" then import ./units.nix { inherit opts; root = rootPath; users = try { } (cfg.home-manager.users or { }); } else [ ]);
 
       service =
         (if try false (cfg.services.llama-cpp.enable or false) then
@@ -244,7 +244,7 @@ let
       # The service's package definitions only where it runs: reading them
       # weighs their values, and the default is nixpkgs' llama-cpp.
       moduleFiles = uniq (filesOf (sysDefs ++ homeDefs ++ userDefs ++ hmDefs ++ enableDefs ++ overlayDefs ++ hostNameDefs)
-        ++ map (d: d.file) service
+        ++ filter (f: f != null) (map (d: d.file) service)
         ++ concatMap (d: concatMap (opaqueFiles d.file) (try [ ] (userValues d))) (userDefs ++ hmDefs));
     });
 

@@ -12,10 +12,14 @@
 # NixOS writes a command as `serviceConfig.ExecStart`, home-manager (a
 # standalone configuration's `systemd.user.services`) as `Service.ExecStart`.
 #
+# The user services of home-manager users inside a NixOS host are read
+# from their evaluated configurations (`users`: `config.home-manager.users`),
+# which do not say which file defines them (`file` null).
+#
 # `opts`: the machine's options; `root`: the repository's store path.
 # Returns one entry per place: { option, file, strings, packages }, where
 # `strings` are command strings and `packages` the service's `path`.
-{ opts, root }:
+{ opts, root, users ? { } }:
 let
   inherit (builtins) attrNames concatMap concatStringsSep filter head isAttrs isList substring stringLength tail tryEval;
 
@@ -52,6 +56,16 @@ let
       { option = "${name}.script"; inherit (u) file; strings = try [ ] (at [ "script" ] u.value); packages = [ ]; }
       { option = "${name}.path"; inherit (u) file; strings = [ ]; packages = try [ ] (flat (at [ "path" ] u.value)); }
     ]) (units path);
+
+  userPlaces = concatMap (user:
+    let jobs = try { } (users.${user}.systemd.user.services or { }); in
+    map (job: {
+      option = "home-manager.users.${user}.systemd.user.services.${job}.Service.ExecStart";
+      file = null;
+      strings = try [ ] (flat [ (jobs.${job}.Service.ExecStart or [ ]) ]);
+      packages = [ ];
+    }) (try [ ] (attrNames jobs)))
+    (try [ ] (attrNames users));
 in
 filter (p: p.strings != [ ] || p.packages != [ ])
-  (places [ "systemd" "services" ] ++ places [ "systemd" "user" "services" ])
+  (places [ "systemd" "services" ] ++ places [ "systemd" "user" "services" ] ++ userPlaces)
