@@ -28,10 +28,14 @@ pub fn plan(ctx: &Context, max_lines: usize) -> Result<Plan> {
             .host(h)
             .is_some_and(|h| h.kind != crate::host_kind::HostKind::Nixos)
     });
-    let wanted = overlay_text_for(config, &upstream_input(ctx)?, macs);
+    let fleet = Fleet {
+        macs,
+        linux_without_rocm: linux_without_rocm(ctx),
+    };
+    let wanted = overlay_text_for(config, &upstream_input(ctx)?, fleet);
     // The limit holds for the four hardware bases; each further
     // combination adds its line, and each helper in use its own.
-    let extra = config.builds().len().saturating_sub(4) + helpers(config, "", macs).len();
+    let extra = config.builds().len().saturating_sub(4) + helpers(config, "", fleet).len();
     debug_assert!(wanted.lines().count() <= max_lines + extra);
     let path = config.overlay.as_path();
     match ctx.files.read(path)? {
@@ -115,9 +119,38 @@ fn upstream_input(ctx: &Context) -> Result<String> {
     Ok(found.unwrap_or_else(|| ctx.config.input.clone()))
 }
 
+/// The systems of the configured machines, as far as they matter to the
+/// overlay: which of upstream's packages some of them lack.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fleet {
+    /// A configured machine may be a Mac (a nix-darwin or home-manager
+    /// one): no CUDA, ROCm, Vulkan or MPI there.
+    pub macs: bool,
+    /// A configured Linux machine is known (by evaluation) not to be
+    /// x86_64: upstream builds ROCm for x86_64-linux only.
+    pub linux_without_rocm: bool,
+}
+
+/// Whether evaluation knows a configured host to run a Linux other than
+/// x86_64-linux (a Raspberry Pi). Without evaluation nobody knows.
+fn linux_without_rocm(ctx: &Context) -> bool {
+    let Some(discovery) = ctx.discovery else {
+        return false;
+    };
+    ctx.config
+        .hosts
+        .keys()
+        .any(|h| match discovery.hosts.get(h) {
+            Some(crate::eval::discover::HostFacts::Known(info)) => {
+                info.system.ends_with("-linux") && info.system != "x86_64-linux"
+            }
+            _ => false,
+        })
+}
+
 /// The helpers the builds in use need, one line each: `native` for native
 /// builds, `cuda` for CUDA builds with chosen capabilities.
-fn helpers(config: &Config, input: &str, macs: bool) -> Vec<String> {
+fn helpers(config: &Config, input: &str, fleet: Fleet) -> Vec<String> {
     let builds = config.builds();
     let mut out = Vec::new();
     if builds.iter().any(|b| b.options.native) {
@@ -126,28 +159,30 @@ fn helpers(config: &Config, input: &str, macs: bool) -> Vec<String> {
     if builds.iter().any(|b| b.options.cuda_capabilities.is_some()) {
         out.push(cuda_helper(input));
     }
-    if !absent_elsewhere(config, macs).is_empty() {
+    if !absent_elsewhere(config, fleet).is_empty() {
         out.push(ABSENT_HELPER.to_string());
     }
     out
 }
 
-/// For a fleet that may have a Mac (a `metal` build, or `macs`: a
-/// configured nix-darwin or home-manager machine), upstream's packages
-/// that some of its systems lack (no `cuda` on darwin): read with
+/// Upstream's packages that some system of the fleet lacks, read with
 /// `or (absent "cuda")`, so that on those systems the name is a throw
 /// (which evaluation can catch) rather than a missing attribute (which
 /// fails the whole evaluation of anything that looks at every name of the
-/// overlay).
-fn absent_elsewhere(config: &Config, macs: bool) -> Vec<&'static str> {
+/// overlay): every package but `default` and `windows` for a fleet that
+/// may have a Mac (a `metal` build, or a configured nix-darwin or
+/// home-manager machine), `rocm` for one with an aarch64 Linux host.
+fn absent_elsewhere(config: &Config, fleet: Fleet) -> Vec<&'static str> {
     let builds = config.builds();
-    if !macs && !builds.iter().any(|b| b.base == Variant::Metal) {
+    let macs = fleet.macs || builds.iter().any(|b| b.base == Variant::Metal);
+    if !macs && !fleet.linux_without_rocm {
         return Vec::new();
     }
     let mut out: Vec<&'static str> = builds
         .iter()
         .map(|b| b.upstream_package())
         .filter(|p| !matches!(*p, "default" | "windows"))
+        .filter(|p| macs || *p == "rocm")
         .collect();
     out.sort();
     out.dedup();
@@ -159,22 +194,21 @@ const ABSENT_HELPER: &str = "absent = v: throw \"upstream llama.cpp builds no ${
 /// The overlay reading the flake input `input`: at most 10 lines for the
 /// four base variants, one more per other combination and one per helper.
 pub fn overlay_text(config: &Config, input: &str) -> String {
-    overlay_text_for(config, input, false)
+    overlay_text_for(config, input, Fleet::default())
 }
 
-/// [`overlay_text`] for a fleet where `macs` says whether a configured
-/// machine is a nix-darwin or home-manager one (see [`absent_elsewhere`]).
-pub fn overlay_text_for(config: &Config, input: &str, macs: bool) -> String {
+/// [`overlay_text`] for a fleet of those systems (see [`absent_elsewhere`]).
+pub fn overlay_text_for(config: &Config, input: &str, fleet: Fleet) -> String {
     let upstream =
         format!("let upstream = inputs.{input}.packages.${{prev.stdenv.hostPlatform.system}};");
     let mut bindings = upstream;
-    for helper in helpers(config, input, macs) {
+    for helper in helpers(config, input, fleet) {
         bindings.push_str("\n    ");
         bindings.push_str(&helper);
     }
     bindings.push_str(" in");
     let mut out = format!("{HEADER}\n{{ inputs }}:\n_final: prev:\n{bindings}\n{{\n");
-    let absent = absent_elsewhere(config, macs);
+    let absent = absent_elsewhere(config, fleet);
     for b in config.builds() {
         let mut expr = b.expression();
         for p in &absent {
@@ -258,13 +292,43 @@ mod tests {
         let mut config = Config::default();
         config.hosts.insert("desktop".into(), Variant::Cuda);
         config.hosts.insert("imac".into(), Variant::Cpu);
-        let plain = overlay_text_for(&config, &config.input, false);
+        let plain = overlay_text_for(&config, &config.input, Fleet::default());
         assert!(plain.contains("llama-cpp-cuda = upstream.cuda;"), "{plain}");
-        let guarded = overlay_text_for(&config, &config.input, true);
+        let macs = Fleet {
+            macs: true,
+            ..Fleet::default()
+        };
+        let guarded = overlay_text_for(&config, &config.input, macs);
         assert!(
             guarded.contains("llama-cpp-cuda = (upstream.cuda or (absent \"cuda\"));"),
             "{guarded}"
         );
+    }
+
+    /// A Raspberry Pi beside a ROCm desktop: upstream builds no `rocm` for
+    /// aarch64-linux, so on the Pi that name is a throw saying so; the
+    /// packages aarch64-linux has stay plain.
+    #[test]
+    fn with_an_aarch64_linux_host_rocm_is_a_throw_there() {
+        let mut config = Config::default();
+        config.hosts.insert("desktop".into(), Variant::Rocm);
+        config.hosts.insert("workstation".into(), Variant::Cuda);
+        config.hosts.insert("pi".into(), Variant::Cpu);
+        let pi = Fleet {
+            linux_without_rocm: true,
+            ..Fleet::default()
+        };
+        let text = overlay_text_for(&config, &config.input, pi);
+        syntax::parse(std::path::Path::new("o.nix"), &text).unwrap();
+        assert!(
+            text.contains("llama-cpp-rocm = (upstream.rocm or (absent \"rocm\"));"),
+            "{text}"
+        );
+        assert!(text.contains("llama-cpp-cuda = upstream.cuda;"), "{text}");
+        assert!(text.contains("absent = v: throw"), "{text}");
+        let plain = overlay_text_for(&config, &config.input, Fleet::default());
+        assert!(plain.contains("llama-cpp-rocm = upstream.rocm;"), "{plain}");
+        assert!(!plain.contains("absent"), "{plain}");
     }
 
     #[test]
