@@ -114,6 +114,19 @@ fn fleet() -> TempRepo {
     )
 }
 
+/// `verify` passes, and names each of `options` as where a host's
+/// upstream build comes from.
+fn verifies_from(dir: &Path, options: &[&str]) {
+    let verify = fm_eval(dir, &["verify"]);
+    assert_eq!(verify.code, 0, "{verify:?}");
+    for option in options {
+        assert!(
+            verify.stdout.contains(&format!("from {option}")),
+            "{option}: {verify:?}"
+        );
+    }
+}
+
 /// `init`'s table row for `host`.
 fn row<'a>(init: &'a Run, host: &str) -> &'a str {
     init.stdout
@@ -179,19 +192,12 @@ fn a_host_that_runs_llama_cpp_from_a_service_is_migrated_and_verified() {
         "{lyra}"
     );
     assert!(lyra.contains("${pkgs.ollama}/bin/ollama"), "{lyra}");
-    let verify = fm_eval(dir, &["verify"]);
-    assert_eq!(verify.code, 0, "{verify:?}");
-    assert!(
-        verify
-            .stdout
-            .contains("from systemd.services.llama-bench.serviceConfig.ExecStart"),
-        "{verify:?}"
-    );
-    assert!(
-        verify.stdout.contains(
-            "from home-manager.users.bo.systemd.user.services.llama-server.Service.ExecStart"
-        ),
-        "{verify:?}"
+    verifies_from(
+        dir,
+        &[
+            "systemd.services.llama-bench.serviceConfig.ExecStart",
+            "home-manager.users.bo.systemd.user.services.llama-server.Service.ExecStart",
+        ],
     );
 }
 
@@ -239,12 +245,8 @@ fn a_home_configuration_running_llama_cpp_from_a_user_service_is_migrated_and_ve
         home.contains("${pkgs.llama-cpp-cpu}/bin/llama-server"),
         "{home}"
     );
-    let verify = fm_eval(dir, &["verify"]);
-    assert_eq!(verify.code, 0, "{verify:?}");
-    assert!(
-        verify
-            .stdout
-            .contains("from systemd.user.services.llama-server.Service.ExecStart"),
-        "{verify:?}"
+    verifies_from(
+        dir,
+        &["systemd.user.services.llama-server.Service.ExecStart"],
     );
 }

@@ -39,20 +39,10 @@ let
     if substring 0 1 written == "/" && builtins.pathExists (written + "/default.nix")
     then written + "/default.nix" else written;
 
-  # The leaves of a raw definition value: mkMerge, mkIf, mkOverride and
-  # mkOrder inside a definition are resolved here (nixpkgs resolves only the
-  # outermost ones in definitionsWithLocations).
-  discharge = v:
-    let t = if isAttrs v then v._type or null else null; in
-    if t == "merge" then concatMap discharge v.contents
-    else if t == "if" then (if v.condition then discharge v.content else [ ])
-    else if t == "override" || t == "order" then discharge v.content
-    else [ v ];
-  plain = v: isAttrs v && !(v ? _type) && !(v ? outPath);
-  # The values at `path` inside a raw definition value.
-  at = path: v:
-    if path == [ ] then discharge v
-    else concatMap (x: if plain x && x ? ${head path} then at (tail path) x.${head path} else [ ]) (discharge v);
+  # Raw definition values as the module system merges them, and the
+  # systemd services a repository file defines (units.nix).
+  units = import ./units.nix;
+  inherit (units) discharge plain at;
   # A module value whose content cannot be read without the module system
   # (a path, a function, imports): the files it may come from.
   opaqueFiles = file: v:
@@ -200,11 +190,11 @@ let
       # store path or have it on their `path` (units.nix).
       # Named as llama.cpp's builds are (`ollama` runs no llama.cpp).
       llamaCpp = n: n != null && match "llama[-.]cpp.*" n != null;
-      units = concatMap (u:
+      unitUses = concatMap (u:
           concatMap (s: map (x: { inherit (u) option; file = if u.file == null then null else fileString u.file; inherit (x) name; origin = drvOrigin x; })
             (filter (x: llamaCpp x.name) (drvsIn s))) u.strings
           ++ map (describe u.option (if u.file == null then null else fileString u.file)) (filter (p: llamaCpp (nameOf p)) (llamaIn u.packages)))
-        (if hosts.${name}.kind != "darwin" then import ./units.nix { inherit opts; root = rootPath; users = try { } (cfg.home-manager.users or { }); } else [ ]);
+        (if hosts.${name}.kind != "darwin" then units.services { inherit opts; root = rootPath; users = try { } (cfg.home-manager.users or { }); } else [ ]);
 
       service =
         (if try false (cfg.services.llama-cpp.enable or false) then
@@ -212,7 +202,7 @@ let
           ++ map (d: describe "services.llama-cpp.package" d.file d.value) packageDefs
         else [ ])
         ++ launchd
-        ++ units;
+        ++ unitUses;
 
       # Each overlay applied to probe arguments: `final` is the host's pkgs,
       # `prev` the same with llama-cpp marked, so that what is built from

@@ -75,7 +75,7 @@ let
       byDrv = listToAttrs (concatLists (map (p: let r = tryEval (drvOf p); in
         if r.success then [ { name = r.value; value = p; } ] else [ ]) known));
       units = if machines.${name}.kind != "darwin"
-        then import ./units.nix { opts = nixos.options; root = sourceRoot; users = cfg.home-manager.users or { }; } else [ ];
+        then (import ./units.nix).services { opts = nixos.options; root = sourceRoot; users = cfg.home-manager.users or { }; } else [ ];
       unitSources = concatLists (map (u:
         concatLists (map (s: concatLists (map (drv: if byDrv ? ${drv} then [ { from = u.option; pkg = byDrv.${drv}; } ] else [ ])
           (attrNames (builtins.getContext s)))) u.strings)
