@@ -199,6 +199,29 @@ impl Flake {
             })
     }
 
+    /// How `outputs` can name input `name`: through the binding of all
+    /// inputs (`inputs.NAME`), as a formal of its own (`NAME`), or through
+    /// `self.inputs.NAME`; `None` when it has none of them.
+    pub fn input_expr(&self, name: &str) -> Option<String> {
+        if let Some(all) = self.inputs_binding() {
+            return Some(format!("{all}.{name}"));
+        }
+        let ast::Param::Pattern(p) = self.outputs_lambda()?.param()? else {
+            return None;
+        };
+        let formal = |n: &str| {
+            p.pat_entries()
+                .any(|e| e.ident().is_some_and(|i| i.syntax().text() == n))
+        };
+        if formal(name) {
+            Some(name.to_string())
+        } else if formal("self") {
+            Some(format!("self.inputs.{name}"))
+        } else {
+            None
+        }
+    }
+
     /// The name under which `outputs` sees all inputs: `inputs` in
     /// `{ self, ... }@inputs:` or `inputs:`; `None` when there is none.
     pub fn inputs_binding(&self) -> Option<String> {

@@ -250,3 +250,47 @@ fn a_home_configuration_running_llama_cpp_from_a_user_service_is_migrated_and_ve
         &["systemd.user.services.llama-server.Service.ExecStart"],
     );
 }
+
+/// A package of the flake's own outputs, built from `legacyPackages` (which
+/// no overlay reaches) and installed by a host as `self.packages.…`: it
+/// becomes upstream's package of the backend its override turns on, and
+/// the host is proven and verified.
+#[test]
+fn a_package_of_the_flakes_own_outputs_becomes_upstreams() {
+    require_nix!();
+    let flake = r#"{
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+  outputs = { self, nixpkgs, ... }:
+    let
+      system = "x86_64-linux";
+      pkgs = nixpkgs.legacyPackages.${system};
+    in {
+      packages.${system}.llama = pkgs.llama-cpp.override { cudaSupport = true; };
+      nixosConfigurations.titan = nixpkgs.lib.nixosSystem {
+        inherit system;
+        specialArgs = { inherit self; };
+        modules = [ ./titan.nix ];
+      };
+    };
+}
+"#;
+    let titan = "{ self, pkgs, ... }:\n{\n  environment.systemPackages = [ self.packages.x86_64-linux.llama pkgs.git ];\n}\n";
+    let repo = repo_of_files(&[("flake.nix", flake), ("titan.nix", titan)], "own-output");
+    let dir = repo.path();
+    let init = fm_eval(dir, &["init", "--yes"]);
+    assert_eq!(init.code, 0, "{init:?}");
+    assert!(
+        repo.read("flake-migrate.toml").contains("titan = \"cuda\""),
+        "{init:?}"
+    );
+    let up = fm_eval(dir, &["up", "--to", "6"]);
+    assert_eq!(up.code, 0, "{up:?}");
+    let flake = repo.read("flake.nix");
+    assert!(
+        flake.contains(
+            "packages.${system}.llama = inputs.llama-cpp.packages.${pkgs.stdenv.hostPlatform.system}.cuda;"
+        ),
+        "{flake}"
+    );
+    verifies_from(dir, &["environment.systemPackages"]);
+}

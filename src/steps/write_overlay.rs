@@ -110,7 +110,7 @@ const HEADER: &str =
 
 /// The flake input the overlay reads: the configured one, or the input
 /// that already brought upstream under another name (step 0001 reuses it).
-fn upstream_input(ctx: &Context) -> Result<String> {
+pub(super) fn upstream_input(ctx: &Context) -> Result<String> {
     let text = ctx.files.read(Path::new(FLAKE_FILE))?.unwrap_or_default();
     let found = match flake::parse(&text) {
         Ok(Ok(flake)) => flake.upstream_input(&ctx.config.input, &ctx.config.url),

@@ -217,6 +217,7 @@ mod condition;
 mod nodes;
 mod options;
 mod override_signs;
+pub use override_signs::support_flag;
 mod system;
 #[cfg(test)]
 mod tests;
@@ -225,6 +226,6 @@ use clues::{FileClues, inside};
 use condition::{Condition, weigh_conditions};
 use nodes::scan_node;
 use options::option_clues;
-use override_signs::{cmake_backend, support_flag};
+use override_signs::cmake_backend;
 use system::named_system;
 pub use system::{fit_system, host_system};

@@ -6,7 +6,7 @@ use crate::config::Variant;
 /// A backend's switch in override arguments, `cudaSupport = true`, as the
 /// backend and whether it is on; `None` for other arguments or values that
 /// are not a literal boolean.
-pub(super) fn support_flag(arg: &str) -> Option<(Variant, bool)> {
+pub fn support_flag(arg: &str) -> Option<(Variant, bool)> {
     let (name, value) = arg.split_once(" = ")?;
     let on = match value.trim() {
         "true" => true,

@@ -5,6 +5,7 @@
 //! `[guard] exclude` are left alone.
 
 mod call_package;
+mod flake_output;
 mod leftovers;
 pub(crate) mod old_attrs;
 pub(crate) mod override_args;
@@ -179,6 +180,18 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
         };
         let root = syntax::parse(def_file, &text)?;
         let mut by_variant: BTreeMap<Build, (Vec<LlamaRef>, Vec<String>)> = BTreeMap::new();
+        let mut direct = Vec::new();
+        // How the flake's outputs name upstream's input, for a package of
+        // its own outputs (see `flake_output`).
+        let input = if def_file.as_path() == Path::new(crate::flake::FLAKE_FILE) {
+            let name = super::write_overlay::upstream_input(ctx)?;
+            crate::flake::parse(&text)
+                .ok()
+                .and_then(|f| f.ok())
+                .and_then(|f| f.input_expr(&name))
+        } else {
+            None
+        };
         for r in host_refs(ctx.files, def_file, &root) {
             let hosts = model.hosts_defined_at(def_file, r.range.start);
             let variants: Vec<Option<Build>> =
@@ -193,6 +206,18 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
                     owners.extend(configured(ctx, hosts.iter().map(|h| &h.name)));
                 }
                 _ if leftovers::allowed(&text, &r) || sides.spare(&hosts, &r)? => {}
+                _ if hosts.is_empty()
+                    && let Some((splice, variant)) = input
+                        .as_deref()
+                        .and_then(|i| flake_output::upstream_package(&r, i)) =>
+                {
+                    said.notes.push(format!(
+                        "{}: a package of the flake's own outputs, built from a package set no overlay reaches: now upstream's {variant} package ({})",
+                        model::location(def_file, &text, r.range.start),
+                        variant.upstream_label("${system}")
+                    ));
+                    direct.push(splice);
+                }
                 (_, RefKind::CallPackage { target }) => {
                     said.left
                         .push(Leftover::new(def_file, &text, &r, call_package_why(target)))
@@ -209,10 +234,10 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
                 )),
             }
         }
-        if by_variant.is_empty() {
+        if by_variant.is_empty() && direct.is_empty() {
             continue;
         }
-        let mut splices = Vec::new();
+        let mut splices = direct;
         for (variant, (found, mut hosts)) in by_variant {
             hosts.sort();
             hosts.dedup();
