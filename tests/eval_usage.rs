@@ -294,3 +294,29 @@ fn a_package_of_the_flakes_own_outputs_becomes_upstreams() {
     );
     verifies_from(dir, &["environment.systemPackages"]);
 }
+
+/// A wrapper script whose text runs nixpkgs' build
+/// (`writeShellScriptBin "llm" "exec ${pkgs.llama-cpp}/bin/llama-cli …"`):
+/// evaluation reads the text's context, so the host is suggested a
+/// variant, migrated, proven and verified.
+#[test]
+fn a_wrapper_script_running_llama_cpp_is_migrated_and_verified() {
+    require_nix!();
+    let flake = "{\n  inputs.nixpkgs.url = \"github:NixOS/nixpkgs/nixos-unstable\";\n  outputs = { self, nixpkgs, ... }: {\n    nixosConfigurations.nova = nixpkgs.lib.nixosSystem {\n      system = \"x86_64-linux\";\n      modules = [ ./nova.nix ];\n    };\n  };\n}\n";
+    let nova = "{ pkgs, ... }:\n{\n  environment.systemPackages = [\n    (pkgs.writeShellScriptBin \"llm\" \"exec ${pkgs.llama-cpp}/bin/llama-cli \\\"$@\\\"\")\n  ];\n}\n";
+    let repo = repo_of_files(&[("flake.nix", flake), ("nova.nix", nova)], "wrapper");
+    let dir = repo.path();
+    let init = fm_eval(dir, &["init", "--yes"]);
+    assert_eq!(init.code, 0, "{init:?}");
+    assert!(
+        repo.read("flake-migrate.toml").contains("nova = \"cpu\""),
+        "{init:?}"
+    );
+    let up = fm_eval(dir, &["up", "--to", "6"]);
+    assert_eq!(up.code, 0, "{up:?}");
+    assert!(
+        repo.read("nova.nix")
+            .contains("${pkgs.llama-cpp-cpu}/bin/llama-cli")
+    );
+    verifies_from(dir, &["environment.systemPackages"]);
+}

@@ -162,9 +162,19 @@ let
             (defsOf o.package)
         else [ ]) (if hosts.${name}.kind == "home" then try [ ] (attrNames (opts.programs or { })) else [ ]);
 
+      # A package whose text names a llama.cpp build (a wrapper script,
+      # `writeShellScriptBin "llm" "${pkgs.llama-cpp}/bin/llama-cli …"`):
+      # the text's context names the build it runs.
+      wrappedDefs = option: defs: concatMap (d: concatMap (p:
+          map (x: { inherit option; inherit (d) file; inherit (x) name; origin = drvOrigin x; })
+            (filter (x: llamaCpp x.name) (drvsIn (try null (p.text or null)))))
+        (filter (p: isAttrs p && !(llamaName (try null (nameOf p)))) (if isList d.value then d.value else [ ]))) defs;
+
       packages =
         listDefs "environment.systemPackages" sysDefs
         ++ listDefs "home.packages" homeDefs
+        ++ wrappedDefs "environment.systemPackages" sysDefs
+        ++ wrappedDefs "home.packages" homeDefs
         ++ programs
         ++ perUser "users.users" [ "packages" ] userDefs (cfg.users.users or { })
         ++ perUser "home-manager.users" [ "home" "packages" ] hmDefs (cfg.home-manager.users or { });

@@ -81,6 +81,13 @@ let
           (attrNames (builtins.getContext s)))) u.strings)
         ++ map (p: { from = u.option; pkg = p; }) u.packages) units);
 
+      # A wrapper whose text names a build it runs (discover.nix says so too).
+      wrapped = from: list: concatLists (map (p:
+        let r = tryEval (if isAttrs p && !(looksLlama p) && builtins.isString (p.text or null)
+          then attrNames (builtins.getContext p.text) else [ ]);
+        in concatLists (map (drv: if byDrv ? ${drv} then [ { inherit from; pkg = byDrv.${drv}; } ] else [ ])
+          (if r.success then r.value else [ ]))) list);
+
       svc = cfg.services.llama-cpp or { };
       users = cfg.users.users or { };
       hmUsers = cfg.home-manager.users or { };
@@ -95,7 +102,9 @@ let
         ++ (if svc.enable or false then [ { from = "services.llama-cpp.package"; pkg = svc.package; } ] else [ ])
         ++ concatLists (map (u: map (p: { from = "users.users.${u}.packages"; pkg = p; }) (users.${u}.packages or [ ])) (attrNames users))
         ++ concatLists (map (u: map (p: { from = "home-manager.users.${u}.home.packages"; pkg = p; }) (hmUsers.${u}.home.packages or [ ])) (attrNames hmUsers))
-        ++ unitSources;
+        ++ unitSources
+        ++ wrapped "environment.systemPackages" (cfg.environment.systemPackages or [ ])
+        ++ wrapped "home.packages" (cfg.home.packages or [ ]);
       relevant = s: isDrv s.pkg && (looksLlama s.pkg || upstreamByOut ? ${outOf s.pkg});
       describe = s:
         let p = s.pkg; out = outOf p; in {
