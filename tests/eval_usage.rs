@@ -127,6 +127,20 @@ fn verifies_from(dir: &Path, options: &[&str]) {
     }
 }
 
+/// `init --yes` writes `host_line` (`nova = "cpu"`) into the config, and
+/// `up --to 6` migrates, proves and verifies the fleet.
+fn accept_and_migrate(repo: &TempRepo, host_line: &str) {
+    let dir = repo.path();
+    let init = fm_eval(dir, &["init", "--yes"]);
+    assert_eq!(init.code, 0, "{init:?}");
+    assert!(
+        repo.read("flake-migrate.toml").contains(host_line),
+        "{host_line}: {init:?}"
+    );
+    let up = fm_eval(dir, &["up", "--to", "6"]);
+    assert_eq!(up.code, 0, "{up:?}");
+}
+
 /// `init`'s table row for `host`.
 fn row<'a>(init: &'a Run, host: &str) -> &'a str {
     init.stdout
@@ -277,14 +291,7 @@ fn a_package_of_the_flakes_own_outputs_becomes_upstreams() {
     let titan = "{ self, pkgs, ... }:\n{\n  environment.systemPackages = [ self.packages.x86_64-linux.llama pkgs.git ];\n}\n";
     let repo = repo_of_files(&[("flake.nix", flake), ("titan.nix", titan)], "own-output");
     let dir = repo.path();
-    let init = fm_eval(dir, &["init", "--yes"]);
-    assert_eq!(init.code, 0, "{init:?}");
-    assert!(
-        repo.read("flake-migrate.toml").contains("titan = \"cuda\""),
-        "{init:?}"
-    );
-    let up = fm_eval(dir, &["up", "--to", "6"]);
-    assert_eq!(up.code, 0, "{up:?}");
+    accept_and_migrate(&repo, "titan = \"cuda\"");
     let flake = repo.read("flake.nix");
     assert!(
         flake.contains(
@@ -306,14 +313,7 @@ fn a_wrapper_script_running_llama_cpp_is_migrated_and_verified() {
     let nova = "{ pkgs, ... }:\n{\n  environment.systemPackages = [\n    (pkgs.writeShellScriptBin \"llm\" \"exec ${pkgs.llama-cpp}/bin/llama-cli \\\"$@\\\"\")\n  ];\n}\n";
     let repo = repo_of_files(&[("flake.nix", flake), ("nova.nix", nova)], "wrapper");
     let dir = repo.path();
-    let init = fm_eval(dir, &["init", "--yes"]);
-    assert_eq!(init.code, 0, "{init:?}");
-    assert!(
-        repo.read("flake-migrate.toml").contains("nova = \"cpu\""),
-        "{init:?}"
-    );
-    let up = fm_eval(dir, &["up", "--to", "6"]);
-    assert_eq!(up.code, 0, "{up:?}");
+    accept_and_migrate(&repo, "nova = \"cpu\"");
     assert!(
         repo.read("nova.nix")
             .contains("${pkgs.llama-cpp-cpu}/bin/llama-cli")
