@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use rnix::ast;
 
 use super::{Changeset, Context, Plan};
-use crate::config::{Build, Variant};
+use crate::config::Build;
 use crate::edit::{self, Splice};
 use crate::error::Result;
 use crate::files::Files;
@@ -79,8 +79,9 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
                 found.push(r);
             }
         }
-        said.notes
-            .extend(cuda_config_note(ctx.config, file, &text, importers, &found));
+        said.notes.extend(override_args::cuda_config_note(
+            ctx.config, file, &text, importers, &found,
+        ));
         if found.is_empty() {
             continue;
         }
@@ -309,40 +310,6 @@ pub fn plan(ctx: &Context) -> Result<Plan> {
     Ok(Plan::Changes(changes))
 }
 
-/// `nixpkgs.config.cudaCapabilities` reached nixpkgs' llama-cpp, but not
-/// upstream's `cuda` package, which upstream's own nixpkgs builds: named
-/// for the CUDA hosts without `cuda-capabilities` (outside the references,
-/// whose override arguments are judged with the rest of them).
-fn cuda_config_note(
-    config: &crate::config::Config,
-    file: &Path,
-    text: &str,
-    hosts: &[String],
-    found: &[LlamaRef],
-) -> Option<String> {
-    let at = text
-        .match_indices("cudaCapabilities")
-        .map(|(at, _)| at)
-        .find(|at| !found.iter().any(|r| r.range.contains(at)))?;
-    let without: Vec<&str> = hosts
-        .iter()
-        .filter(|h| {
-            config.build(h).is_some_and(|b| {
-                matches!(b.base, Variant::Cuda | Variant::MpiCuda)
-                    && b.options.cuda_capabilities.is_none()
-            })
-        })
-        .map(String::as_str)
-        .collect();
-    (!without.is_empty()).then(|| {
-        format!(
-            "{}: not carried: cudaCapabilities (nixpkgs' config does not reach upstream's cuda package, built with upstream's nixpkgs): give {} `cuda-capabilities` in flake-migrate.toml",
-            model::location(file, text, at),
-            without.join(", ")
-        )
-    })
-}
-
 /// Whether what the static reading could not follow concerns this step's
 /// change: it is in the configuration of a host with a variant, or, outside
 /// every host, in a file the step edits. The rest (a `${nixpkgs}/nixos/…`
@@ -362,7 +329,6 @@ fn about_the_change(
     })
 }
 
-/// The hosts among `hosts` that flake-migrate.toml gives a variant.
 /// Per file: its text and the splices planned for it.
 type Pending = BTreeMap<PathBuf, (String, Vec<Splice>)>;
 
@@ -378,6 +344,7 @@ fn pending_for<'p>(
     Ok(pending.get_mut(file).expect("inserted above"))
 }
 
+/// The hosts among `hosts` that flake-migrate.toml gives a variant.
 fn configured<'a>(ctx: &Context, hosts: impl Iterator<Item = &'a String>) -> Vec<String> {
     hosts
         .filter(|h| ctx.config.hosts.contains_key(*h))

@@ -1,7 +1,13 @@
 //! Which arguments of an old `.override { … }` the host's build (its
-//! upstream variant and options) already has, and which the rewrite drops.
+//! upstream variant and options) already has, and which the rewrite drops;
+//! and a `cudaCapabilities` set outside the overrides, which upstream's
+//! build does not see either.
+
+use std::path::Path;
 
 use crate::config::{Build, Variant};
+use crate::model;
+use crate::refs::LlamaRef;
 
 /// Whether an override argument (`name = value`) is what the build
 /// already does.
@@ -49,6 +55,40 @@ pub(crate) fn covered(build: &Build, arg: &str) -> bool {
         .iter()
         .any(|v| *v != variant && flag(*v) == Some(name));
     (other_flag && value == "false") || (name == "blasSupport" && value == "true")
+}
+
+/// `nixpkgs.config.cudaCapabilities` reached nixpkgs' llama-cpp, but not
+/// upstream's `cuda` package, which upstream's own nixpkgs builds: named
+/// for the CUDA hosts without `cuda-capabilities` (outside the references,
+/// whose override arguments are judged with the rest of them).
+pub(super) fn cuda_config_note(
+    config: &crate::config::Config,
+    file: &Path,
+    text: &str,
+    hosts: &[String],
+    found: &[LlamaRef],
+) -> Option<String> {
+    let at = text
+        .match_indices("cudaCapabilities")
+        .map(|(at, _)| at)
+        .find(|at| !found.iter().any(|r| r.range.contains(at)))?;
+    let without: Vec<&str> = hosts
+        .iter()
+        .filter(|h| {
+            config.build(h).is_some_and(|b| {
+                matches!(b.base, Variant::Cuda | Variant::MpiCuda)
+                    && b.options.cuda_capabilities.is_none()
+            })
+        })
+        .map(String::as_str)
+        .collect();
+    (!without.is_empty()).then(|| {
+        format!(
+            "{}: not carried: cudaCapabilities (nixpkgs' config does not reach upstream's cuda package, built with upstream's nixpkgs): give {} `cuda-capabilities` in flake-migrate.toml",
+            model::location(file, text, at),
+            without.join(", ")
+        )
+    })
 }
 
 #[cfg(test)]
