@@ -236,19 +236,26 @@ impl Files for WorkTree {
     fn read_all(&self, paths: &[PathBuf]) -> Vec<Result<Option<String>>> {
         // Planned content and what was read already come from memory; the
         // rest from disk, together.
-        let known = |p: &Path| {
-            self.pending.contains_key(&self.content_path(p)) || self.disk.borrow().contains_key(p)
-        };
+        // Decided once per path: what is read below joins `disk`.
+        let known: Vec<bool> = paths
+            .iter()
+            .map(|p| {
+                self.pending.contains_key(&self.content_path(p))
+                    || self.disk.borrow().contains_key(p)
+            })
+            .collect();
         let unread: Vec<&Path> = paths
             .iter()
-            .map(PathBuf::as_path)
-            .filter(|p| !known(p))
+            .zip(&known)
+            .filter(|(_, known)| !**known)
+            .map(|(p, _)| p.as_path())
             .collect();
         let mut from_disk = self.read_disk_all(&unread).into_iter();
         paths
             .iter()
-            .map(|p| {
-                if known(p) {
+            .zip(known)
+            .map(|(p, known)| {
+                if known {
                     return self.read(p);
                 }
                 let content = from_disk.next().unwrap_or(Ok(None));
@@ -283,5 +290,38 @@ impl Files for WorkTree {
         files.sort();
         files.dedup();
         files
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Planned content, a file read before, one named twice and one that
+    /// does not exist: each answer is the one `read` gives, in order.
+    #[test]
+    fn reading_together_gives_what_reading_one_by_one_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in [("a.nix", "a"), ("b.nix", "b"), ("c.nix", "c")] {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let tracked: Vec<PathBuf> = ["a.nix", "b.nix", "c.nix"].map(PathBuf::from).to_vec();
+        let mut tree = WorkTree::new(dir.path(), tracked);
+        tree.stage(Path::new("a.nix"), Some("planned".into()));
+        tree.read(Path::new("b.nix")).unwrap();
+        let paths: Vec<PathBuf> = ["a.nix", "b.nix", "c.nix", "c.nix", "gone.nix"]
+            .map(PathBuf::from)
+            .to_vec();
+        let together: Vec<Option<String>> = tree
+            .read_all(&paths)
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        let one_by_one: Vec<Option<String>> = paths.iter().map(|p| tree.read(p).unwrap()).collect();
+        assert_eq!(together, one_by_one);
+        assert_eq!(
+            together,
+            [Some("planned"), Some("b"), Some("c"), Some("c"), None].map(|t| t.map(String::from))
+        );
     }
 }
